@@ -1,0 +1,280 @@
+"""The ``stagewise`` command line: check claims, list them, draw figures, refresh PEPit tables.
+
+Exit status: 0 when every selected claim passes, 1 when any fails or errors, 2 on bad usage
+(one line on stderr, no traceback, no file written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+EPILOG_CHECK = """\
+examples:
+  stagewise check                          every claim at the quick scale (about a minute)
+  stagewise check --only 'nesterov.*'      the claims whose id matches a glob
+  stagewise check --scale paper --out docs full-size runs, report written to docs/
+verdicts: pass, fail (the expectation did not hold: the numbers say by how much) or error
+(the check itself raised). Exit status 0 if all pass, 1 otherwise, 2 on bad usage.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="stagewise",
+        description=(
+            "Numerical verification of claims about stagewise training (stacking as Nesterov's "
+            "accelerated gradient descent, progressive subnetworks, growth operators). Each claim "
+            "carries its source and a provenance tag (paper, secondary, reconstructed, standard)."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    check = sub.add_parser(
+        "check",
+        help="run the claims, print verdicts, write a report",
+        description="Run the registered claims and write DIR/report.md "
+        "(claims table with figures) and DIR/claims.json.",
+        epilog=EPILOG_CHECK,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument(
+        "--scale",
+        choices=("quick", "paper"),
+        default="quick",
+        help="quick: CI-sized runs (default); paper: full-size runs",
+    )
+    check.add_argument(
+        "--only", metavar="PATTERN", help="run only claims whose id matches this glob or substring"
+    )
+    check.add_argument(
+        "--out",
+        metavar="DIR",
+        type=Path,
+        default=Path("stagewise-report"),
+        help="output directory (default: ./stagewise-report)",
+    )
+    check.add_argument(
+        "--json",
+        action="store_true",
+        help="print claims.json to stdout instead of the verdict table",
+    )
+
+    lst = sub.add_parser(
+        "list",
+        help="list the claims with their sources and provenance",
+        description="List every registered claim: id, provenance, source, scales and statement.",
+    )
+    lst.add_argument("--json", action="store_true", help="machine-readable output")
+
+    figs = sub.add_parser(
+        "figures",
+        help="draw every figure (PNG and PDF)",
+        description="Compute and draw every figure of the gallery into DIR.",
+    )
+    figs.add_argument(
+        "--out",
+        metavar="DIR",
+        type=Path,
+        default=Path("stagewise-report/figures"),
+        help="output directory (default: ./stagewise-report/figures)",
+    )
+    figs.add_argument("--only", metavar="PATTERN", help="only figures whose name matches")
+    figs.add_argument(
+        "--scale",
+        choices=("quick", "paper"),
+        default="quick",
+        help="size of the runs behind the figures (default quick)",
+    )
+
+    pep = sub.add_parser(
+        "pep-refresh",
+        help="recompute theory/data/pep_rates.json with PEPit",
+        description="Solve the performance estimation problems behind the "
+        "stored PEPit worst cases (needs the 'pep' extra: pip install "
+        "'stagewise[pep]'). Several minutes on 2 cores.",
+    )
+    pep.add_argument(
+        "--out",
+        metavar="FILE",
+        type=Path,
+        default=None,
+        help="where to write (default: the package's theory/data/pep_rates.json)",
+    )
+    pep.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="solver processes (default: all cores)",
+    )
+    return parser
+
+
+def _writable_dir(path: Path) -> Path:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".stagewise-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise ValueError(f"--out: cannot write to {str(path)!r} ({exc.strerror})") from None
+    return path
+
+
+def _draw(names, out_dir: Path, scale: str) -> dict[str, tuple[str, str]]:
+    from tqdm import tqdm
+
+    from figures.style import save
+    from paper_checks.gallery import RECIPES
+
+    drawn = {}
+    for name in tqdm(names, desc="figures", unit="fig", file=sys.stderr, leave=False):
+        recipe = RECIPES[name]
+        save(recipe.draw(scale), out_dir / name)
+        drawn[name] = (f"{out_dir.name}/{name}.png", recipe.caption)
+    return drawn
+
+
+def _cmd_check(args) -> int:
+    from tqdm import tqdm
+
+    from paper_checks import registry, report
+
+    claims = registry.select(args.only, args.scale)
+    out = _writable_dir(args.out)
+    verdicts = []
+    bar = tqdm(claims, desc="claims", unit="claim", file=sys.stderr, leave=False)
+    for c in bar:
+        bar.set_postfix_str(c.id)
+        verdicts.append(registry.run_claim(c, args.scale))
+    wanted = sorted({name for v in verdicts for name in v.claim.figures})
+    figures = _draw(wanted, _writable_dir(out / "figures"), args.scale)
+    document = report.claims_document(verdicts, args.scale)
+    report.write_atomic(out / "claims.json", json.dumps(document, indent=1) + "\n")
+    report.write_atomic(out / "report.md", report.render_markdown(verdicts, args.scale, figures))
+    if args.json:
+        print(json.dumps(document, indent=1))
+    else:
+        width = max(len(v.claim.id) for v in verdicts)
+        for v in verdicts:
+            print(f"{v.verdict.upper():5}  {v.claim.id:<{width}}  {v.seconds:6.1f} s  {v.summary}")
+        tally = ", ".join(f"{n} {k}" for k, n in document["summary"].items())
+        print(f"\n{tally}. Report: {out / 'report.md'}")
+    return 0 if all(v.verdict == "pass" for v in verdicts) else 1
+
+
+def _cmd_list(args) -> int:
+    from paper_checks import registry
+
+    claims = registry.all_claims()
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "id": c.id,
+                        "source": c.source,
+                        "provenance": c.provenance,
+                        "statement": c.statement,
+                        "expected": c.expected,
+                        "scales": list(c.scales),
+                    }
+                    for c in claims
+                ],
+                indent=1,
+            )
+        )
+        return 0
+    for c in claims:
+        print(
+            f"{c.id}  [{c.provenance}]  scales: {', '.join(c.scales)}\n"
+            f"    source:    {c.source}\n    statement: {c.statement}\n"
+            f"    expected:  {c.expected}"
+        )
+    return 0
+
+
+def _cmd_figures(args) -> int:
+    import fnmatch
+
+    from paper_checks.gallery import RECIPES
+
+    names = [
+        n
+        for n in RECIPES
+        if args.only is None or fnmatch.fnmatchcase(n, args.only) or args.only in n
+    ]
+    if not names:
+        raise ValueError(f"--only {args.only!r} matches no figure; figures: {', '.join(RECIPES)}")
+    drawn = _draw(names, _writable_dir(args.out), args.scale)
+    for name in drawn:
+        print(f"{args.out / name}.png  (and .pdf)")
+    return 0
+
+
+def _cmd_pep_refresh(args) -> int:
+    import platform
+
+    from tqdm import tqdm
+
+    from theory import pep
+
+    if args.jobs < 1:
+        raise ValueError(f"--jobs must be >= 1, got {args.jobs}")
+    try:
+        import PEPit  # noqa: F401
+    except ImportError:
+        raise ValueError("pep-refresh needs PEPit: pip install 'stagewise[pep]'") from None
+    target = args.out or Path(pep.__file__).parent / "data" / pep.DATA_FILE
+    _writable_dir(target.parent)
+    keys = pep.table_keys()
+    with tqdm(total=len(keys), desc="PEPs", unit="sdp", file=sys.stderr) as bar:
+        rows = pep.compute_table(keys, jobs=args.jobs, progress=lambda _row: bar.update())
+    from paper_checks.report import versions
+
+    meta = {
+        "definition": "sup (f(x_N) - f*) / (f(x_0) - f* + mu/2 ||x_0 - x*||^2), L = 1, "
+        "mu = 1/kappa, step 1/L, y_0 = x_0; eps = relative gradient error",
+        "generated_by": "stagewise pep-refresh",
+        "versions": versions(),
+        "python": platform.python_version(),
+    }
+    pep.write_table(rows, target, meta)
+    print(f"wrote {len(rows)} worst cases to {target}")
+    return 0
+
+
+COMMANDS = {
+    "check": _cmd_check,
+    "list": _cmd_list,
+    "figures": _cmd_figures,
+    "pep-refresh": _cmd_pep_refresh,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (ValueError, TypeError) as exc:
+        print(f"stagewise {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"stagewise {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""The claims registry: what each claim checks, where it comes from, and how it is measured.
+
+A claim is registered with the ``claim`` decorator on a function ``check(scale, rng) -> Outcome``.
+Its verdict is ``pass`` or ``fail`` as the check decides against the registered expectation, or
+``error`` when the check raised; either way the measured numbers are kept.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import time
+import traceback
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+PROVENANCES = ("paper", "secondary", "reconstructed", "standard")
+SCALES = ("quick", "paper")
+VERDICTS = ("pass", "fail", "error")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a check returns: whether the expectation held, the numbers, a one-line summary."""
+
+    passed: bool
+    measured: dict[str, Any]
+    summary: str
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A checkable statement with its source, provenance tag and expectation."""
+
+    id: str
+    source: str
+    provenance: str
+    statement: str
+    expected: str
+    check: Callable[[str, np.random.Generator], Outcome]
+    scales: tuple[str, ...] = SCALES
+    figures: tuple[str, ...] = ()
+
+    def rng(self) -> np.random.Generator:
+        """The claim's own generator: seeded from its id, so every run gives the same numbers."""
+        return np.random.default_rng(np.random.SeedSequence(zlib.crc32(self.id.encode())))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A claim's result at one scale."""
+
+    claim: Claim
+    scale: str
+    verdict: str
+    measured: dict[str, Any] = field(default_factory=dict)
+    summary: str = ""
+    seconds: float = 0.0
+
+
+_REGISTRY: dict[str, Claim] = {}
+
+
+def claim(
+    *,
+    id: str,
+    source: str,
+    provenance: str,
+    statement: str,
+    expected: str,
+    scales: tuple[str, ...] = SCALES,
+    figures: tuple[str, ...] = (),
+):
+    """Register the decorated ``check(scale, rng) -> Outcome`` as a claim."""
+    if provenance not in PROVENANCES:
+        raise ValueError(f"provenance must be one of {PROVENANCES}, got {provenance!r}")
+    if not set(scales) <= set(SCALES):
+        raise ValueError(f"scales must be a subset of {SCALES}, got {scales!r}")
+
+    def register(check):
+        if id in _REGISTRY:
+            raise ValueError(f"claim id {id!r} is registered twice")
+        _REGISTRY[id] = Claim(
+            id, source, provenance, statement, expected, check, tuple(scales), tuple(figures)
+        )
+        return check
+
+    return register
+
+
+def all_claims() -> list[Claim]:
+    """Every registered claim, sorted by id (importing the claim modules registers them)."""
+    from paper_checks import claims_nesterov, claims_stacking  # noqa: F401
+
+    return sorted(_REGISTRY.values(), key=lambda c: c.id)
+
+
+def select(pattern: str | None, scale: str) -> list[Claim]:
+    """Claims whose id matches the glob ``pattern`` (all when None) and that run at ``scale``."""
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {', '.join(SCALES)}; got {scale!r}")
+    claims = [c for c in all_claims() if scale in c.scales]
+    if pattern is None:
+        return claims
+    chosen = [
+        c
+        for c in claims
+        if fnmatch.fnmatchcase(c.id, pattern) or fnmatch.fnmatchcase(c.id, f"*{pattern}*")
+    ]
+    if not chosen:
+        raise ValueError(
+            f"--only {pattern!r} matches no claim at scale {scale!r} "
+            "(see 'stagewise list' for the ids)"
+        )
+    return chosen
+
+
+def run_claim(c: Claim, scale: str) -> Verdict:
+    """Run one claim; an exception becomes the verdict ``error`` carrying its message."""
+    start = time.perf_counter()
+    try:
+        outcome = c.check(scale, c.rng())
+    except Exception as exc:  # a broken check is a finding, not a crash of the whole run
+        last = traceback.extract_tb(exc.__traceback__)[-1]
+        return Verdict(
+            c,
+            scale,
+            "error",
+            {
+                "exception": f"{type(exc).__name__}: {exc}",
+                "where": f"{last.filename}:{last.lineno}",
+            },
+            f"{type(exc).__name__}: {exc}",
+            time.perf_counter() - start,
+        )
+    return Verdict(
+        c,
+        scale,
+        "pass" if outcome.passed else "fail",
+        outcome.measured,
+        outcome.summary,
+        time.perf_counter() - start,
+    )

@@ -1,0 +1,135 @@
+"""The report of a ``stagewise check`` run: ``report.md`` (claims table, figures) and ``claims.json``.
+
+Every file is written atomically (temp file, then rename). ``claims.json`` holds no timings or
+dates, so the same code and seed give a bit-identical file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from paper_checks.registry import Verdict
+
+
+def versions() -> dict[str, str]:
+    """Versions of the package and of the numerical libraries it rests on."""
+    out = {}
+    for name in ("stagewise", "numpy", "scipy", "numba", "pepit"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def _plain(value):
+    """JSON-safe copy: numpy scalars and arrays to Python, non-finite floats to strings."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def claims_document(verdicts: list[Verdict], scale: str) -> dict:
+    """The content of ``claims.json``."""
+    return {
+        "scale": scale,
+        "versions": versions(),
+        "summary": {v: sum(x.verdict == v for x in verdicts) for v in ("pass", "fail", "error")},
+        "claims": [
+            {
+                "id": v.claim.id,
+                "source": v.claim.source,
+                "provenance": v.claim.provenance,
+                "statement": v.claim.statement,
+                "expected": v.claim.expected,
+                "verdict": v.verdict,
+                "summary": v.summary,
+                "measured": _plain(v.measured),
+                "figures": list(v.claim.figures),
+            }
+            for v in verdicts
+        ],
+    }
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same directory."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(
+    verdicts: list[Verdict], scale: str, figures: dict[str, tuple[str, str]]
+) -> str:
+    """``figures[name] = (relative png path, caption)`` for every figure that was drawn."""
+    doc = claims_document(verdicts, scale)
+    tally = ", ".join(f"{n} {v}" for v, n in doc["summary"].items())
+    lines = [
+        "# stagewise claims report",
+        "",
+        f"Scale `{scale}`; {tally}. Made {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on "
+        f"{platform.machine()} ({os.cpu_count()} cores), Python {platform.python_version()}, "
+        + ", ".join(f"{k} {v}" for k, v in doc["versions"].items())
+        + ".",
+        "",
+        "Provenance: `paper` = stated in the paper's abstract, caption or theorem name; "
+        "`secondary` = from summaries of the paper; `reconstructed` = derived here to agree with "
+        "those, constants may differ from the paper; `standard` = textbook fact.",
+        "",
+        "| id | source | provenance | statement | measured | expected | verdict | time |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for v in verdicts:
+        c = v.claim
+        lines.append(
+            f"| [`{c.id}`](#{c.id.replace('.', '')}) | {_cell(c.source)} | "
+            f"{c.provenance} | {_cell(c.statement)} | {_cell(v.summary)} | "
+            f"{_cell(c.expected)} | **{v.verdict}** | {v.seconds:.1f} s |"
+        )
+    for v in verdicts:
+        c = v.claim
+        lines += [
+            "",
+            f"## {c.id}",
+            "",
+            f"*{c.provenance}*: {c.source}",
+            "",
+            f"**Statement.** {c.statement}",
+            "",
+            f"**Expected.** {c.expected}",
+            "",
+            f"**Verdict: {v.verdict}.** {v.summary}",
+            "",
+        ]
+        for name in c.figures:
+            if name in figures:
+                png, caption = figures[name]
+                lines += [f"![{name}]({png})", "", f"*{caption}*", ""]
+        lines += [
+            "<details><summary>measured numbers</summary>",
+            "",
+            "```json",
+            json.dumps(_plain(v.measured), indent=1),
+            "```",
+            "</details>",
+        ]
+    return "\n".join(lines) + "\n"

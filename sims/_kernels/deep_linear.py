@@ -1,0 +1,197 @@
+"""Numba kernel of stagewise training of deep linear residual networks (BACKGROUND.md section 3).
+
+Everything runs in the eigenbasis of ``Sigma = Q diag(lam) Q^T``: with ``X~ = Q^T X Q`` for every
+matrix X, products and transposes are preserved and ``R(P) = 1/2 sum_ij (P~ - W*~)_ij^2 lam_j``, so
+the gradient ``(Y - W*) Sigma`` is a column scaling and each stage costs three d x d products.
+Per stage t (``W_0 = 0``, ``P_0 = V0``, new layer initialised at ``B = beta_t W_t`` or noise ``xi_t``):
+
+    Y_t     = P_t + B P_t,                G_t = grad R(Y_t) = (Y_t - W*) Sigma
+    W_{t+1} = B - eta G_t P_t^T           (euclidean)   or   B - eta G_t P_t^{-1}   (functional)
+    P_{t+1} = P_t + W_{t+1} P_t
+
+Trainable momentum: the new layer is ``beta W_t + U``; one simultaneous gradient step on (beta, U)
+from (beta_t, 0) gives ``beta_{t+1} = beta_t - eta <G_t P_t^T, W_t>`` and ``W_{t+1} =
+beta_{t+1} W_t - eta G_t P_t^T``.
+
+Error terms against Nesterov's step on P (look-ahead ``P_t + beta_t (P_t - P_{t-1})``):
+E1 = ``B P_t - beta_t (P_t - P_{t-1})`` (momentum error, = ``beta W_t^2 P_{t-1}`` for stacking) and
+E2 = ``P_{t+1} - (Y_t - eta G_t)`` (metric error, ``-eta G_t (P_t^T P_t - I)`` when euclidean, 0 when
+functional). The stage then deviates from the NAG step by exactly ``E1 (I - eta Sigma) + E2``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+INIT_CODES = {"zero": 0, "random": 1, "stack": 2, "copy": 3, "trainable": 4}
+STATUS_NAMES = ("max_stages", "converged", "diverged")
+_SMALL = 48  # below this size hand-written loops beat a BLAS call
+
+
+@njit(cache=True)
+def _matmul(a, b, out):
+    n, m = a.shape[0], b.shape[1]
+    if n >= _SMALL:
+        np.dot(a, b, out)
+        return
+    for i in range(n):
+        for j in range(m):
+            out[i, j] = 0.0
+        for k in range(a.shape[1]):
+            aik = a[i, k]
+            for j in range(m):
+                out[i, j] += aik * b[k, j]
+
+
+@njit(cache=True)
+def _frobenius(a):
+    total = 0.0
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            total += a[i, j] * a[i, j]
+    return np.sqrt(total)
+
+
+@njit(cache=True)
+def _risk(p, w_star, lam):
+    total = 0.0
+    for i in range(p.shape[0]):
+        for j in range(p.shape[1]):
+            e = p[i, j] - w_star[i, j]
+            total += e * e * lam[j]
+    return 0.5 * total
+
+
+@njit(cache=True)
+def stagewise_one(
+    lam,
+    w_star,
+    v0,
+    stages,
+    beta,
+    eta,
+    init_code,
+    functional,
+    noise,
+    target_rel,
+    divergence_rel,
+    losses,
+    e1,
+    e2,
+    betas,
+):
+    """One run in the eigenbasis; fills ``losses[0..n]``, ``e1/e2/betas[0..n-1]``, returns
+    ``(n, status code)``."""
+    d = lam.shape[0]
+    p = v0.copy()
+    p_prev = v0.copy()
+    w = np.zeros((d, d))
+    b = np.empty((d, d))
+    bp = np.empty((d, d))
+    y = np.empty((d, d))
+    g = np.empty((d, d))
+    pt = np.empty((d, d))
+    direction = np.empty((d, d))
+    wp_new = np.empty((d, d))
+    p_new = np.empty((d, d))
+    loss0 = _risk(p, w_star, lam)
+    losses[0] = loss0
+    threshold = divergence_rel * loss0 if loss0 > 0 else np.inf
+    beta_t = beta
+    for t in range(stages):
+        for i in range(d):
+            for j in range(d):
+                b[i, j] = noise[t, i, j] if init_code == 1 else beta_t * w[i, j]
+        _matmul(b, p, bp)
+        for i in range(d):
+            for j in range(d):
+                y[i, j] = p[i, j] + bp[i, j]
+                g[i, j] = (y[i, j] - w_star[i, j]) * lam[j]
+                pt[i, j] = p[j, i]
+        if functional:
+            direction[:, :] = np.linalg.solve(pt, g.T).T  # G P^{-1}
+        else:
+            _matmul(g, pt, direction)  # G P^T
+        beta_next = beta_t
+        if init_code == 4:
+            grad_beta = 0.0
+            for i in range(d):
+                for j in range(d):
+                    grad_beta += direction[i, j] * w[i, j]
+            beta_next = beta_t - eta * grad_beta
+            for i in range(d):
+                for j in range(d):
+                    b[i, j] = beta_next * w[i, j]
+        for i in range(d):
+            for j in range(d):
+                w[i, j] = b[i, j] - eta * direction[i, j]
+        _matmul(w, p, wp_new)
+        step = 0.0
+        err1 = 0.0
+        err2 = 0.0
+        for i in range(d):
+            for j in range(d):
+                p_new[i, j] = p[i, j] + wp_new[i, j]
+                step += wp_new[i, j] * wp_new[i, j]
+                m = bp[i, j] - beta_t * (p[i, j] - p_prev[i, j])
+                err1 += m * m
+                m = p_new[i, j] - (y[i, j] - eta * g[i, j])
+                err2 += m * m
+        step = np.sqrt(step)
+        e1[t] = np.sqrt(err1) / step if step > 0 else np.nan
+        e2[t] = np.sqrt(err2) / step if step > 0 else np.nan
+        betas[t] = beta_next
+        beta_t = beta_next
+        p_prev[:, :] = p
+        p[:, :] = p_new
+        loss = _risk(p, w_star, lam)
+        losses[t + 1] = loss
+        if not np.isfinite(loss) or loss > threshold:
+            return t + 1, 2
+        if target_rel > 0 and loss <= target_rel * loss0:
+            return t + 1, 1
+    return stages, 0
+
+
+@njit(cache=True, parallel=True)
+def stagewise_batch(
+    lam,
+    w_star,
+    v0,
+    stages,
+    beta,
+    eta,
+    init_code,
+    functional,
+    noise,
+    target_rel,
+    divergence_rel,
+    losses,
+    e1,
+    e2,
+    betas,
+    n_done,
+    status,
+):
+    """``stagewise_one`` over a batch of independent instances, in parallel (prange)."""
+    for k in prange(lam.shape[0]):
+        n, s = stagewise_one(
+            lam[k],
+            w_star[k],
+            v0[k],
+            stages,
+            beta[k],
+            eta[k],
+            init_code[k],
+            functional[k],
+            noise[k],
+            target_rel[k],
+            divergence_rel,
+            losses[k],
+            e1[k],
+            e2[k],
+            betas[k],
+        )
+        n_done[k] = n
+        status[k] = s

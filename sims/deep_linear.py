@@ -1,0 +1,286 @@
+"""Stagewise training of deep linear residual networks: stacking versus zero and random
+initialisation versus Nesterov's method on the end-to-end matrix (BACKGROUND.md sections 2-3).
+
+Population risk ``R(P) = 1/2 tr((P - W*) Sigma (P - W*)^T)``, ``grad R(P) = (P - W*) Sigma``. After
+t stages the network is ``P_t = (I + W_t) ... (I + W_1) V0``; stage t+1 adds a layer initialised at
+``beta W_t`` (stacking), 0 (zero), ``W_t`` (copy), noise (random) or ``beta_t W_t`` with a trainable
+``beta_t``, and takes ONE gradient step of size eta on the new layer only. ``W_0 = 0``, so stage 1
+is a gradient step from V0. The recursion and its error terms E1, E2 are written out in
+``sims/_kernels/deep_linear.py``; the NumPy reference is ``sims/_reference.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sims._kernels import deep_linear as kernel
+from sims._reference import stagewise_reference
+from sims.problems import as_generator
+from theory._checks import check_array, check_choice, check_int, check_real
+from theory.rates import nesterov_beta
+
+INITS = tuple(kernel.INIT_CODES)
+LAYER_GRADS = ("euclidean", "functional")
+BACKENDS = ("numba", "numpy")
+DIVERGENCE_FACTOR = 1e6  # a loss above this multiple of the initial loss counts as divergence
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One run. ``losses[t] = R(P_t) - R(W*)`` for t = 0..n (``losses[0]`` at V0); n < stages when
+    the run diverged or reached its target. ``e1[t-1]``, ``e2[t-1]``: norms of the momentum and
+    metric errors of stage t relative to its step ``||P_t - P_{t-1}||``; ``betas[t-1]``: momentum
+    after stage t (changes only for ``init="trainable"``)."""
+
+    losses: np.ndarray
+    status: str
+    init: str
+    layer_grad: str = "euclidean"
+    beta: float = 0.0
+    eta: float = 1.0
+    e1: np.ndarray = field(default_factory=lambda: np.empty(0))
+    e2: np.ndarray = field(default_factory=lambda: np.empty(0))
+    betas: np.ndarray = field(default_factory=lambda: np.empty(0))
+
+    @property
+    def diverged_at(self) -> int | None:
+        """Stage at which the loss became non-finite or exploded, else None."""
+        return len(self.losses) - 1 if self.status == "diverged" else None
+
+    def stages_to(self, eps: float) -> int | None:
+        """First t with ``losses[t] <= eps * losses[0]``, else None."""
+        eps = check_real("eps", eps, low=0.0)
+        hits = np.flatnonzero(self.losses <= eps * self.losses[0])
+        return int(hits[0]) if hits.size else None
+
+
+@dataclass(frozen=True)
+class _Instance:
+    sigma: np.ndarray
+    w_star: np.ndarray
+    v0: np.ndarray
+    lam: np.ndarray
+    q: np.ndarray
+    init: str
+    layer_grad: str
+    beta: float
+    eta: float
+    noise: np.ndarray  # (stages, d, d) for init "random", else (1, d, d) zeros
+    target: float
+
+
+def _instance(
+    sigma,
+    w_star,
+    stages,
+    init="stack",
+    beta=None,
+    eta=None,
+    V0=None,
+    layer_grad="euclidean",
+    random_scale=0.0,
+    seed=None,
+    target=None,
+) -> _Instance:
+    """Validate one instance's arguments (raising ValueError/TypeError that name them)."""
+    sigma = check_array("Sigma", sigma, ndim=2)
+    d = sigma.shape[0]
+    if sigma.shape != (d, d) or d == 0:
+        raise ValueError(f"Sigma must be a non-empty square matrix, got shape {sigma.shape}")
+    if not np.allclose(sigma, sigma.T, rtol=0, atol=1e-10 * np.abs(sigma).max()):
+        raise ValueError("Sigma must be symmetric")
+    lam, q = np.linalg.eigh((sigma + sigma.T) / 2)
+    if lam[0] <= 0:
+        raise ValueError(f"Sigma must be positive definite (smallest eigenvalue {lam[0]:.3g})")
+    w_star = check_array("W_star", w_star, ndim=2)
+    if w_star.shape != (d, d):
+        raise ValueError(f"W_star must have Sigma's shape {(d, d)}, got {w_star.shape}")
+    v0 = np.eye(d) if V0 is None else check_array("V0", V0, ndim=2)
+    if v0.shape != (d, d):
+        raise ValueError(f"V0 must have Sigma's shape {(d, d)}, got {v0.shape}")
+    check_int("stages", stages, low=0)
+    check_choice("init", init, INITS)
+    check_choice("layer_grad", layer_grad, LAYER_GRADS)
+    if layer_grad == "functional" and np.linalg.cond(v0) > 1e12:
+        raise ValueError("V0 must be invertible for layer_grad='functional'")
+    kappa = lam[-1] / lam[0]
+    if init in ("stack", "trainable"):
+        beta = nesterov_beta(kappa) if beta is None else check_real("beta", beta, low=0, high=1)
+    elif beta is not None:
+        raise ValueError(f"beta applies to init 'stack' or 'trainable', not {init!r}")
+    else:
+        beta = 1.0 if init == "copy" else 0.0
+    eta = 1.0 / lam[-1] if eta is None else check_real("eta", eta, low=0.0, low_open=True)
+    random_scale = check_real("random_scale", random_scale, low=0.0)
+    if init == "random":
+        xi = as_generator(seed).standard_normal((stages, d, d)) * (random_scale / np.sqrt(d))
+    else:
+        xi = np.zeros((1, d, d))
+    target = 0.0 if target is None else check_real("target", target, low=0.0, high=1.0)
+    return _Instance(sigma, w_star, v0, lam, q, init, layer_grad, beta, eta, xi, target)
+
+
+def _run(instances: list[_Instance], stages: int, backend: str) -> list[RunResult]:
+    check_choice("backend", backend, BACKENDS)
+    if backend == "numpy":
+        results = []
+        for x in instances:
+            losses, e1, e2, betas, code = stagewise_reference(
+                x.sigma,
+                x.w_star,
+                x.v0,
+                stages,
+                x.beta,
+                x.eta,
+                x.init,
+                x.layer_grad == "functional",
+                x.noise,
+                x.target,
+                DIVERGENCE_FACTOR,
+            )
+            results.append(_result(x, losses, e1, e2, betas, code))
+        return results
+    out: list[RunResult | None] = [None] * len(instances)
+    for d in sorted({x.lam.shape[0] for x in instances}):
+        idx = [i for i, x in enumerate(instances) if x.lam.shape[0] == d]
+        group = [instances[i] for i in idx]
+        n, width = len(group), max(x.noise.shape[0] for x in group)
+
+        def rotate(m, q):  # X -> Q^T X Q
+            return q.T @ m @ q
+
+        noise = np.zeros((n, width, d, d))
+        for k, x in enumerate(group):
+            noise[k, : x.noise.shape[0]] = np.einsum("ji,tjk,kl->til", x.q, x.noise, x.q)
+        losses = np.full((n, stages + 1), np.nan)
+        e1, e2, betas = (np.full((n, stages), np.nan) for _ in range(3))
+        n_done = np.zeros(n, dtype=np.int64)
+        status = np.zeros(n, dtype=np.int64)
+        kernel.stagewise_batch(
+            np.array([x.lam for x in group]),
+            np.array([rotate(x.w_star, x.q) for x in group]),
+            np.array([rotate(x.v0, x.q) for x in group]),
+            stages,
+            np.array([x.beta for x in group]),
+            np.array([x.eta for x in group]),
+            np.array([kernel.INIT_CODES[x.init] for x in group], dtype=np.int64),
+            np.array([x.layer_grad == "functional" for x in group]),
+            noise,
+            np.array([x.target for x in group]),
+            DIVERGENCE_FACTOR,
+            losses,
+            e1,
+            e2,
+            betas,
+            n_done,
+            status,
+        )
+        for k, i in enumerate(idx):
+            m = n_done[k]
+            out[i] = _result(
+                group[k], losses[k, : m + 1], e1[k, :m], e2[k, :m], betas[k, :m], status[k]
+            )
+    return out
+
+
+def _result(x: _Instance, losses, e1, e2, betas, code) -> RunResult:
+    if code == 2 and not np.isfinite(losses[-1]):
+        losses, e1, e2, betas = losses[:-1], e1[:-1], e2[:-1], betas[:-1]
+    return RunResult(
+        np.ascontiguousarray(losses),
+        kernel.STATUS_NAMES[code],
+        x.init,
+        x.layer_grad,
+        x.beta,
+        x.eta,
+        np.asarray(e1),
+        np.asarray(e2),
+        np.asarray(betas),
+    )
+
+
+def train_stagewise(
+    Sigma,
+    W_star,
+    stages,
+    init="stack",
+    beta=None,
+    eta=None,
+    V0=None,
+    layer_grad="euclidean",
+    random_scale=0.0,
+    seed=None,
+    *,
+    target=None,
+    backend="numba",
+) -> RunResult:
+    """Train a deep linear residual network stage by stage, one gradient step per new layer.
+
+    init: "zero" | "random" (i.i.d. N(0, random_scale^2/d) entries) | "stack" (``beta W_t``, beta
+    defaulting to ``nesterov_beta(kappa(Sigma))``) | "copy" (beta = 1) | "trainable" (beta starts
+    at beta and takes a gradient step each stage). layer_grad: "euclidean" (true gradient of the
+    layer, ``G P^T``) or "functional" (``G P^{-1}``). eta defaults to ``1/lambda_max(Sigma)``, V0 to
+    I. target: stop once ``loss <= target * loss_0`` (status "converged"). backend: "numba" (the
+    compiled kernel) or "numpy" (the reference).
+    """
+    x = _instance(
+        Sigma, W_star, stages, init, beta, eta, V0, layer_grad, random_scale, seed, target
+    )
+    return _run([x], stages, backend)[0]
+
+
+def train_stagewise_batch(instances, stages, *, backend="numba", **shared) -> list[RunResult]:
+    """Many independent runs in one call, in parallel over instances (Numba ``prange``).
+
+    ``instances``: dicts with keys ``Sigma`` and ``W_star`` and any keyword of ``train_stagewise``,
+    overriding ``shared``. Returns the results in order.
+    """
+    if not isinstance(instances, list | tuple) or not instances:
+        raise ValueError("instances must be a non-empty list of dicts with 'Sigma' and 'W_star'")
+    parsed = []
+    for i, spec in enumerate(instances):
+        if not isinstance(spec, dict) or "Sigma" not in spec or "W_star" not in spec:
+            raise ValueError(f"instances[{i}] must be a dict with keys 'Sigma' and 'W_star'")
+        options = {**shared, **spec}
+        parsed.append(_instance(options.pop("Sigma"), options.pop("W_star"), stages, **options))
+    return _run(parsed, stages, backend)
+
+
+def _reference_run(method, Sigma, W_star, stages, beta, eta, V0) -> RunResult:
+    """NAG (``method="nag"``) or GD on the end-to-end matrix, ``y_0 = x_0 = V0``."""
+    x = _instance(Sigma, W_star, stages, "stack" if method == "nag" else "zero", beta, eta, V0)
+    sigma, w_star = x.sigma, x.w_star
+
+    def risk(p):
+        e = p - w_star
+        return 0.5 * np.trace(e @ sigma @ e.T)
+
+    p = y = x.v0.copy()
+    losses = [risk(p)]
+    status = "max_stages"
+    with np.errstate(all="ignore"):
+        for _ in range(stages):
+            p_next = y - x.eta * (y - w_star) @ sigma
+            y = p_next + x.beta * (p_next - p)
+            p = p_next
+            losses.append(risk(p))
+            exploded = losses[0] > 0 and losses[-1] > DIVERGENCE_FACTOR * losses[0]
+            if not np.isfinite(losses[-1]) or exploded:
+                status = "diverged"
+                if not np.isfinite(losses[-1]):
+                    losses.pop()
+                break
+    return RunResult(np.array(losses), status, method, "euclidean", x.beta, x.eta)
+
+
+def nesterov_reference(Sigma, W_star, stages, beta=None, eta=None, V0=None) -> RunResult:
+    """Constant-momentum NAG on ``R(P)``: ``P_{k+1} = Y_k - eta grad R(Y_k)``, ``Y_{k+1} =
+    P_{k+1} + beta (P_{k+1} - P_k)``, ``Y_0 = P_0 = V0``; beta defaults to beta*."""
+    return _reference_run("nag", Sigma, W_star, stages, beta, eta, V0)
+
+
+def gd_reference(Sigma, W_star, stages, eta=None, V0=None) -> RunResult:
+    """Gradient descent on ``R(P)`` from V0 with step eta (default ``1/lambda_max``)."""
+    return _reference_run("gd", Sigma, W_star, stages, None, eta, V0)

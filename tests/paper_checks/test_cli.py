@@ -1,0 +1,131 @@
+"""The stagewise CLI: verdicts, report files, exit statuses and one-line errors."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from paper_checks import registry
+from paper_checks.cli import main
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "paper_checks.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=600,
+    )
+
+
+def test_list_shows_every_claim_with_provenance():
+    out = run_cli("list")
+    assert out.returncode == 0
+    for c in registry.all_claims():
+        assert c.id in out.stdout
+        assert f"[{c.provenance}]" in out.stdout
+
+
+def test_check_writes_report_and_json(tmp_path, capsys):
+    status = main(["check", "--only", "nesterov.worst-case-*", "--out", str(tmp_path)])
+    document = json.loads((tmp_path / "claims.json").read_text())
+    assert status == (0 if document["summary"]["pass"] == len(document["claims"]) else 1)
+    assert {c["id"] for c in document["claims"]} == {
+        "nesterov.worst-case-bound",
+        "nesterov.worst-case-pep",
+    }
+    report = (tmp_path / "report.md").read_text()
+    assert "| `nesterov.worst-case-bound`" in report or "nesterov.worst-case-bound" in report
+    assert (tmp_path / "figures" / "worst-case-vs-steps.png").stat().st_size > 10_000
+    assert not list(tmp_path.rglob("*.tmp"))
+    printed = capsys.readouterr().out
+    assert "nesterov.worst-case-pep" in printed
+
+
+def test_claims_json_is_deterministic(tmp_path):
+    for sub in ("a", "b"):
+        main(["check", "--only", "nesterov.worst-case-bound", "--out", str(tmp_path / sub)])
+    assert (tmp_path / "a" / "claims.json").read_bytes() == (
+        tmp_path / "b" / "claims.json"
+    ).read_bytes()
+
+
+def test_failing_claim_gives_exit_status_1(tmp_path, monkeypatch):
+    @registry.claim(
+        id="test.always-fails",
+        source="test",
+        provenance="standard",
+        statement="a claim that does not hold",
+        expected="never",
+    )
+    def _fails(scale, rng):
+        return registry.Outcome(False, {"x": 1.0}, "x = 1.0")
+
+    try:
+        assert main(["check", "--only", "test.always-fails", "--out", str(tmp_path)]) == 1
+        doc = json.loads((tmp_path / "claims.json").read_text())
+        assert doc["claims"][0]["verdict"] == "fail"
+    finally:
+        registry._REGISTRY.pop("test.always-fails")
+
+
+def test_erroring_claim_is_reported_not_raised(tmp_path):
+    @registry.claim(
+        id="test.raises",
+        source="test",
+        provenance="standard",
+        statement="a broken check",
+        expected="anything",
+    )
+    def _raises(scale, rng):
+        raise RuntimeError("boom")
+
+    try:
+        assert main(["check", "--only", "test.raises", "--out", str(tmp_path)]) == 1
+        doc = json.loads((tmp_path / "claims.json").read_text())
+        assert doc["claims"][0]["verdict"] == "error"
+        assert "boom" in doc["claims"][0]["summary"]
+    finally:
+        registry._REGISTRY.pop("test.raises")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["check", "--bogus"],
+        ["check", "--scale", "huge"],
+        ["check", "--only", "no-such-claim-anywhere"],
+        ["frobnicate"],
+        [],
+        ["figures", "--only", "no-such-figure"],
+        ["pep-refresh", "--jobs", "0"],
+        ["pep-refresh", "--jobs", "two"],
+    ],
+)
+def test_bad_usage_is_one_line_and_status_2(args, tmp_path):
+    out = run_cli(*args, cwd=tmp_path)
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert os.listdir(tmp_path) == []  # nothing written
+
+
+def test_unwritable_output_directory(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("keep me")
+    out = run_cli("check", "--only", "steps-scaling", "--out", str(blocker / "sub"))
+    assert out.returncode == 2
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert "--out" in out.stderr
+    assert blocker.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("command", ["check", "list", "figures", "pep-refresh"])
+def test_every_subcommand_has_help(command):
+    out = run_cli(command, "--help")
+    assert out.returncode == 0
+    assert "usage: stagewise" in out.stdout
+    assert len(out.stdout.splitlines()) > 5

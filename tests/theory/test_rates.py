@@ -1,0 +1,63 @@
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from theory import rates
+
+kappas = st.floats(min_value=1.0, max_value=1e8, allow_nan=False)
+
+
+@given(kappas, kappas)
+def test_beta_in_unit_interval_and_increasing(k1, k2):
+    lo, hi = sorted((k1, k2))
+    assert 0.0 <= rates.nesterov_beta(lo) < 1.0
+    assert rates.nesterov_beta(lo) <= rates.nesterov_beta(hi)
+
+
+def test_beta_closed_values():
+    assert rates.nesterov_beta(1.0) == 0.0
+    assert rates.nesterov_beta(9.0) == pytest.approx(0.5, rel=1e-15)  # (3-1)/(3+1)
+    assert rates.nesterov_beta(100.0) == pytest.approx(9 / 11, rel=1e-15)
+
+
+@given(kappas)
+def test_rates_order(kappa):
+    # lower bound <= NAG rate <= GD rate < 1 (faster methods have smaller factors)
+    assert rates.lower_bound_rate(kappa) <= rates.nag_rate(kappa) <= rates.gd_rate(kappa) < 1
+
+
+@given(st.floats(0.0, 0.999999), st.floats(1e-12, 0.99))
+def test_steps_for_rate_is_the_smallest_sufficient_count(contraction, eps):
+    steps = rates.steps_for_rate(contraction, eps)
+    assert contraction**steps <= eps
+    assert steps == 0 or contraction ** (steps - 1) > eps
+
+
+def test_predicted_steps_scale():
+    # closed forms: log(1e-6)/log(1 - 1/kappa) ~ 13.8 kappa
+    assert rates.predicted_steps("gd", 1e4, 1e-6) == math.ceil(math.log(1e-6) / math.log(1 - 1e-4))
+    assert rates.predicted_steps("nag", 1e4, 1e-6) == math.ceil(math.log(1e-6) / math.log(0.99))
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda: rates.nesterov_beta(0.5), "kappa"),
+        (lambda: rates.nesterov_beta(float("nan")), "kappa"),
+        (lambda: rates.gd_rate(float("inf")), "kappa"),
+        (lambda: rates.predicted_steps("nag", 10, 0.0), "eps"),
+        (lambda: rates.predicted_steps("nag", 10, 1.5), "eps"),
+        (lambda: rates.predicted_steps("adam", 10, 0.1), "method"),
+        (lambda: rates.steps_for_rate(1.0, 0.1), "contraction"),
+    ],
+)
+def test_bad_input_names_the_argument(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()
+
+
+def test_wrong_type_is_a_type_error():
+    with pytest.raises(TypeError, match="kappa"):
+        rates.nesterov_beta("ten")

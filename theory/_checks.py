@@ -1,0 +1,68 @@
+"""Argument validation shared by every public function of the project.
+
+Each helper raises ``ValueError`` (or ``TypeError`` for a wrong type) whose message names the
+argument and the accepted range, so that the CLI can print it as a one-line error.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+
+def check_real(name: str, value, *, low=None, high=None, low_open=False, high_open=False) -> float:
+    """Return ``value`` as a finite float in the given interval, or raise naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}")
+    if high is not None and (value > high or (high_open and value == high)):
+        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value!r}")
+    return value
+
+
+def check_int(name: str, value, *, low=None, high=None) -> int:
+    """Return ``value`` as an int in ``[low, high]``, or raise naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    value = int(value)
+    if low is not None and value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    if high is not None and value > high:
+        raise ValueError(f"{name} must be <= {high}, got {value}")
+    return value
+
+
+def check_choice(name: str, value, choices) -> str:
+    """Return ``value`` if it is one of ``choices``, or raise naming ``name`` and the choices."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return value
+
+
+def check_kappa(kappa) -> float:
+    """Condition number: a finite real >= 1."""
+    return check_real("kappa", kappa, low=1.0)
+
+
+def check_eps(eps, name: str = "eps") -> float:
+    """Relative accuracy: a real in the open interval (0, 1)."""
+    return check_real(name, eps, low=0.0, high=1.0, low_open=True, high_open=True)
+
+
+def check_array(name: str, value, *, ndim: int | None = None) -> np.ndarray:
+    """Return ``value`` as a finite float64 array of dimension ``ndim``, or raise naming ``name``."""
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be an array of real numbers ({exc})") from None
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must have finite entries (found NaN or inf)")
+    return arr
