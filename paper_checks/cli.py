@@ -119,6 +119,14 @@ def _build_parser() -> argparse.ArgumentParser:
         default=os.cpu_count() or 1,
         help="solver processes (default: all cores)",
     )
+    bench = sub.add_parser(
+        "bench",
+        help="wall-time benchmarks, reported as ratios",
+        description="Time the Numba kernels against their NumPy references "
+        "in one run (best of --repeats, JIT warm) and report the ratios.",
+    )
+    bench.add_argument("--repeats", type=int, default=5, help="timings per case (default 5)")
+    bench.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
 
 
@@ -253,6 +261,29 @@ def _cmd_pep_refresh(args) -> int:
     }
     pep.write_table(rows, target, meta)
     print(f"wrote {len(rows)} worst cases to {target}")
+    return 0
+
+
+def _cmd_bench(args) -> int:
+    from paper_checks.bench import boosting_bench, deep_linear_bench
+
+    if args.repeats < 1:
+        raise ValueError(f"--repeats must be >= 1, got {args.repeats}")
+    rows = deep_linear_bench(args.repeats) + boosting_bench(args.repeats)
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    for row in rows:
+        ratio = f"  speed-up {row['speedup']:.1f}x" if "speedup" in row else ""
+        if "ratio_to_sklearn" in row:
+            ratio = (
+                f", sklearn {row['sklearn_s'] * 1e3:.1f} ms  ratio {row['ratio_to_sklearn']:.2f}"
+            )
+        numpy_part = f", numpy {row['numpy_s'] * 1e3:.1f} ms" if "numpy_s" in row else ""
+        print(
+            f"{row['benchmark']}: numba {row['numba_s'] * 1e3:.1f} ms{numpy_part}{ratio}"
+            f"  (target {row['target']})"
+        )
     return 0
 
 

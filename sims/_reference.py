@@ -52,3 +52,43 @@ def stagewise_reference(
             if target_rel > 0 and losses[-1] <= target_rel * losses[0]:
                 return np.array(losses), np.array(e1), np.array(e2), np.array(betas), 1
     return np.array(losses), np.array(e1), np.array(e2), np.array(betas), 0
+
+
+def ensemble_reference(Z, y, Ze, ye, stages, logistic, convex, beta, eta, init, noise, coef0):
+    """Boosting with a linear-in-parameters learner, residual form (see
+    ``sims/_kernels/boosting.py``). Returns ``(losses, eval_losses or None, coef, status)``."""
+    n = Z.shape[0]
+
+    def risk(design, labels, w):
+        margins = design @ w
+        if logistic:
+            return float(np.mean(np.logaddexp(0.0, -labels * margins)))
+        return float(np.sum((margins - labels) ** 2) / (2 * design.shape[0]))
+
+    def gradient(v):
+        margins = Z @ v
+        if logistic:
+            return Z.T @ (-y / (1.0 + np.exp(y * margins))) / n
+        return Z.T @ (margins - y) / n
+
+    w = coef0.copy()
+    a = np.zeros_like(w)
+    losses = [risk(Z, y, w)]
+    eval_losses = None if Ze is None else [risk(Ze, ye, w)]
+    with np.errstate(all="ignore"):
+        for t in range(stages):
+            if init == "zero":
+                start = np.zeros_like(w)
+            elif init == "random":
+                start = noise[t]
+            else:
+                beta_t = ((t - 1) / (t + 2) if t >= 1 else 0.0) if convex else beta
+                start = beta_t * a
+            a = start - eta * gradient(w + start)
+            w = w + a
+            losses.append(risk(Z, y, w))
+            if eval_losses is not None:
+                eval_losses.append(risk(Ze, ye, w))
+            if not np.isfinite(losses[-1]) or (losses[0] > 0 and losses[-1] > 1e6 * losses[0]):
+                return np.array(losses), eval_losses and np.array(eval_losses), w, 2
+    return np.array(losses), eval_losses and np.array(eval_losses), w, 0

@@ -158,7 +158,7 @@ def _run(instances: list[_Instance], stages: int, backend: str) -> list[RunResul
         e1, e2, betas = (np.full((n, stages), np.nan) for _ in range(3))
         n_done = np.zeros(n, dtype=np.int64)
         status = np.zeros(n, dtype=np.int64)
-        kernel.stagewise_batch(
+        arrays = (
             np.array([x.lam for x in group]),
             np.array([rotate(x.w_star, x.q) for x in group]),
             np.array([rotate(x.v0, x.q) for x in group]),
@@ -177,6 +177,10 @@ def _run(instances: list[_Instance], stages: int, backend: str) -> list[RunResul
             n_done,
             status,
         )
+        if n == 1:  # no thread pool for a single run
+            kernel.stagewise_serial(*arrays)
+        else:
+            kernel.stagewise_batch(*arrays)
         for k, i in enumerate(idx):
             m = n_done[k]
             out[i] = _result(

@@ -38,3 +38,33 @@ def deep_linear_problem(d: int, kappa: float, sigma: float, seed=None):
     covariance = spd_matrix(d, kappa, rng)
     w_star = np.eye(d) + sigma * rng.standard_normal((d, d)) / np.sqrt(d)
     return covariance, w_star
+
+
+def conditioned_design(n: int, p: int, kappa: float, rng: np.random.Generator) -> np.ndarray:
+    """An n x p design whose ``X^T X / n`` has eigenvalues geometric from 1 down to 1/kappa."""
+    n = check_int("n", n, low=1)
+    p = check_int("p", p, low=1, high=n)
+    kappa = check_kappa(kappa)
+    u, _ = np.linalg.qr(rng.standard_normal((n, p)))
+    v = ortho_group.rvs(p, random_state=rng) if p > 1 else np.ones((1, 1))
+    return np.sqrt(n) * (u * np.sqrt(np.geomspace(1.0, 1.0 / kappa, p))) @ v.T
+
+
+def regression_problem(n: int, p: int, kappa: float, noise: float, seed=None):
+    """``(X, y)``: conditioned design, ``y = X w* + noise * N(0, 1)`` with ``w*`` standard normal."""
+    rng = as_generator(seed)
+    X = conditioned_design(n, p, kappa, rng)
+    noise = check_real("noise", noise, low=0.0)
+    return X, X @ rng.standard_normal(p) + noise * rng.standard_normal(n)
+
+
+def classification_problem(n: int, p: int, kappa: float, flip: float = 0.1, seed=None):
+    """``(X, y)``: conditioned design, labels ``sign(X w*)`` with a fraction ``flip`` flipped at
+    random, so that the data are not separable (the logistic risk has a finite minimiser)."""
+    rng = as_generator(seed)
+    X = conditioned_design(n, p, kappa, rng)
+    flip = check_real("flip", flip, low=0.0, high=0.5)
+    y = np.sign(X @ rng.standard_normal(p))
+    y[y == 0] = 1.0
+    y[rng.uniform(size=n) < flip] *= -1
+    return X, y

@@ -86,6 +86,7 @@ def stagewise_one(
     d = lam.shape[0]
     p = v0.copy()
     p_prev = v0.copy()
+    p_new = np.empty((d, d))
     w = np.zeros((d, d))
     b = np.empty((d, d))
     bp = np.empty((d, d))
@@ -94,21 +95,23 @@ def stagewise_one(
     pt = np.empty((d, d))
     direction = np.empty((d, d))
     wp_new = np.empty((d, d))
-    p_new = np.empty((d, d))
     loss0 = _risk(p, w_star, lam)
     losses[0] = loss0
     threshold = divergence_rel * loss0 if loss0 > 0 else np.inf
     beta_t = beta
     for t in range(stages):
-        for i in range(d):
-            for j in range(d):
-                b[i, j] = noise[t, i, j] if init_code == 1 else beta_t * w[i, j]
+        if init_code == 1:
+            b[:, :] = noise[t]
+        else:
+            for i in range(d):
+                for j in range(d):
+                    b[i, j] = beta_t * w[i, j]
         _matmul(b, p, bp)
         for i in range(d):
             for j in range(d):
                 y[i, j] = p[i, j] + bp[i, j]
                 g[i, j] = (y[i, j] - w_star[i, j]) * lam[j]
-                pt[i, j] = p[j, i]
+                pt[j, i] = p[i, j]
         if functional:
             direction[:, :] = np.linalg.solve(pt, g.T).T  # G P^{-1}
         else:
@@ -130,22 +133,25 @@ def stagewise_one(
         step = 0.0
         err1 = 0.0
         err2 = 0.0
+        loss = 0.0
         for i in range(d):
             for j in range(d):
-                p_new[i, j] = p[i, j] + wp_new[i, j]
+                new = p[i, j] + wp_new[i, j]
+                p_new[i, j] = new
                 step += wp_new[i, j] * wp_new[i, j]
-                m = bp[i, j] - beta_t * (p[i, j] - p_prev[i, j])
-                err1 += m * m
-                m = p_new[i, j] - (y[i, j] - eta * g[i, j])
-                err2 += m * m
+                m1 = bp[i, j] - beta_t * (p[i, j] - p_prev[i, j])
+                err1 += m1 * m1
+                m2 = new - (y[i, j] - eta * g[i, j])
+                err2 += m2 * m2
+                r = new - w_star[i, j]
+                loss += r * r * lam[j]
+        loss *= 0.5
         step = np.sqrt(step)
         e1[t] = np.sqrt(err1) / step if step > 0 else np.nan
         e2[t] = np.sqrt(err2) / step if step > 0 else np.nan
         betas[t] = beta_next
         beta_t = beta_next
-        p_prev[:, :] = p
-        p[:, :] = p_new
-        loss = _risk(p, w_star, lam)
+        p_prev, p, p_new = p, p_new, p_prev  # rotate the buffers
         losses[t + 1] = loss
         if not np.isfinite(loss) or loss > threshold:
             return t + 1, 2
@@ -154,8 +160,7 @@ def stagewise_one(
     return stages, 0
 
 
-@njit(cache=True, parallel=True)
-def stagewise_batch(
+def _over_batch(
     lam,
     w_star,
     v0,
@@ -174,7 +179,7 @@ def stagewise_batch(
     n_done,
     status,
 ):
-    """``stagewise_one`` over a batch of independent instances, in parallel (prange)."""
+    """``stagewise_one`` over a batch of independent instances (``prange`` when parallel)."""
     for k in prange(lam.shape[0]):
         n, s = stagewise_one(
             lam[k],
@@ -195,3 +200,7 @@ def stagewise_batch(
         )
         n_done[k] = n
         status[k] = s
+
+
+stagewise_batch = njit(cache=True, parallel=True)(_over_batch)
+stagewise_serial = njit(cache=True)(_over_batch)

@@ -7,8 +7,12 @@ import pytest
 
 from paper_checks import registry
 
-MUST_PASS = {"nesterov.worst-case-bound", "nesterov.worst-case-pep", "nesterov.steps-scaling",
-             "stacking.error-identities"}
+MUST_PASS = {
+    "nesterov.worst-case-bound",
+    "nesterov.worst-case-pep",
+    "nesterov.steps-scaling",
+    "stacking.error-identities",
+}
 
 
 def _finite_numbers(value):

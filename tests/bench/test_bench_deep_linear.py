@@ -1,0 +1,29 @@
+"""Wall-time benchmarks of the deep linear kernels (run with --benchmark-enable to time them;
+by default each runs once as a smoke test). Ratios are reported by `stagewise bench`."""
+
+import pytest
+
+from sims.deep_linear import train_stagewise, train_stagewise_batch
+from sims.problems import deep_linear_problem
+
+pytestmark = pytest.mark.bench
+
+PROBLEM = deep_linear_problem(16, 100, 0.05, seed=0)
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize("layer_grad", ["euclidean", "functional"])
+def test_single_run_d16_2000_stages(benchmark, backend, layer_grad):
+    train_stagewise(*PROBLEM, 2, layer_grad=layer_grad, backend=backend)  # JIT warm
+    result = benchmark(train_stagewise, *PROBLEM, 2000, layer_grad=layer_grad, backend=backend)
+    assert len(result.losses) == 2001
+
+
+def test_batch_1000_instances_d16_500_stages(benchmark):
+    specs = [
+        {"Sigma": s, "W_star": w}
+        for s, w in (deep_linear_problem(16, 100, 0.05, seed=k) for k in range(1000))
+    ]
+    train_stagewise_batch(specs[:2], 2)
+    results = benchmark.pedantic(train_stagewise_batch, args=(specs, 500), rounds=1, iterations=1)
+    assert len(results) == 1000
