@@ -93,7 +93,12 @@ def claim(
 
 def all_claims() -> list[Claim]:
     """Every registered claim, sorted by id (importing the claim modules registers them)."""
-    from paper_checks import claims_boosting, claims_nesterov, claims_stacking  # noqa: F401
+    from paper_checks import (  # noqa: F401
+        claims_boosting,
+        claims_nesterov,
+        claims_robust,
+        claims_stacking,
+    )
 
     return sorted(_REGISTRY.values(), key=lambda c: c.id)
 
