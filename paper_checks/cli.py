@@ -119,6 +119,53 @@ def _build_parser() -> argparse.ArgumentParser:
         default=os.cpu_count() or 1,
         help="solver processes (default: all cores)",
     )
+    sweep = sub.add_parser(
+        "sweep",
+        help="run a parameter grid into a results directory (resumable)",
+        description="Run every cell of a grid (a TOML file: family = 'deep_linear' | 'boosting' | "
+        "'inexact_nag', seeds = N, and a [parameters] table of lists) into DIR, one Parquet row "
+        "per cell. Re-running skips stored cells; a killed sweep resumes without loss.",
+        epilog='example grid:\n  family = "deep_linear"\n  seeds = 5\n  [parameters]\n'
+        '  kappa = [10, 100, 1000]\n  init = ["stack", "zero"]\n\n'
+        "  stagewise sweep grid.toml --out results/deep --workers 2\n"
+        "  stagewise sweep --summary results/deep",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sweep.add_argument("grid", nargs="?", type=Path, help="grid file (TOML)")
+    sweep.add_argument("--out", metavar="DIR", type=Path, help="results directory")
+    sweep.add_argument(
+        "--summary",
+        metavar="DIR",
+        type=Path,
+        help="print a table of the rows stored in DIR and exit",
+    )
+    sweep.add_argument(
+        "--backend",
+        choices=("inprocess", "processes", "dask"),
+        default=None,
+        help="default: processes (dask when --scheduler is given)",
+    )
+    sweep.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes (default: all cores); with --backend dask, the "
+        "size of a local Dask cluster on loopback",
+    )
+    sweep.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="Dask scheduler address (or set DASK_SCHEDULER_ADDRESS)",
+    )
+    sweep.add_argument("--batch", type=int, default=4, help="cells per task (default 4)")
+    sweep.add_argument(
+        "--device",
+        choices=("cpu", "gpu"),
+        default="cpu",
+        help="deep_linear cells on the GPU through CuPy (extra 'gpu')",
+    )
+
     bench = sub.add_parser(
         "bench",
         help="wall-time benchmarks, reported as ratios",
@@ -287,11 +334,55 @@ def _cmd_bench(args) -> int:
     return 0
 
 
+def _cmd_sweep(args) -> int:
+    from tqdm import tqdm
+
+    from sims import sweep
+
+    if args.summary is not None:
+        if args.grid is not None or args.out is not None:
+            raise ValueError("--summary DIR takes no grid file and no --out")
+        if not args.summary.is_dir():
+            raise ValueError(f"--summary: {str(args.summary)!r} is not a directory")
+        print(sweep.summary(args.summary).to_string(index=False))
+        return 0
+    if args.grid is None or args.out is None:
+        raise ValueError("give a grid file and --out DIR (or --summary DIR)")
+    grid = sweep.parse_grid(args.grid)
+    if args.device == "gpu":
+        if grid["family"] != "deep_linear":
+            raise ValueError("--device gpu applies to family 'deep_linear' only")
+        grid["parameters"]["device"] = ["gpu"]
+    scheduler = args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
+    backend = args.backend or ("dask" if scheduler else "processes")
+    total = len(sweep.cells(grid))
+    with tqdm(total=total, desc="cells", unit="cell", file=sys.stderr) as bar:
+
+        def progress(done, failed, remaining):
+            bar.n = total - remaining
+            bar.set_postfix(done=done, failed=failed, remaining=remaining)
+            bar.refresh()
+
+        ran = sweep.run_sweep(
+            grid,
+            args.out,
+            backend=backend,
+            workers=args.workers,
+            scheduler=scheduler,
+            batch_size=args.batch,
+            progress=progress,
+        )
+    print(f"ran {ran} cells ({total - ran} already stored) into {args.out}")
+    return 0
+
+
 COMMANDS = {
     "check": _cmd_check,
     "list": _cmd_list,
     "figures": _cmd_figures,
     "pep-refresh": _cmd_pep_refresh,
+    "bench": _cmd_bench,
+    "sweep": _cmd_sweep,
 }
 
 

@@ -107,12 +107,14 @@ def _instance(
         raise ValueError("V0 must be invertible for layer_grad='functional'")
     kappa = lam[-1] / lam[0]
     if init in ("stack", "trainable"):
-        beta = nesterov_beta(kappa) if beta is None else check_real("beta", beta, low=0, high=1)
+        beta = (
+            nesterov_beta(float(kappa)) if beta is None else check_real("beta", beta, low=0, high=1)
+        )
     elif beta is not None:
         raise ValueError(f"beta applies to init 'stack' or 'trainable', not {init!r}")
     else:
         beta = 1.0 if init == "copy" else 0.0
-    eta = 1.0 / lam[-1] if eta is None else check_real("eta", eta, low=0.0, low_open=True)
+    eta = float(1.0 / lam[-1]) if eta is None else check_real("eta", eta, low=0.0, low_open=True)
     random_scale = check_real("random_scale", random_scale, low=0.0)
     if init == "random":
         xi = as_generator(seed).standard_normal((stages, d, d)) * (random_scale / np.sqrt(d))
@@ -153,7 +155,7 @@ def _run(instances: list[_Instance], stages: int, backend: str) -> list[RunResul
 
         noise = np.zeros((n, width, d, d))
         for k, x in enumerate(group):
-            noise[k, : x.noise.shape[0]] = np.einsum("ji,tjk,kl->til", x.q, x.noise, x.q)
+            noise[k, : x.noise.shape[0]] = x.q.T @ x.noise @ x.q  # Q^T xi_t Q per stage
         losses = np.full((n, stages + 1), np.nan)
         e1, e2, betas = (np.full((n, stages), np.nan) for _ in range(3))
         n_done = np.zeros(n, dtype=np.int64)

@@ -104,6 +104,10 @@ def test_erroring_claim_is_reported_not_raised(tmp_path):
         ["pep-refresh", "--jobs", "0"],
         ["pep-refresh", "--jobs", "two"],
         ["bench", "--repeats", "0"],
+        ["sweep"],
+        ["sweep", "missing.toml", "--out", "results"],
+        ["sweep", "--summary", "no-such-dir"],
+        ["sweep", "--backend", "mpi"],
     ],
 )
 def test_bad_usage_is_one_line_and_status_2(args, tmp_path):
@@ -124,7 +128,7 @@ def test_unwritable_output_directory(tmp_path):
     assert blocker.read_text() == "keep me"
 
 
-@pytest.mark.parametrize("command", ["check", "list", "figures", "pep-refresh", "bench"])
+@pytest.mark.parametrize("command", ["check", "list", "figures", "pep-refresh", "bench", "sweep"])
 def test_every_subcommand_has_help(command):
     out = run_cli(command, "--help")
     assert out.returncode == 0

@@ -1,0 +1,63 @@
+"""The array-API path of the deep linear recursion: NumPy and array-api-strict on the CPU against
+the Numba kernel; CuPy against NumPy where a GPU is present (marker gpu)."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sims.deep_linear import train_stagewise
+from sims.deep_linear_xp import train_stagewise_xp
+from sims.problems import deep_linear_problem
+
+
+@given(
+    st.integers(1, 10),
+    st.floats(1.0, 1e4),
+    st.floats(0.0, 0.3),
+    st.sampled_from(["zero", "random", "stack", "copy"]),
+    st.sampled_from(["euclidean", "functional"]),
+    st.integers(0, 2**31),
+)
+def test_numpy_namespace_matches_numba_kernel(d, kappa, sigma, init, layer_grad, seed):
+    s, w = deep_linear_problem(d, kappa, sigma, seed=seed)
+    options = {"init": init, "layer_grad": layer_grad, "random_scale": 0.01, "seed": seed}
+    a = train_stagewise(s, w, 30, **options)
+    b = train_stagewise_xp(s, w, 30, **options)
+    n = min(len(a.losses), len(b.losses))
+    above = a.losses[:n] > 1e-20 * a.losses[0]
+    np.testing.assert_allclose(
+        np.sqrt(b.losses[:n][above]), np.sqrt(a.losses[:n][above]), rtol=1e-9, atol=1e-13
+    )
+
+
+def test_array_api_strict_runs_the_same_code():
+    xps = pytest.importorskip("array_api_strict")
+    s, w = deep_linear_problem(5, 100, 0.2, seed=1)
+    for layer_grad in ("euclidean", "functional"):
+        a = train_stagewise_xp(s, w, 40, layer_grad=layer_grad)
+        b = train_stagewise_xp(s, w, 40, layer_grad=layer_grad, xp=xps)
+        np.testing.assert_allclose(a.losses, b.losses, rtol=1e-12)
+
+
+def test_trainable_is_refused_and_gpu_needs_cupy():
+    s, w = deep_linear_problem(3, 10, 0.1, seed=0)
+    with pytest.raises(ValueError, match="trainable"):
+        train_stagewise_xp(s, w, 3, init="trainable")
+    try:
+        import cupy  # noqa: F401
+    except ImportError:
+        with pytest.raises(ValueError, match="CuPy"):
+            train_stagewise_xp(s, w, 3, device="gpu")
+
+
+@pytest.mark.gpu
+def test_cupy_matches_numpy():
+    cupy = pytest.importorskip("cupy")
+    if cupy.cuda.runtime.getDeviceCount() == 0:
+        pytest.skip("no CUDA device")
+    s, w = deep_linear_problem(256, 1e4, 0.05, seed=0)
+    for layer_grad in ("euclidean", "functional"):
+        a = train_stagewise_xp(s, w, 50, layer_grad=layer_grad)
+        b = train_stagewise_xp(s, w, 50, layer_grad=layer_grad, device="gpu")
+        np.testing.assert_allclose(b.losses, a.losses, rtol=1e-10)

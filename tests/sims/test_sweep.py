@@ -1,0 +1,135 @@
+"""The sweep engine: grid validation, identical rows across backends, resumption after SIGKILL,
+errors recorded per cell, and refusal to mix sweeps."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from sims import sweep
+
+FAST = {
+    "family": "deep_linear",
+    "seeds": 2,
+    "parameters": {"kappa": [10, 100], "init": ["stack", "zero"], "stages": [400]},
+}
+
+
+def _rows(directory):
+    frame = sweep.load_results(directory).drop(columns=["seconds"])
+    return frame.sort_values("key").reset_index(drop=True)
+
+
+def test_grid_validation():
+    with pytest.raises(ValueError, match="family"):
+        sweep.parse_grid({"family": "resnet"})
+    with pytest.raises(ValueError, match="unknown parameter 'depth'"):
+        sweep.parse_grid({"family": "deep_linear", "parameters": {"depth": [3]}})
+    with pytest.raises(ValueError, match="non-empty list"):
+        sweep.parse_grid({"family": "deep_linear", "parameters": {"kappa": 10}})
+    with pytest.raises(ValueError, match="seeds"):
+        sweep.parse_grid({"family": "deep_linear", "seeds": -1})
+    with pytest.raises(ValueError, match="unknown grid key"):
+        sweep.parse_grid({"family": "deep_linear", "sedes": 3})
+
+
+def test_malformed_toml(tmp_path):
+    (tmp_path / "g.toml").write_text("family = [")
+    with pytest.raises(ValueError, match="not valid TOML"):
+        sweep.parse_grid(tmp_path / "g.toml")
+    with pytest.raises(ValueError, match="does not exist"):
+        sweep.parse_grid(tmp_path / "missing.toml")
+
+
+def test_cell_keys_and_seeds_are_stable():
+    a, b = sweep.cells(sweep.parse_grid(FAST)), sweep.cells(sweep.parse_grid(FAST))
+    assert [(c.key, c.seed) for c in a] == [(c.key, c.seed) for c in b]
+    assert len({c.key for c in a}) == len(a) == 8
+
+
+def test_backends_give_identical_rows(tmp_path):
+    for backend in ("inprocess", "processes"):
+        assert sweep.run_sweep(FAST, tmp_path / backend, backend=backend, workers=2) == 8
+    pd.testing.assert_frame_equal(_rows(tmp_path / "inprocess"), _rows(tmp_path / "processes"))
+
+
+def test_dask_backend_matches(tmp_path):
+    pytest.importorskip("distributed")
+    sweep.run_sweep(FAST, tmp_path / "local", backend="inprocess")
+    sweep.run_sweep(FAST, tmp_path / "dask", backend="dask", workers=2)
+    pd.testing.assert_frame_equal(_rows(tmp_path / "local"), _rows(tmp_path / "dask"))
+
+
+def test_unreachable_scheduler_is_a_clear_error(tmp_path):
+    pytest.importorskip("distributed")
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="cannot reach the Dask scheduler"):
+        sweep.run_sweep(FAST, tmp_path / "x", backend="dask", scheduler="tcp://127.0.0.1:9")
+    assert time.perf_counter() - start < 30
+
+
+def test_rerun_skips_stored_cells(tmp_path):
+    assert sweep.run_sweep(FAST, tmp_path, backend="inprocess") == 8
+    assert sweep.run_sweep(FAST, tmp_path, backend="inprocess") == 0
+
+
+def test_a_failing_cell_is_recorded_and_the_sweep_goes_on(tmp_path):
+    grid = {"family": "deep_linear", "parameters": {"beta": [0.5, 1.5], "stages": [50]}}
+    assert sweep.run_sweep(grid, tmp_path, backend="inprocess") == 2
+    rows = sweep.load_results(tmp_path)
+    status = dict(zip(rows["param_beta"].astype(float), rows["status"], strict=True))
+    assert status == {0.5: "max_stages", 1.5: "error"}
+    assert "beta" in " ".join(rows["error"])
+
+
+def test_directory_of_another_sweep_is_refused_untouched(tmp_path):
+    sweep.run_sweep(FAST, tmp_path, backend="inprocess")
+    before = sorted(p.name for p in (tmp_path / "rows").iterdir())
+    other = {**FAST, "seeds": 3}
+    with pytest.raises(ValueError, match="different sweep"):
+        sweep.run_sweep(other, tmp_path, backend="inprocess")
+    assert sorted(p.name for p in (tmp_path / "rows").iterdir()) == before
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="not empty"):
+        sweep.run_sweep(FAST, tmp_path / "foreign", backend="inprocess")
+
+
+def test_sigkill_halfway_then_resume_gives_the_uninterrupted_rows(tmp_path):
+    grid = tmp_path / "grid.toml"
+    grid.write_text(
+        'family = "deep_linear"\nseeds = 6\n[parameters]\nd = [24]\n'
+        'kappa = [1000.0, 3000.0]\ninit = ["zero"]\nstages = [6000]\n'
+        "target = [1e-12]\n"
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "paper_checks.cli",
+        "sweep",
+        str(grid),
+        "--out",
+        str(tmp_path / "killed"),
+        "--backend",
+        "inprocess",
+        "--batch",
+        "1",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rows_dir = tmp_path / "killed" / "rows"
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(rows_dir.glob("*.parquet"))) < 3:
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    stored = len(list(rows_dir.glob("*.parquet")))
+    assert 3 <= stored < 12, "the sweep should have been killed halfway"
+    ran = sweep.run_sweep(grid, tmp_path / "killed", backend="inprocess")
+    assert ran == 12 - stored  # stored cells are not recomputed
+    sweep.run_sweep(grid, tmp_path / "clean", backend="inprocess")
+    pd.testing.assert_frame_equal(_rows(tmp_path / "killed"), _rows(tmp_path / "clean"))
+    assert not list(rows_dir.glob(".*"))
