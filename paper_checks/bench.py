@@ -132,3 +132,153 @@ def boosting_bench(repeats: int = 5) -> list[dict]:
         }
     )
     return rows
+
+
+def rate_table(seeds: int = 5) -> list[dict]:
+    """AlgoPerf-style time to result: stages to 1e-6 (relative) per family and kappa, median and
+    inter-quartile range over seeds (a run that never reaches the target counts as infinite),
+    success rate, fitted per-stage loss factor next to the theory's, and the speed-up of stacking
+    over zero init next to the sqrt(kappa) prediction."""
+    import numpy as np
+
+    from sims.boosting import train_ensemble
+    from sims.problems import regression_problem
+    from theory.rates import gd_rate, nag_rate
+
+    def deep_linear(kappa, init, seed):
+        s, w = deep_linear_problem(8, kappa, 0.05, seed=seed)
+        budget = int(30 * kappa + 200) if init == "zero" else int(60 * np.sqrt(kappa) + 200)
+        return train_stagewise(s, w, budget, init=init, target=1e-6).stages_to(1e-6)
+
+    def boosting(kappa, init, seed):
+        X, y = regression_problem(200, 10, kappa, 0.0, seed=seed)
+        budget = int(30 * kappa + 200) if init == "zero" else int(60 * np.sqrt(kappa) + 200)
+        return train_ensemble(X, y, budget, init=init).stages_to(1e-6 * np.mean(y**2) / 2)
+
+    rows = []
+    for family, run in (
+        ("deep linear (sigma=0.05, d=8)", deep_linear),
+        ("boosting, linear learners, squared loss (noiseless)", boosting),
+    ):
+        for kappa in (10, 100, 1000):
+            steps = {
+                init: np.array([run(kappa, init, s) or np.inf for s in range(seeds)], dtype=float)
+                for init in ("stack", "zero")
+            }
+            row = {"family": family, "kappa": kappa}
+            for init, values in steps.items():
+                finite = values[np.isfinite(values)]
+                q1, med, q3 = np.percentile(values, [25, 50, 75])
+                row[init] = {
+                    "median": med,
+                    "iqr": [q1, q3],
+                    "success": float(np.isfinite(values).mean()),
+                    "fitted_loss_factor": float(np.exp(np.log(1e-6) / np.median(finite)))
+                    if finite.size
+                    else None,
+                }
+            row["theory_loss_factor"] = {"stack": nag_rate(kappa) ** 2, "zero": gd_rate(kappa) ** 2}
+            row["speedup"] = row["zero"]["median"] / row["stack"]["median"]
+            row["sqrt_kappa"] = float(np.sqrt(kappa))
+            rows.append(row)
+    return rows
+
+
+def scaling_bench(dims=(8, 16, 64, 256, 1024), repeats: int = 3) -> list[dict]:
+    """Deep-linear stage wall time per d: Numba kernel, NumPy reference, and PyTorch eager (the
+    array-API path on torch tensors, where torch is installed); at d >= 256 the fraction of this
+    machine's measured dgemm throughput the Numba stage reaches (3 products of 2 d^3 flops)."""
+    import numpy as np
+
+    from sims.deep_linear_xp import stagewise_xp
+
+    rows = []
+    for d in dims:
+        stages = max(5, int(5e8 // (6 * d**3)))  # about 0.5 GFLOP per timing
+        sigma, w_star = deep_linear_problem(d, 100, 0.05, seed=0)
+        train_stagewise(sigma, w_star, 2)
+        row = {"d": d, "stages": stages}
+        full = best_time(lambda s=sigma, w=w_star, n=stages: train_stagewise(s, w, n), repeats)
+        setup = best_time(lambda s=sigma, w=w_star: train_stagewise(s, w, 0), repeats)
+        row["numba_s_per_stage"] = (full - setup) / stages
+        numpy_full = best_time(
+            lambda s=sigma, w=w_star, n=stages: train_stagewise(s, w, n, backend="numpy"), 1
+        )
+        row["numpy_s_per_stage"] = (numpy_full - setup) / stages
+        try:
+            import torch
+            from array_api_compat import array_namespace
+
+            xp = array_namespace(torch.empty(0))
+            t = [torch.asarray(a, dtype=torch.float64) for a in (sigma, w_star, np.eye(d))]
+            beta = float((np.sqrt(100) - 1) / (np.sqrt(100) + 1))
+            noise = torch.zeros((1, d, d), dtype=torch.float64)
+            row["torch_s_per_stage"] = (
+                best_time(
+                    lambda n=stages, t=t, noise=noise, xp=xp, beta=beta: stagewise_xp(
+                        xp, *t, n, beta, 1.0, "stack", False, noise, 0.0
+                    ),
+                    1,
+                )
+                / stages
+            )
+        except ImportError:
+            row["torch_s_per_stage"] = None
+        if d >= 256:
+            a = np.random.default_rng(0).standard_normal((d, d))
+            out = np.empty((d, d))
+            dgemm = best_time(lambda a=a, out=out: np.dot(a, a, out), 5)
+            row["dgemm_gflops"] = 2 * d**3 / dgemm / 1e9
+            row["stage_gflops"] = 6 * d**3 / row["numba_s_per_stage"] / 1e9
+            row["fraction_of_dgemm"] = row["stage_gflops"] / row["dgemm_gflops"]
+        rows.append(row)
+    return rows
+
+
+def sweep_bench(workers: int = 2) -> list[dict]:
+    """A 64-cell sweep of cells taking about 0.5 s each: in-process versus ``workers`` local
+    processes versus a local Dask cluster of ``workers`` processes; identical rows checked."""
+    import tempfile
+
+    import pandas as pd
+
+    from sims import sweep
+
+    sigma, w_star = deep_linear_problem(16, 1e4, 0.05, seed=0)
+    train_stagewise(sigma, w_star, 2)
+    per_stage = best_time(lambda: train_stagewise(sigma, w_star, 2000, init="zero"), 3) / 2000
+    stages = int(0.5 / per_stage)
+    grid = {
+        "family": "deep_linear",
+        "seeds": 16,
+        "parameters": {
+            "d": [16],
+            "kappa": [1e4],
+            "init": ["zero"],
+            "target": [0.0],
+            "stages": [stages],
+            "sigma": [0.05, 0.1, 0.2, 0.3],
+        },
+    }
+    rows, frames = [], {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for backend in ("inprocess", "processes", "dask"):
+            start = time.perf_counter()
+            sweep.run_sweep(grid, f"{tmp}/{backend}", backend=backend, workers=workers)
+            seconds = time.perf_counter() - start
+            frames[backend] = (
+                sweep.load_results(f"{tmp}/{backend}")
+                .drop(columns="seconds")
+                .sort_values("key")
+                .reset_index(drop=True)
+            )
+            rows.append(
+                {"benchmark": f"64-cell sweep (~0.5 s per cell), {backend}", "seconds": seconds}
+            )
+        for row in rows[1:]:
+            row["speedup_over_inprocess"] = rows[0]["seconds"] / row["seconds"]
+            row["target"] = f">= 1.6x with {workers} workers"
+        for backend in ("processes", "dask"):
+            pd.testing.assert_frame_equal(frames["inprocess"], frames[backend])
+        rows[0]["identical_rows_across_backends"] = True
+    return rows

@@ -173,6 +173,15 @@ def _build_parser() -> argparse.ArgumentParser:
         "in one run (best of --repeats, JIT warm) and report the ratios.",
     )
     bench.add_argument("--repeats", type=int, default=5, help="timings per case (default 5)")
+    bench.add_argument(
+        "--section",
+        choices=("rates", "kernels", "scaling", "sweep", "all"),
+        default="all",
+        help="rates: AlgoPerf-style stages-to-target table; "
+        "kernels: Numba vs NumPy (and scikit-learn) ratios; scaling: per-d stage "
+        "times and the fraction of dgemm throughput; sweep: a 64-cell sweep on 2 workers "
+        "(local processes and Dask) against in-process (default: all)",
+    )
     bench.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
 
@@ -312,15 +321,44 @@ def _cmd_pep_refresh(args) -> int:
 
 
 def _cmd_bench(args) -> int:
-    from paper_checks.bench import boosting_bench, deep_linear_bench
+    from paper_checks import bench
 
     if args.repeats < 1:
         raise ValueError(f"--repeats must be >= 1, got {args.repeats}")
-    rows = deep_linear_bench(args.repeats) + boosting_bench(args.repeats)
+    sections = (
+        ("rates", "kernels", "scaling", "sweep") if args.section == "all" else (args.section,)
+    )
+    report = {}
+    if "rates" in sections:
+        report["rates"] = bench.rate_table()
+    if "kernels" in sections:
+        report["kernels"] = bench.deep_linear_bench(args.repeats) + bench.boosting_bench(
+            args.repeats
+        )
+    if "scaling" in sections:
+        report["scaling"] = bench.scaling_bench(repeats=args.repeats)
+    if "sweep" in sections:
+        report["sweep"] = bench.sweep_bench()
     if args.json:
-        print(json.dumps(rows, indent=1))
+        print(json.dumps(report, indent=1, default=float))
         return 0
-    for row in rows:
+    for row in report.get("sweep", []):
+        speed = (
+            f", speed-up {row['speedup_over_inprocess']:.2f}x (target {row['target']})"
+            if "speedup_over_inprocess" in row
+            else ""
+        )
+        print(f"{row['benchmark']}: {row['seconds']:.1f} s{speed}")
+    for row in report.get("rates", []):
+        s, z = row["stack"], row["zero"]
+        print(
+            f"{row['family']}, kappa={row['kappa']}: stages to 1e-6 stack {s['median']:.0f} "
+            f"[{s['iqr'][0]:.0f}, {s['iqr'][1]:.0f}] (success {s['success']:.0%}), zero "
+            f"{z['median']:.0f} [{z['iqr'][0]:.0f}, {z['iqr'][1]:.0f}] (success "
+            f"{z['success']:.0%}); speed-up {row['speedup']:.1f} vs sqrt(kappa) "
+            f"{row['sqrt_kappa']:.1f}"
+        )
+    for row in report.get("kernels", []):
         ratio = f"  speed-up {row['speedup']:.1f}x" if "speedup" in row else ""
         if "ratio_to_sklearn" in row:
             ratio = (
@@ -330,6 +368,22 @@ def _cmd_bench(args) -> int:
         print(
             f"{row['benchmark']}: numba {row['numba_s'] * 1e3:.1f} ms{numpy_part}{ratio}"
             f"  (target {row['target']})"
+        )
+    for row in report.get("scaling", []):
+        torch_part = (
+            f", torch {row['torch_s_per_stage'] * 1e3:.3f} ms"
+            if row["torch_s_per_stage"]
+            else ", torch not installed"
+        )
+        dgemm = (
+            f"; {row['stage_gflops']:.1f} GFLOP/s = {row['fraction_of_dgemm']:.0%} of dgemm "
+            f"({row['dgemm_gflops']:.1f} GFLOP/s)"
+            if "dgemm_gflops" in row
+            else ""
+        )
+        print(
+            f"deep linear stage, d={row['d']}: numba {row['numba_s_per_stage'] * 1e3:.3f} ms, "
+            f"numpy {row['numpy_s_per_stage'] * 1e3:.3f} ms{torch_part}{dgemm}"
         )
     return 0
 

@@ -27,3 +27,12 @@ def test_batch_1000_instances_d16_500_stages(benchmark):
     train_stagewise_batch(specs[:2], 2)
     results = benchmark.pedantic(train_stagewise_batch, args=(specs, 500), rounds=1, iterations=1)
     assert len(results) == 1000
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize("d", [8, 64, 256])
+def test_stage_time_by_dimension(benchmark, backend, d):
+    sigma, w_star = deep_linear_problem(d, 100, 0.05, seed=0)
+    train_stagewise(sigma, w_star, 1, backend=backend)
+    result = benchmark(train_stagewise, sigma, w_star, 5, backend=backend)
+    assert len(result.losses) == 6
