@@ -160,6 +160,13 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument("--batch", type=int, default=4, help="cells per task (default 4)")
     sweep.add_argument(
+        "--plot",
+        metavar="PNG",
+        type=Path,
+        help="with --summary: also draw stages_to_target (or final_gap) against "
+        "the first numeric parameter that varies, one line per other setting",
+    )
+    sweep.add_argument(
         "--device",
         choices=("cpu", "gpu"),
         default="cpu",
@@ -388,6 +395,29 @@ def _cmd_bench(args) -> int:
     return 0
 
 
+def _plot_sweep(directory: Path, target: Path) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from figures.style import save
+    from figures.sweep import plot_metric
+    from sims import sweep
+
+    frame = sweep.load_results(directory)
+    frame = frame[frame["status"] != "error"]
+    varying = [c for c in frame.columns if c.startswith("param_") and frame[c].nunique() > 1]
+    numeric = [c for c in varying if pd.api.types.is_numeric_dtype(frame[c])]
+    if not numeric:
+        raise ValueError("--plot needs a numeric parameter that varies across the sweep")
+    metric = "stages_to_target" if "stages_to_target" in frame.columns else "final_loss"
+    frame = frame.assign(**{metric: frame[metric].where(frame[metric] >= 0, np.inf)})
+    save(
+        plot_metric(frame, numeric[0], metric, [c for c in varying if c != numeric[0]]),
+        target.with_suffix(""),
+    )
+    print(f"figure: {target.with_suffix('.png')} (and .pdf)")
+
+
 def _cmd_sweep(args) -> int:
     from tqdm import tqdm
 
@@ -399,6 +429,8 @@ def _cmd_sweep(args) -> int:
         if not args.summary.is_dir():
             raise ValueError(f"--summary: {str(args.summary)!r} is not a directory")
         print(sweep.summary(args.summary).to_string(index=False))
+        if args.plot is not None:
+            _plot_sweep(args.summary, args.plot)
         return 0
     if args.grid is None or args.out is None:
         raise ValueError("give a grid file and --out DIR (or --summary DIR)")
@@ -445,7 +477,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except (ValueError, TypeError) as exc:
-        print(f"stagewise {args.command}: error: {exc}", file=sys.stderr)
+        message = " ".join(str(exc).split())  # always one line
+        print(f"stagewise {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"stagewise {args.command}: interrupted", file=sys.stderr)
