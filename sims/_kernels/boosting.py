@@ -15,7 +15,7 @@ which for ``s_t = beta_t a_t = beta_t (w_t - w_{t-1})`` is exactly Nesterov's me
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 INIT_CODES = {"zero": 0, "random": 1, "stack": 2, "copy": 3}
 
@@ -131,7 +131,7 @@ def ensemble_one(
     return stages, 0
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def ensemble_batch(
     Z,
     y,
@@ -157,8 +157,9 @@ def ensemble_batch(
     n_done,
     status,
 ):
-    """``ensemble_one`` over a batch of independent instances of equal shapes, in parallel."""
-    for k in prange(Z.shape[0]):
+    """``ensemble_one`` over a batch of independent instances of equal shapes (serially: one run
+    is microseconds per stage, and sweeps parallelise across cells)."""
+    for k in range(Z.shape[0]):
         n, s = ensemble_one(
             Z[k],
             y[k],

@@ -26,31 +26,6 @@ from numba import njit, prange
 
 INIT_CODES = {"zero": 0, "random": 1, "stack": 2, "copy": 3, "trainable": 4}
 STATUS_NAMES = ("max_stages", "converged", "diverged")
-_SMALL = 48  # below this size hand-written loops beat a BLAS call
-
-
-@njit(cache=True)
-def _matmul(a, b, out):
-    n, m = a.shape[0], b.shape[1]
-    if n >= _SMALL:
-        np.dot(a, b, out)
-        return
-    for i in range(n):
-        for j in range(m):
-            out[i, j] = 0.0
-        for k in range(a.shape[1]):
-            aik = a[i, k]
-            for j in range(m):
-                out[i, j] += aik * b[k, j]
-
-
-@njit(cache=True)
-def _frobenius(a):
-    total = 0.0
-    for i in range(a.shape[0]):
-        for j in range(a.shape[1]):
-            total += a[i, j] * a[i, j]
-    return np.sqrt(total)
 
 
 @njit(cache=True)
@@ -106,7 +81,7 @@ def stagewise_one(
             for i in range(d):
                 for j in range(d):
                     b[i, j] = beta_t * w[i, j]
-        _matmul(b, p, bp)
+        np.dot(b, p, bp)
         for i in range(d):
             for j in range(d):
                 y[i, j] = p[i, j] + bp[i, j]
@@ -115,7 +90,7 @@ def stagewise_one(
         if functional:
             direction[:, :] = np.linalg.solve(pt, g.T).T  # G P^{-1}
         else:
-            _matmul(g, pt, direction)  # G P^T
+            np.dot(g, pt, direction)  # G P^T (BLAS: faster than loops from d = 8 up)
         beta_next = beta_t
         if init_code == 4:
             grad_beta = 0.0
@@ -129,7 +104,7 @@ def stagewise_one(
         for i in range(d):
             for j in range(d):
                 w[i, j] = b[i, j] - eta * direction[i, j]
-        _matmul(w, p, wp_new)
+        np.dot(w, p, wp_new)
         step = 0.0
         err1 = 0.0
         err2 = 0.0

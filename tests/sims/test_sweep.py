@@ -139,8 +139,10 @@ def test_summary_and_figure_from_a_results_directory(tmp_path, capsys):
     from paper_checks.cli import main
 
     sweep.run_sweep(FAST, tmp_path / "res", backend="inprocess")
-    assert main(["sweep", "--summary", str(tmp_path / "res"), "--plot",
-                 str(tmp_path / "fig.png")]) == 0
+    assert (
+        main(["sweep", "--summary", str(tmp_path / "res"), "--plot", str(tmp_path / "fig.png")])
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "param_kappa" in printed and "stages_to_target" in printed
     assert (tmp_path / "fig.png").stat().st_size > 10_000
