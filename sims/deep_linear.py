@@ -127,23 +127,10 @@ def _instance(
 def _run(instances: list[_Instance], stages: int, backend: str) -> list[RunResult]:
     check_choice("backend", backend, BACKENDS)
     if backend == "numpy":
-        results = []
-        for x in instances:
-            losses, e1, e2, betas, code = stagewise_reference(
-                x.sigma,
-                x.w_star,
-                x.v0,
-                stages,
-                x.beta,
-                x.eta,
-                x.init,
-                x.layer_grad == "functional",
-                x.noise,
-                x.target,
-                DIVERGENCE_FACTOR,
-            )
-            results.append(_result(x, losses, e1, e2, betas, code))
-        return results
+        import array_api_compat
+
+        xp = array_api_compat.array_namespace(np.empty(0))
+        return [reference_run(x, stages, xp) for x in instances]
     out: list[RunResult | None] = [None] * len(instances)
     for d in sorted({x.lam.shape[0] for x in instances}):
         idx = [i for i, x in enumerate(instances) if x.lam.shape[0] == d]
@@ -189,6 +176,29 @@ def _run(instances: list[_Instance], stages: int, backend: str) -> list[RunResul
                 group[k], losses[k, : m + 1], e1[k, :m], e2[k, :m], betas[k, :m], status[k]
             )
     return out
+
+
+def reference_run(x: _Instance, stages: int, xp) -> RunResult:
+    """One validated instance through the array-API reference on namespace ``xp``."""
+
+    def put(a):
+        return xp.asarray(np.ascontiguousarray(a), dtype=xp.float64)
+
+    outputs = stagewise_reference(
+        xp,
+        put(x.sigma),
+        put(x.w_star),
+        put(x.v0),
+        stages,
+        float(x.beta),
+        float(x.eta),
+        x.init,
+        x.layer_grad == "functional",
+        put(x.noise),
+        float(x.target),
+        DIVERGENCE_FACTOR,
+    )
+    return _result(x, *outputs)
 
 
 def _result(x: _Instance, losses, e1, e2, betas, code) -> RunResult:

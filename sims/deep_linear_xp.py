@@ -2,15 +2,15 @@
 CPU, CuPy on an NVIDIA GPU (extra ``gpu``), array-api-strict in tests. For large d (up to 4096)
 and ill-conditioned Sigma; the Numba kernels remain the CPU fast path for small d.
 
-Same recursion, conventions and result type as ``sims.deep_linear`` (in the original basis; the
-functional layer gradient ``G P^{-1}`` by a linear solve).
+The recursion itself is ``sims._reference.stagewise_reference`` (also the NumPy reference of the
+Numba kernel): one implementation serves the reference, the CPU and the GPU.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from sims.deep_linear import DIVERGENCE_FACTOR, RunResult, _instance
+from sims.deep_linear import RunResult, _instance, reference_run
 
 DEVICES = ("cpu", "gpu")
 
@@ -32,51 +32,6 @@ def array_namespace(device: str):
     raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
 
 
-def stagewise_xp(
-    xp,
-    sigma,
-    w_star,
-    v0,
-    stages: int,
-    beta: float,
-    eta: float,
-    init: str,
-    functional: bool,
-    noise,
-    target: float,
-):
-    """The recursion of ``sims/_kernels/deep_linear.py`` on arrays of namespace ``xp``; returns
-    host NumPy ``(losses, e1, e2, status code)``."""
-    d = sigma.shape[0]
-
-    def risk(p):
-        e = p - w_star
-        return 0.5 * xp.sum((e @ sigma) * e)
-
-    p_prev = p = v0
-    w = xp.zeros((d, d), dtype=xp.float64)
-    losses, e1, e2 = [float(risk(p))], [], []
-    threshold = DIVERGENCE_FACTOR * losses[0] if losses[0] > 0 else np.inf
-    for t in range(stages):
-        start = noise[t] if init == "random" else beta * w
-        bp = start @ p
-        y = p + bp
-        g = (y - w_star) @ sigma
-        direction = (xp.linalg.solve(p.T, g.T)).T if functional else g @ p.T
-        w = start - eta * direction
-        p_new = p + w @ p
-        step = float(xp.linalg.vector_norm(p_new - p))
-        e1.append(float(xp.linalg.vector_norm(bp - beta * (p - p_prev))) / step if step else np.nan)
-        e2.append(float(xp.linalg.vector_norm(p_new - (y - eta * g))) / step if step else np.nan)
-        p_prev, p = p, p_new
-        losses.append(float(risk(p)))
-        if not np.isfinite(losses[-1]) or losses[-1] > threshold:
-            return np.array(losses), np.array(e1), np.array(e2), 2
-        if target > 0 and losses[-1] <= target * losses[0]:
-            return np.array(losses), np.array(e1), np.array(e2), 1
-    return np.array(losses), np.array(e1), np.array(e2), 0
-
-
 def train_stagewise_xp(
     Sigma,
     W_star,
@@ -93,41 +48,9 @@ def train_stagewise_xp(
     device="cpu",
     xp=None,
 ) -> RunResult:
-    """``sims.deep_linear.train_stagewise`` on the array-API path (``init="trainable"`` is not
-    available here). ``xp`` overrides the namespace chosen by ``device`` (e.g. array-api-strict)."""
+    """``sims.deep_linear.train_stagewise`` on the array-API path: ``device`` "cpu" (NumPy) or
+    "gpu" (CuPy); ``xp`` overrides the namespace (e.g. array-api-strict in tests)."""
     x = _instance(
         Sigma, W_star, stages, init, beta, eta, V0, layer_grad, random_scale, seed, target
     )
-    if x.init == "trainable":
-        raise ValueError("init='trainable' is not available on the array-API path")
-    xp = array_namespace(device) if xp is None else xp
-
-    def put(a):
-        return xp.asarray(np.ascontiguousarray(a), dtype=xp.float64)
-
-    losses, e1, e2, code = stagewise_xp(
-        xp,
-        put(x.sigma),
-        put(x.w_star),
-        put(x.v0),
-        stages,
-        x.beta,
-        x.eta,
-        x.init,
-        x.layer_grad == "functional",
-        put(x.noise),
-        x.target,
-    )
-    if code == 2 and not np.isfinite(losses[-1]):
-        losses, e1, e2 = losses[:-1], e1[:-1], e2[:-1]
-    return RunResult(
-        losses,
-        ("max_stages", "converged", "diverged")[code],
-        x.init,
-        x.layer_grad,
-        x.beta,
-        x.eta,
-        e1,
-        e2,
-        np.full(len(e1), x.beta),
-    )
+    return reference_run(x, stages, array_namespace(device) if xp is None else xp)
