@@ -14,7 +14,7 @@ from functools import cache
 import numpy as np
 from scipy.optimize import minimize
 
-from paper_checks.claims_stacking import _seeds, fitted_slope
+from paper_checks.measure import fitted_slope, seeds
 from paper_checks.registry import Outcome, claim
 from sims.boosting import train_ensemble
 from sims.problems import classification_problem, regression_problem
@@ -49,7 +49,7 @@ def _nag_weights(X, y, stages, beta, eta):
 def _linear_is_nesterov(scale, rng):
     worst = 0.0
     for kappa in KAPPAS:
-        for seed in _seeds(2 if scale == "quick" else 5, 11 + kappa):
+        for seed in seeds(2 if scale == "quick" else 5, 11 + kappa):
             X, y = regression_problem(200, 10, kappa, 0.3, seed=seed)
             spectrum = np.linalg.eigvalsh(X.T @ X / 200)
             eta, beta = 1 / spectrum[-1], nesterov_beta(spectrum[-1] / spectrum[0])
@@ -108,7 +108,7 @@ def _friedman(n, seed):
 def _trees_are_gbr(scale, rng):
     worst, stages = 0.0, (100 if scale == "quick" else 300)
     for make in (_friedman, _ill_conditioned_regression):
-        for seed in _seeds(2, 13):
+        for seed in seeds(2, 13):
             X, y = make(300, seed % 1000)
             ours = train_ensemble(
                 X,
@@ -280,7 +280,7 @@ def _strongly_convex(scale, rng):
     medians = {"stack": [], "zero": []}
     for kappa in KAPPAS:
         stages = {"stack": [], "zero": []}
-        for seed in _seeds(3 if scale == "quick" else 5, 17 + kappa):
+        for seed in seeds(3 if scale == "quick" else 5, 17 + kappa):
             X, y = regression_problem(200, 10, kappa, 0.3, seed=seed)
             coef = np.linalg.lstsq(X, y, rcond=None)[0]
             optimum = np.sum((X @ coef - y) ** 2) / 400
@@ -316,7 +316,7 @@ def tree_comparison(scale: str) -> dict:
     out = {}
     for name, make in (("friedman1", _friedman), ("ill-conditioned", _ill_conditioned_regression)):
         rows = []
-        for seed in _seeds(n_seeds, 19):
+        for seed in seeds(n_seeds, 19):
             X, y = make(600, seed % 1000)
             Xt, yt, Xv, yv = X[:400], y[:400], X[400:], y[400:]
             runs = {

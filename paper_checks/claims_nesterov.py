@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import ortho_group
 
+from paper_checks.measure import fitted_slope
 from paper_checks.registry import Outcome, claim
 from theory import pep, rates, spectral
 
@@ -144,11 +145,6 @@ def _worst_case_pep(scale, rng):
 
 
 SCALING_KAPPAS = (10, 100, 1000, 10000)
-
-
-def fitted_slope(xs, ys) -> float:
-    """Least-squares slope of ``log y`` against ``log x``."""
-    return float(np.polyfit(np.log(xs), np.log(ys), 1)[0])
 
 
 @claim(

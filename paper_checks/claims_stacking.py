@@ -12,6 +12,7 @@ from functools import cache
 
 import numpy as np
 
+from paper_checks.measure import fitted_slope, seeds
 from paper_checks.registry import Outcome, claim
 from sims.deep_linear import nesterov_reference, train_stagewise, train_stagewise_batch
 from sims.problems import deep_linear_problem
@@ -25,15 +26,6 @@ TARGET = 1e-6
 def _size(scale):
     """(dimension d, number of seeds) per scale."""
     return (8, 3) if scale == "quick" else (16, 5)
-
-
-def _seeds(n, salt):
-    return [int(s) for s in np.random.SeedSequence(salt).generate_state(n)]
-
-
-def fitted_slope(xs, ys) -> float:
-    """Least-squares slope of log y against log x."""
-    return float(np.polyfit(np.log(xs), np.log(ys), 1)[0])
 
 
 def _budget(kappa, init):
@@ -50,7 +42,7 @@ def stages_table(scale: str, sigmas: tuple = (0.01, 0.05, 0.1)) -> dict:
     for sigma in sigmas:
         for kappa in KAPPAS:
             problems = [
-                deep_linear_problem(d, kappa, sigma, seed=s) for s in _seeds(n_seeds, 1000 + kappa)
+                deep_linear_problem(d, kappa, sigma, seed=s) for s in seeds(n_seeds, 1000 + kappa)
             ]
             for label, init, layer_grad in (
                 ("stack", "stack", "euclidean"),
@@ -145,7 +137,7 @@ def _trainable(scale, rng):
     ratios, drift = {}, 0.0
     for kappa in (10, 100, 1000):
         problems = [
-            deep_linear_problem(d, kappa, 0.05, seed=s) for s in _seeds(n_seeds, 1000 + kappa)
+            deep_linear_problem(d, kappa, 0.05, seed=s) for s in seeds(n_seeds, 1000 + kappa)
         ]
         specs = [{"Sigma": s, "W_star": w} for s, w in problems]
         fixed = train_stagewise_batch(specs, _budget(kappa, "stack"), init="stack", target=TARGET)
@@ -197,7 +189,7 @@ def _identities(scale, rng):
     worst_identity, worst_report, stages = 0.0, 0.0, 30
     for layer_grad in ("euclidean", "functional"):
         for sigma in (0.1, 0.5):
-            for seed in _seeds(n_seeds, 7):
+            for seed in seeds(n_seeds, 7):
                 sigma_mat, w_star = deep_linear_problem(d, 100, sigma, seed=seed)
                 beta = nesterov_beta(100)
                 ps, ws, eta = _stacking_matrices(sigma_mat, w_star, stages, beta, layer_grad)
@@ -255,7 +247,7 @@ def frontier_runs(scale: str) -> dict:
         budget = 10 * _budget(kappa, "stack")
         for sigma in FRONTIER_SIGMAS:
             problems = [
-                deep_linear_problem(d, kappa, sigma, seed=s) for s in _seeds(n_seeds, 2000 + kappa)
+                deep_linear_problem(d, kappa, sigma, seed=s) for s in seeds(n_seeds, 2000 + kappa)
             ]
             nag = [nesterov_reference(s, w, budget).stages_to(TARGET) for s, w in problems]
             for layer_grad in ("euclidean", "functional"):
@@ -338,7 +330,7 @@ def _functional_tracks(scale, rng):
     worst = {}
     for sigma in (0.01, 0.1, 0.3, 0.5, 1.0):
         ratio = 0.0
-        for seed in _seeds(n_seeds, 3000):
+        for seed in seeds(n_seeds, 3000):
             s, w = deep_linear_problem(d, 100, sigma, seed=seed)
             nag = nesterov_reference(s, w, 400)
             horizon = nag.stages_to(1e-10) or len(nag.losses) - 1
@@ -363,7 +355,7 @@ RANDOM_SCALES = (1e-3, 3e-3, 1e-2, 3e-2)
 def random_plateaus(scale: str) -> dict:
     """Plateau (mean loss over the last quarter of 400 stages) of random init per noise scale."""
     d, n_seeds = _size(scale)
-    problems = [deep_linear_problem(d, 10, 0.05, seed=s) for s in _seeds(n_seeds, 4000)]
+    problems = [deep_linear_problem(d, 10, 0.05, seed=s) for s in seeds(n_seeds, 4000)]
     plateaus = {}
     for scale_xi in RANDOM_SCALES:
         runs = train_stagewise_batch(

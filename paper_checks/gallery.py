@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from figures import worst_case as wc_figures
-from paper_checks.claims_nesterov import SCALING_KAPPAS, fitted_slope
+from paper_checks.claims_nesterov import SCALING_KAPPAS
+from paper_checks.measure import fitted_slope, seeds
 from theory import pep, rates, spectral
 
 
@@ -77,7 +78,6 @@ RECIPES = {
 
 def _deep_linear_inits(scale):
     from figures.deep_linear import plot_loss_panels
-    from paper_checks.claims_stacking import _seeds
     from sims.deep_linear import gd_reference, nesterov_reference, train_stagewise_batch
     from sims.problems import deep_linear_problem
 
@@ -85,7 +85,7 @@ def _deep_linear_inits(scale):
     panels = {}
     for kappa, horizon in ((10, 120), (100, 300), (1000, 900)):
         problems = [
-            deep_linear_problem(d, kappa, 0.05, seed=s) for s in _seeds(n_seeds, 5000 + kappa)
+            deep_linear_problem(d, kappa, 0.05, seed=s) for s in seeds(n_seeds, 5000 + kappa)
         ]
         specs = [{"Sigma": s, "W_star": w, "seed": k} for k, (s, w) in enumerate(problems)]
         curves = {}
@@ -107,14 +107,13 @@ def _deep_linear_inits(scale):
 
 def _deep_linear_sigma(scale):
     from figures.deep_linear import plot_loss_panels
-    from paper_checks.claims_stacking import _seeds
     from sims.deep_linear import nesterov_reference, train_stagewise_batch
     from sims.problems import deep_linear_problem
 
     d, n_seeds = (8, 5) if scale == "quick" else (16, 10)
     panels = {}
     for sigma in (0.01, 0.1, 0.3, 0.5, 1.0):
-        problems = [deep_linear_problem(d, 100, sigma, seed=s) for s in _seeds(n_seeds, 6000)]
+        problems = [deep_linear_problem(d, 100, sigma, seed=s) for s in seeds(n_seeds, 6000)]
         specs = [{"Sigma": s, "W_star": w} for s, w in problems]
         curves = {
             label: [
