@@ -194,7 +194,7 @@ def scaling_bench(dims=(8, 16, 64, 256, 1024), repeats: int = 3) -> list[dict]:
 
     rows = []
     for d in dims:
-        stages = max(5, int(5e8 // (6 * d**3)))  # about 0.5 GFLOP per timing
+        stages = min(20_000, max(5, int(2e9 // (6 * d**3))))  # about 2 GFLOP per timing
         sigma, w_star = deep_linear_problem(d, 100, 0.05, seed=0)
         train_stagewise(sigma, w_star, 2)
         row = {"d": d, "stages": stages}
