@@ -146,3 +146,10 @@ def test_summary_and_figure_from_a_results_directory(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "param_kappa" in printed and "stages_to_target" in printed
     assert (tmp_path / "fig.png").stat().st_size > 10_000
+
+
+def test_example_grid_parses():
+    from pathlib import Path
+
+    grid = sweep.parse_grid(Path(__file__).parents[2] / "examples" / "deep_linear_grid.toml")
+    assert len(sweep.cells(grid)) == 3 * 2 * 2 * 5
