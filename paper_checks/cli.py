@@ -213,7 +213,13 @@ def _draw(names, out_dir: Path, scale: str) -> dict[str, tuple[str, str]]:
     drawn = {}
     for name in tqdm(names, desc="figures", unit="fig", file=sys.stderr, leave=False):
         recipe = RECIPES[name]
-        save(recipe.draw(scale), out_dir / name)
+        try:
+            figure = recipe.draw(scale)
+        except Exception as exc:  # a broken figure is reported, it does not sink the run
+            message = " ".join(f"{type(exc).__name__}: {exc}".split())
+            print(f"stagewise: figure {name!r} could not be drawn ({message})", file=sys.stderr)
+            continue
+        save(figure, out_dir / name)
         drawn[name] = (f"{out_dir.name}/{name}.png", recipe.caption)
     return drawn
 

@@ -134,3 +134,18 @@ def test_every_subcommand_has_help(command):
     assert out.returncode == 0
     assert "usage: stagewise" in out.stdout
     assert len(out.stdout.splitlines()) > 5
+
+
+def test_a_broken_figure_is_reported_not_fatal(tmp_path, monkeypatch, capsys):
+    from paper_checks import gallery
+
+    def broken(scale):
+        raise KeyError("missing table row")
+
+    monkeypatch.setitem(
+        gallery.RECIPES, "steps-vs-kappa", gallery.Recipe("steps-vs-kappa", "broken", broken)
+    )
+    status = main(["check", "--only", "nesterov.steps-scaling", "--out", str(tmp_path)])
+    assert status == 0
+    assert "could not be drawn" in capsys.readouterr().err
+    assert (tmp_path / "report.md").exists()
