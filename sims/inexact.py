@@ -78,18 +78,25 @@ class QuadraticLogSumExp:
 
 
 def random_objective(rng, d, kappa, quadratic=True):
-    """A random quadratic (spectrum in [1/kappa, 1], random eigenvectors and minimiser) or a
-    quadratic plus log-sum-exp with ``mu = 1/kappa``."""
+    """A random member of PEPit's class with L = 1 and mu = 1/kappa (for d >= 2 the objective's
+    ``L`` and ``mu`` are exactly 1 and 1/kappa): a quadratic with spectrum in [1/kappa, 1], both
+    ends attained, and a random minimiser; or ``1/2 x^T A x + gamma logsumexp(B x)`` with A's
+    spectrum in [1/kappa, 1 - c] and ``gamma ||B||^2 = c``, so that the Hessian lies between A and
+    ``A + c I`` (c = min(1/4, (1 - 1/kappa)/2))."""
+    c = 0.0 if quadratic else min(0.25, (1 - 1 / kappa) / 2)
     q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    top = 1.0 - c
     spectrum = np.concatenate(
-        [[1 / kappa, 1.0], 1 / kappa + (1 - 1 / kappa) * rng.uniform(size=d - 2)]
+        [[1 / kappa, top], 1 / kappa + (top - 1 / kappa) * rng.uniform(size=d - 2)]
     )[:d]
     H = (q * spectrum) @ q.T
     H = (H + H.T) / 2
     if quadratic:
         return Quadratic(H, rng.standard_normal(d))
-    B = rng.standard_normal((5, d)) / np.sqrt(d)
-    return QuadraticLogSumExp(H, B, gamma=0.5)
+    B = rng.standard_normal((5, d))
+    gamma = 0.5
+    B *= np.sqrt(c / gamma) / np.linalg.norm(B, 2)
+    return QuadraticLogSumExp(H, B, gamma=gamma)
 
 
 @dataclass(frozen=True)
