@@ -134,6 +134,37 @@ def boosting_bench(repeats: int = 5) -> list[dict]:
     return rows
 
 
+def residual_mlp_bench(repeats: int = 5) -> list[dict]:
+    """One training step (loss and gradients, then Adam) of the residual MLP, width 64, depth 20,
+    batch 256, d = 20, GELU and ReLU: Numba kernel versus the NumPy reference."""
+    from sims import residual_mlp
+    from sims.problems import staircase_task
+
+    X, y = staircase_task(20, 10).sample(256, seed=0)
+    params = residual_mlp.init_params(20, 64, 20, seed=1)
+    rows = []
+    for activation in residual_mlp.ACTIVATIONS:
+        times = {}
+        for backend in residual_mlp.BACKENDS:
+
+            def step(b=backend, a=activation):
+                return residual_mlp.train(params, X, y, 1, activation=a, backend=b, seed=0)
+
+            step()
+            times[backend] = best_time(step, repeats)
+        rows.append(
+            {
+                "benchmark": f"residual MLP training step, {activation}, width 64, depth 20, "
+                "batch 256",
+                "numba_s": times["numba"],
+                "numpy_s": times["numpy"],
+                "speedup": times["numpy"] / times["numba"],
+                "target": ">= 3x",
+            }
+        )
+    return rows
+
+
 def rate_table(seeds: int = 5) -> list[dict]:
     """AlgoPerf-style time to result: stages to 1e-6 (relative) per family and kappa, median and
     inter-quartile range over seeds (a run that never reaches the target counts as infinite),

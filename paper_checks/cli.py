@@ -345,8 +345,10 @@ def _cmd_bench(args) -> int:
     if "rates" in sections:
         report["rates"] = bench.rate_table()
     if "kernels" in sections:
-        report["kernels"] = bench.deep_linear_bench(args.repeats) + bench.boosting_bench(
-            args.repeats
+        report["kernels"] = (
+            bench.deep_linear_bench(args.repeats)
+            + bench.boosting_bench(args.repeats)
+            + bench.residual_mlp_bench(args.repeats)
         )
     if "scaling" in sections:
         report["scaling"] = bench.scaling_bench(repeats=args.repeats)

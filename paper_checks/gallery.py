@@ -339,3 +339,52 @@ RECIPES.update(
         )
     }
 )
+
+
+def _raptr_toy(scale):
+    from figures.raptr import plot_toy
+    from paper_checks.claims_raptr import toy_runs
+
+    runs = toy_runs(scale)["runs"]
+    curves = {}
+    for name, rs in runs.items():
+        result = rs[0]["result"]
+        x = np.concatenate([[0.0], result.flops])[result.eval_steps]
+        curves[name] = (x, np.median([r["result"].eval_losses for r in rs], axis=0))
+    first = runs["raptr"][0]
+    steps = first["result"].eval_steps
+    errors = np.median([r["errors"] for r in runs["raptr"]], axis=0)
+    degrees = {k + 1: (steps, errors[:, k]) for k in range(errors.shape[1])}
+    return plot_toy(curves, degrees, first["schedule"].stage_starts)
+
+
+def _raptr_stability(scale):
+    from figures.raptr import plot_stability
+    from paper_checks.claims_raptr import stability_table
+
+    table = stability_table(scale)
+    return plot_stability(table["depths"], table["gaps"])
+
+
+RECIPES.update(
+    {
+        r.name: r
+        for r in (
+            Recipe(
+                "raptr-toy",
+                "Staircase of degrees 1..10 (d = 20): full-model eval loss against training FLOPs "
+                "for the baseline, RaPTr and PLD at 0.8x FLOPs (medians over seeds; x from the "
+                "first seed), and RaPTr's component errors e_k over training with its stage "
+                "boundaries.",
+                _raptr_toy,
+            ),
+            Recipe(
+                "raptr-stability",
+                "Linear residual networks (d = 100, 100 unit-sphere inputs, layers sqrt(tau) A + "
+                "sqrt(1 - tau) G_l): mean relative change of the output when one layer is "
+                "dropped, against depth, with and without layer normalisation and residual.",
+                _raptr_stability,
+            ),
+        )
+    }
+)

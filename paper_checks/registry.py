@@ -96,6 +96,7 @@ def all_claims() -> list[Claim]:
     from paper_checks import (  # noqa: F401
         claims_boosting,
         claims_nesterov,
+        claims_raptr,
         claims_robust,
         claims_stacking,
     )

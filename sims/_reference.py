@@ -99,3 +99,72 @@ def ensemble_reference(Z, y, Ze, ye, stages, logistic, convex, beta, eta, init, 
             if not np.isfinite(losses[-1]) or (losses[0] > 0 and losses[-1] > 1e6 * losses[0]):
                 return np.array(losses), eval_losses and np.array(eval_losses), w, 2
     return np.array(losses), eval_losses and np.array(eval_losses), w, 0
+
+
+def residual_mlp_reference(params, X, target, coef, activation, layernorm, residual):
+    """Mean squared error of the pre-LN residual MLP (``sims/_kernels/residual_mlp.py``) and its
+    gradients, with whole-array NumPy expressions and SciPy's erf. Returns ``(loss, grads,
+    predictions)`` with ``grads`` keyed like ``params``."""
+    from scipy.special import erf
+
+    def norm_forward(v, g, b):
+        centred = v - v.mean(axis=1, keepdims=True)
+        inv = 1 / np.sqrt((centred**2).mean(axis=1, keepdims=True) + 1e-5)
+        return g * centred * inv + b, (centred * inv, inv)
+
+    def norm_backward(dout, g, cache):
+        xh, inv = cache
+        dx = dout * g
+        return inv * (dx - dx.mean(1, keepdims=True) - xh * (dx * xh).mean(1, keepdims=True)), (
+            (dout * xh).sum(0),
+            dout.sum(0),
+        )
+
+    def act(h):
+        return 0.5 * h * (1 + erf(h / np.sqrt(2))) if activation == "gelu" else np.maximum(h, 0)
+
+    def dact(h):
+        if activation == "gelu":
+            return 0.5 * (1 + erf(h / np.sqrt(2))) + h * np.exp(-(h**2) / 2) / np.sqrt(2 * np.pi)
+        return (h > 0).astype(float)
+
+    def no_norm(v, g, b):
+        return v, None
+
+    normalise = norm_forward if layernorm else no_norm
+    p = params
+    y = X @ p["emb_w"] + p["emb_b"]
+    tape = []
+    for layer, c in enumerate(coef):
+        if c == 0:
+            tape.append(None)
+            continue
+        u, cache = normalise(y, p["ln_g"][layer], p["ln_b"][layer])
+        h = u @ p["w1"][layer] + p["b1"][layer]
+        m = act(h) @ p["w2"][layer] + p["b2"][layer]
+        tape.append((u, cache, h))
+        y = y + c * m if residual else c * m
+    z, fin_cache = normalise(y, p["fin_g"], p["fin_b"])
+    f = z @ p["head_w"] + p["head_b"][0]
+    grads = {k: np.zeros_like(v) for k, v in p.items()}
+    df = 2 * (f - target) / len(f)
+    grads["head_w"], grads["head_b"] = z.T @ df, np.array([df.sum()])
+    dy = np.outer(df, p["head_w"])
+    if layernorm:
+        dy, (grads["fin_g"], grads["fin_b"]) = norm_backward(dy, p["fin_g"], fin_cache)
+    for layer in reversed(range(len(coef))):
+        if tape[layer] is None:
+            continue
+        u, cache, h = tape[layer]
+        dm = coef[layer] * dy
+        grads["w2"][layer], grads["b2"][layer] = act(h).T @ dm, dm.sum(0)
+        dh = (dm @ p["w2"][layer].T) * dact(h)
+        grads["w1"][layer], grads["b1"][layer] = u.T @ dh, dh.sum(0)
+        du = dh @ p["w1"][layer].T
+        if layernorm:
+            du, (grads["ln_g"][layer], grads["ln_b"][layer]) = norm_backward(
+                du, p["ln_g"][layer], cache
+            )
+        dy = dy + du if residual else du
+    grads["emb_w"], grads["emb_b"] = X.T @ dy, dy.sum(0)
+    return float(np.mean((f - target) ** 2)), grads, f

@@ -1,11 +1,13 @@
-"""Problem generators (the project's conventions; see BACKGROUND.md section 3)."""
+"""Problem generators (the project's conventions; see BACKGROUND.md sections 3 and 5)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import ortho_group
 
-from theory._checks import check_int, check_kappa, check_real
+from theory._checks import check_array, check_choice, check_int, check_kappa, check_real
 
 
 def as_generator(seed) -> np.random.Generator:
@@ -68,3 +70,84 @@ def classification_problem(n: int, p: int, kappa: float, flip: float = 0.1, seed
     y[y == 0] = 1.0
     y[rng.uniform(size=n) < flip] *= -1
     return X, y
+
+
+SUPPORTS = ("nested", "disjoint", "random")
+INPUTS = ("boolean", "gaussian")
+
+
+@dataclass(frozen=True)
+class StaircaseTask:
+    """Polynomial task ``y = sum_k c_k h_k(x)`` with ``h_k(x) = prod_{j in S_k} x_j`` and
+    ``|S_k| = k`` (BACKGROUND.md section 5; the project's choice). Inputs uniform on
+    ``{-1, +1}^d`` or standard Gaussian; in both cases the h_k are orthonormal (for Gaussian
+    inputs they are products of degree-1 Hermite polynomials)."""
+
+    d: int
+    supports: tuple[tuple[int, ...], ...]
+    coefficients: np.ndarray
+    inputs: str
+
+    def components(self, X: np.ndarray) -> np.ndarray:
+        """``H[i, k] = h_{k+1}(X[i])``."""
+        return np.stack([np.prod(X[:, list(s)], axis=1) for s in self.supports], axis=1)
+
+    def sample(self, n: int, seed=None) -> tuple[np.ndarray, np.ndarray]:
+        """``(X, y)`` with n i.i.d. inputs."""
+        n = check_int("n", n, low=1)
+        rng = as_generator(seed)
+        if self.inputs == "boolean":
+            X = rng.choice(np.array([-1.0, 1.0]), size=(n, self.d))
+        else:
+            X = rng.standard_normal((n, self.d))
+        return X, self.components(X) @ self.coefficients
+
+
+def staircase_task(
+    d: int = 20,
+    degrees: int = 10,
+    coefficients=None,
+    support: str = "nested",
+    inputs: str = "boolean",
+    seed=None,
+) -> StaircaseTask:
+    """The staircase task of degrees 1..``degrees`` on d inputs. ``support``: "nested"
+    (``S_k = {0..k-1}``), "disjoint" (consecutive blocks; needs ``d >= degrees (degrees+1)/2``) or
+    "random" (k distinct coordinates drawn from ``seed``). Coefficients default to 1."""
+    d = check_int("d", d, low=1)
+    degrees = check_int("degrees", degrees, low=1)
+    check_choice("support", support, SUPPORTS)
+    check_choice("inputs", inputs, INPUTS)
+    if degrees > d:
+        raise ValueError(f"degrees must be <= d = {d}, got {degrees}")
+    if support == "disjoint" and degrees * (degrees + 1) // 2 > d:
+        raise ValueError(
+            f"degrees = {degrees} with disjoint supports needs d >= {degrees * (degrees + 1) // 2}"
+        )
+    if coefficients is None:
+        coefficients = np.ones(degrees)
+    coefficients = check_array("coefficients", coefficients, ndim=1)
+    if coefficients.shape != (degrees,):
+        raise ValueError(f"coefficients must have length degrees = {degrees}")
+    if support == "nested":
+        supports = [tuple(range(k)) for k in range(1, degrees + 1)]
+    elif support == "disjoint":
+        supports = [tuple(range(k * (k - 1) // 2, k * (k + 1) // 2)) for k in range(1, degrees + 1)]
+    else:
+        rng = as_generator(seed)
+        supports = [tuple(sorted(rng.choice(d, k, replace=False))) for k in range(1, degrees + 1)]
+    supports = tuple(tuple(int(j) for j in s) for s in supports)
+    return StaircaseTask(d, supports, coefficients, inputs)
+
+
+def component_errors(task: StaircaseTask, X, predictions) -> tuple[np.ndarray, float]:
+    """``(e, residual)``: ``e[k-1] = (mean f(x) h_k(x) - c_k)^2`` and ``residual = mean (f -
+    sum_k a_k h_k)^2`` with ``a_k = mean f h_k``, estimated on held-out ``X``. In the population
+    the mean squared error ``E (f - y)^2`` is exactly ``sum_k e_k + residual``."""
+    X = check_array("X", X, ndim=2)
+    predictions = check_array("predictions", predictions, ndim=1)
+    if X.shape != (predictions.shape[0], task.d):
+        raise ValueError(f"X must have shape (len(predictions), {task.d}), got {X.shape}")
+    H = task.components(X)
+    a = H.T @ predictions / X.shape[0]
+    return (a - task.coefficients) ** 2, float(np.mean((predictions - H @ a) ** 2))

@@ -1,0 +1,41 @@
+"""RaPTr: the polynomial toy task (eval loss against FLOPs, component errors over training) and
+the stability of linear residual networks (drop-one-layer gap against depth)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from figures.style import PALETTE, new_figure
+
+
+def plot_toy(curves: dict, degrees: dict, boundaries) -> object:
+    """``curves[method] = (flops, eval losses)`` (medians over seeds); ``degrees[k] = (steps,
+    e_k)`` for RaPTr; ``boundaries``: RaPTr's stage starts (steps)."""
+    fig, (left, right) = new_figure(2)
+    for colour, (name, (x, loss)) in zip(PALETTE, curves.items(), strict=False):
+        left.semilogy(x, loss, color=colour, label=name)
+    left.set_xlabel("training FLOPs (full-model steps)")
+    left.set_ylabel("eval mean squared error")
+    left.legend()
+    colours = [*PALETTE, *PALETTE]
+    for colour, (k, (steps, err)) in zip(colours, degrees.items(), strict=False):
+        right.semilogy(steps, np.maximum(err, 1e-6), color=colour, label=f"k = {k}")
+    for b in boundaries[1:]:
+        right.axvline(b, color="grey", linestyle=":")
+    right.set_xlabel("training step (RaPTr; dotted: stage boundaries)")
+    right.set_ylabel("component error e_k")
+    right.legend(ncol=2)
+    return fig
+
+
+def plot_stability(depths, gaps: dict) -> object:
+    """``gaps[variant]``: mean drop-one-layer gap per depth."""
+    fig, (ax,) = new_figure(1)
+    for colour, (name, values) in zip(PALETTE, gaps.items(), strict=False):
+        ax.loglog(depths, values, marker="o", markersize=3, color=colour, label=name)
+    ref = np.asarray(depths, dtype=float)
+    ax.loglog(ref, gaps["tau=0"][0] * np.sqrt(ref[0] / ref), "k:", label="L^-1/2")
+    ax.set_xlabel("depth L")
+    ax.set_ylabel("mean |F - F_-l| / |F|")
+    ax.legend()
+    return fig

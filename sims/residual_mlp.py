@@ -1,0 +1,281 @@
+"""Pre-LN residual MLP on tabular inputs (BACKGROUND.md section 5; the architecture is the
+project's choice, following the RaPTr paper's description):
+
+    y_0 = X W_e + b_e,   y_l = y_{l-1} + alpha_l scale_l MLP_l(LN_l(y_{l-1})),   f = LN_f(y_L) w_o + b_o
+
+with ``MLP(u) = act(u W1 + b1) W2 + b2`` of hidden width 4w, act GELU (exact, erf) or ReLU,
+``alpha = mask`` in {0, 1} (a bypassed block is the identity) and ``scale`` the output scaling of a
+kept block (1, 1/p or 1/sqrt(p) in RaPTr). Loss: mean squared error. Options remove the layer
+normalisations (``layernorm=False``: LN is the identity) or the residual connection
+(``residual=False``: ``y_l = scale_l MLP_l(LN_l(y_{l-1}))`` for a kept block).
+
+Forward and backward passes are written by hand: a Numba kernel (``sims/_kernels``) and a NumPy
+reference (``sims/_reference.py``); tests compare both with each other and with finite differences.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sims._kernels import residual_mlp as _kernel
+from sims._reference import residual_mlp_reference
+from sims.problems import as_generator
+from theory._checks import check_array, check_choice, check_int, check_real
+
+PARAM_KEYS = (
+    "emb_w", "emb_b", "ln_g", "ln_b", "w1", "b1", "w2", "b2", "fin_g", "fin_b", "head_w", "head_b",
+)  # fmt: skip
+BLOCK_KEYS = ("ln_g", "ln_b", "w1", "b1", "w2", "b2")
+ACTIVATIONS = tuple(_kernel.ACTIVATION_CODES)
+OPTIMIZERS = ("adam", "sgd")
+BACKENDS = ("numba", "numpy")
+
+
+def init_params(d: int, width: int, depth: int, seed=None) -> dict[str, np.ndarray]:
+    """Parameters as float64 arrays: weights N(0, 1/fan_in), biases 0, LN gains 1. Block
+    parameters are stacked along a leading axis of length ``depth``."""
+    d = check_int("d", d, low=1)
+    width = check_int("width", width, low=1)
+    depth = check_int("depth", depth, low=1)
+    rng = as_generator(seed)
+    hid = 4 * width
+
+    def normal(*shape):
+        return rng.standard_normal(shape) / np.sqrt(shape[-2] if len(shape) > 1 else shape[-1])
+
+    return {
+        "emb_w": normal(d, width),
+        "emb_b": np.zeros(width),
+        "ln_g": np.ones((depth, width)),
+        "ln_b": np.zeros((depth, width)),
+        "w1": normal(depth, width, hid),
+        "b1": np.zeros((depth, hid)),
+        "w2": normal(depth, hid, width),
+        "b2": np.zeros((depth, width)),
+        "fin_g": np.ones(width),
+        "fin_b": np.zeros(width),
+        "head_w": normal(width),
+        "head_b": np.zeros(1),
+    }
+
+
+def _check_params(params) -> tuple[int, int, int]:
+    if not isinstance(params, dict) or set(params) != set(PARAM_KEYS):
+        raise ValueError(f"params must be a dict with keys {', '.join(PARAM_KEYS)}")
+    for key in PARAM_KEYS:
+        check_array(f"params[{key!r}]", params[key])
+    d, width = params["emb_w"].shape
+    depth, _, hid = params["w1"].shape
+    shapes = {
+        "emb_b": (width,), "ln_g": (depth, width), "ln_b": (depth, width), "w1": (depth, width, hid),
+        "b1": (depth, hid), "w2": (depth, hid, width), "b2": (depth, width), "fin_g": (width,),
+        "fin_b": (width,), "head_w": (width,), "head_b": (1,),
+    }  # fmt: skip
+    for key, shape in shapes.items():
+        if np.shape(params[key]) != shape:
+            raise ValueError(
+                f"params[{key!r}] must have shape {shape}, got {np.shape(params[key])}"
+            )
+    return d, width, depth
+
+
+def _coefficients(depth: int, mask, scale) -> np.ndarray:
+    """``c_l = mask_l * scale_l``, validated."""
+    mask = np.ones(depth) if mask is None else check_array("mask", mask, ndim=1)
+    if mask.shape != (depth,):
+        raise ValueError(f"mask must have length depth = {depth}, got {mask.shape[0]}")
+    if not np.all((mask == 0) | (mask == 1)):
+        raise ValueError("mask must contain only 0 and 1")
+    scale = np.ones(depth) if scale is None else check_array("scale", scale, ndim=1)
+    if scale.shape != (depth,) or np.any(scale <= 0):
+        raise ValueError(f"scale must be {depth} positive numbers")
+    return mask * scale
+
+
+def _check_data(X, y, d):
+    X = check_array("X", X, ndim=2)
+    if X.shape[1] != d or X.shape[0] == 0:
+        raise ValueError(f"X must have shape (n >= 1, {d}), got {X.shape}")
+    if y is None:
+        return np.ascontiguousarray(X), None
+    y = check_array("y", y, ndim=1)
+    if y.shape != (X.shape[0],):
+        raise ValueError(f"y must have length {X.shape[0]} (rows of X), got {y.shape[0]}")
+    return np.ascontiguousarray(X), y
+
+
+def _kernel_args(params, coef, activation, layernorm, residual):
+    check_choice("activation", activation, ACTIVATIONS)
+    return (
+        *(np.ascontiguousarray(params[k], dtype=np.float64) for k in PARAM_KEYS),
+        coef,
+        _kernel.ACTIVATION_CODES[activation],
+        bool(layernorm),
+        bool(residual),
+    )
+
+
+def forward(
+    params, X, mask=None, scale=None, *, activation="gelu", layernorm=True, residual=True
+) -> np.ndarray:
+    """Network outputs ``f(X)`` (one per row)."""
+    d, _, depth = _check_params(params)
+    X, _ = _check_data(X, None, d)
+    coef = _coefficients(depth, mask, scale)
+    return _kernel.predict(X, *_kernel_args(params, coef, activation, layernorm, residual))
+
+
+def loss_and_grads(
+    params,
+    X,
+    y,
+    mask=None,
+    scale=None,
+    *,
+    activation="gelu",
+    layernorm=True,
+    residual=True,
+    backend="numba",
+) -> tuple[float, dict[str, np.ndarray]]:
+    """``(mean (f(X) - y)^2, gradients keyed like params)``; bypassed blocks get zero gradients."""
+    d, _, depth = _check_params(params)
+    X, y = _check_data(X, y, d)
+    coef = _coefficients(depth, mask, scale)
+    check_choice("backend", backend, BACKENDS)
+    if backend == "numpy":
+        check_choice("activation", activation, ACTIVATIONS)
+        loss, grads, _ = residual_mlp_reference(params, X, y, coef, activation, layernorm, residual)
+        return loss, grads
+    loss, grads = _kernel.loss_and_grads(
+        X, y, *_kernel_args(params, coef, activation, layernorm, residual)
+    )
+    return float(loss), dict(zip(PARAM_KEYS, grads, strict=True))
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """``train_losses[t]``: minibatch loss of step t (of the subnetwork trained at that step);
+    ``flops[t]``: cumulative active blocks over depth after step t+1 (full-model steps);
+    ``eval_steps``/``eval_losses``: full-model eval loss after that many steps (0 = before
+    training), ``eval_predictions[i]`` the matching predictions when recorded;
+    ``checkpoints[t]``: a copy of the parameters after t steps, for each requested t; ``status``
+    in {"max_stages", "diverged"}, ``diverged_at`` the step whose loss was not finite."""
+
+    params: dict
+    train_losses: np.ndarray
+    flops: np.ndarray
+    eval_steps: np.ndarray
+    eval_losses: np.ndarray
+    eval_predictions: np.ndarray | None
+    checkpoints: dict
+    status: str
+    diverged_at: int | None
+
+
+def train(
+    params,
+    X,
+    y,
+    steps: int,
+    *,
+    lr: float = 1e-3,
+    optimizer: str = "adam",
+    batch_size: int = 256,
+    schedule=None,
+    X_eval=None,
+    y_eval=None,
+    eval_every: int = 0,
+    record_predictions: bool = False,
+    checkpoints=(),
+    activation: str = "gelu",
+    layernorm: bool = True,
+    residual: bool = True,
+    seed=None,
+    backend: str = "numba",
+) -> TrainResult:
+    """Minibatch training from a copy of ``params``. ``schedule``: None (the full network every
+    step) or an object with ``masks`` and ``scales`` of shape (steps, depth) (``sims.subnetworks``).
+    Adam (beta1 0.9, beta2 0.999, eps 1e-8) or plain SGD; a bypassed block's parameters and Adam
+    moments are left untouched that step (as PyTorch does for parameters without a gradient).
+    Evaluation on ``(X_eval, y_eval)`` every ``eval_every`` steps (0: start and end only);
+    parameters are copied after every step count in ``checkpoints``."""
+    d, _, depth = _check_params(params)
+    X, y = _check_data(X, y, d)
+    steps = check_int("steps", steps, low=1)
+    lr = check_real("lr", lr, low=0.0, low_open=True)
+    check_choice("optimizer", optimizer, OPTIMIZERS)
+    batch_size = check_int("batch_size", batch_size, low=1)
+    eval_every = check_int("eval_every", eval_every, low=0)
+    if schedule is None:
+        masks, scales = np.ones((steps, depth)), np.ones((steps, depth))
+    else:
+        masks = check_array("schedule.masks", schedule.masks, ndim=2)
+        scales = check_array("schedule.scales", schedule.scales, ndim=2)
+        if masks.shape != (steps, depth) or scales.shape != (steps, depth):
+            raise ValueError(f"schedule must have shape (steps, depth) = ({steps}, {depth})")
+    has_eval = X_eval is not None
+    if has_eval:
+        X_eval, y_eval = _check_data(X_eval, y_eval, d)
+    options = {"activation": activation, "layernorm": layernorm, "residual": residual}
+    rng = as_generator(seed)
+    p = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
+    moments = {k: (np.zeros_like(v), np.zeros_like(v)) for k, v in p.items()}
+    train_losses, evals, eval_steps, predictions = [], [], [], []
+    wanted = {check_int("checkpoints", c, low=0, high=steps) for c in checkpoints}
+    saved = {0: {k: v.copy() for k, v in p.items()}} if 0 in wanted else {}
+
+    def evaluate(step):
+        if has_eval:
+            f = forward(p, X_eval, **options)
+            with np.errstate(all="ignore"):
+                evals.append(float(np.mean((f - y_eval) ** 2)))
+            eval_steps.append(step)
+            if record_predictions:
+                predictions.append(f)
+
+    evaluate(0)
+    status, diverged_at = "max_stages", None
+    n = X.shape[0]
+    for t in range(steps):
+        rows = rng.choice(n, batch_size, replace=False) if batch_size < n else slice(None)
+        with np.errstate(all="ignore"):
+            loss, grads = loss_and_grads(
+                p, X[rows], y[rows], masks[t], scales[t], backend=backend, **options
+            )
+        train_losses.append(loss)
+        if not np.isfinite(loss):
+            status, diverged_at = "diverged", t
+            break
+        active = masks[t] == 1
+        for key in PARAM_KEYS:
+            rows_of = active if key in BLOCK_KEYS else slice(None)
+            g = grads[key][rows_of]
+            if optimizer == "sgd":
+                p[key][rows_of] -= lr * g
+                continue
+            m, v = moments[key]
+            m[rows_of] = 0.9 * m[rows_of] + 0.1 * g
+            v[rows_of] = 0.999 * v[rows_of] + 0.001 * g * g
+            m_hat = m[rows_of] / (1 - 0.9 ** (t + 1))
+            v_hat = v[rows_of] / (1 - 0.999 ** (t + 1))
+            p[key][rows_of] -= lr * m_hat / (np.sqrt(v_hat) + 1e-8)
+        if t + 1 in wanted:
+            saved[t + 1] = {k: v.copy() for k, v in p.items()}
+        if eval_every and (t + 1) % eval_every == 0 and t + 1 < steps:
+            evaluate(t + 1)
+    if status != "diverged":
+        evaluate(steps)
+    flops = np.cumsum(masks[: len(train_losses)].sum(axis=1)) / depth
+    return TrainResult(
+        params=p,
+        train_losses=np.array(train_losses),
+        flops=flops,
+        eval_steps=np.array(eval_steps, dtype=int),
+        eval_losses=np.array(evals),
+        eval_predictions=np.array(predictions) if record_predictions and has_eval else None,
+        checkpoints=saved,
+        status=status,
+        diverged_at=diverged_at,
+    )
