@@ -21,6 +21,16 @@ def _instance(seed, d, width, depth, n):
     return rng, params, X, y, mask, scale
 
 
+def _central_difference(params, key, idx, h, *args, **options):
+    """(loss(params + h e_idx) - loss(params - h e_idx)) / 2h for one entry of params[key]."""
+    shifted = {k: v.copy() for k, v in params.items()}
+    shifted[key][idx] += h
+    up, _ = rm.loss_and_grads(shifted, *args, **options)
+    shifted[key][idx] -= 2 * h
+    down, _ = rm.loss_and_grads(shifted, *args, **options)
+    return (up - down) / (2 * h)
+
+
 OPTIONS = st.fixed_dictionaries(
     {
         "activation": st.sampled_from(rm.ACTIVATIONS),
@@ -45,16 +55,11 @@ def test_gradients_match_central_finite_differences(seed, d, width, depth, n, la
     options = {"activation": "gelu", "layernorm": layernorm, "residual": residual}
     rng, params, X, y, mask, scale = _instance(seed, d, width, depth, n)
     _, grads = rm.loss_and_grads(params, X, y, mask, scale, **options)
-    h = 1e-6
     for key in rm.PARAM_KEYS:
         for _ in range(2):
             idx = tuple(int(rng.integers(s)) for s in params[key].shape)
-            shifted = {k: v.copy() for k, v in params.items()}
-            shifted[key][idx] += h
-            up, _ = rm.loss_and_grads(shifted, X, y, mask, scale, **options)
-            shifted[key][idx] -= 2 * h
-            down, _ = rm.loss_and_grads(shifted, X, y, mask, scale, **options)
-            assert grads[key][idx] == pytest.approx((up - down) / (2 * h), rel=1e-5, abs=1e-7)
+            fd = _central_difference(params, key, idx, 1e-6, X, y, mask, scale, **options)
+            assert grads[key][idx] == pytest.approx(fd, rel=1e-5, abs=1e-7)
 
 
 @settings(max_examples=25)
@@ -78,15 +83,10 @@ def test_numba_kernel_matches_numpy_reference(seed, d, width, depth, n, options)
 def test_relu_gradients_match_finite_differences_away_from_kinks():
     rng, params, X, y, mask, scale = _instance(3, 4, 4, 3, 6)
     _, grads = rm.loss_and_grads(params, X, y, mask, scale, activation="relu")
-    h = 1e-7
     for key in rm.PARAM_KEYS:
         idx = tuple(int(rng.integers(s)) for s in params[key].shape)
-        shifted = {k: v.copy() for k, v in params.items()}
-        shifted[key][idx] += h
-        up, _ = rm.loss_and_grads(shifted, X, y, mask, scale, activation="relu")
-        shifted[key][idx] -= 2 * h
-        down, _ = rm.loss_and_grads(shifted, X, y, mask, scale, activation="relu")
-        assert grads[key][idx] == pytest.approx((up - down) / (2 * h), rel=1e-5, abs=1e-8)
+        fd = _central_difference(params, key, idx, 1e-7, X, y, mask, scale, activation="relu")
+        assert grads[key][idx] == pytest.approx(fd, rel=1e-5, abs=1e-8)
 
 
 def test_bypassed_block_is_the_identity_and_gets_no_gradient():
