@@ -17,9 +17,11 @@ def plot_toy(curves: dict, degrees: dict, boundaries) -> object:
     left.set_xlabel("training FLOPs (full-model steps)")
     left.set_ylabel("eval mean squared error")
     left.legend()
-    colours = [*PALETTE, *PALETTE]
-    for colour, (k, (steps, err)) in zip(colours, degrees.items(), strict=False):
-        right.semilogy(steps, np.maximum(err, 1e-6), color=colour, label=f"k = {k}")
+    for i, (k, (steps, err)) in enumerate(degrees.items()):
+        style = "-" if i < len(PALETTE) else "--"  # the palette has 8 colours
+        right.semilogy(
+            steps, np.maximum(err, 1e-6), style, color=PALETTE[i % len(PALETTE)], label=f"k = {k}"
+        )
     for b in boundaries[1:]:
         right.axvline(b, color="grey", linestyle=":")
     right.set_xlabel("training step (RaPTr; dotted: stage boundaries)")
