@@ -134,9 +134,49 @@ def boosting_bench(repeats: int = 5) -> list[dict]:
     return rows
 
 
+def torch_residual_mlp_loss(params: dict, X, y, activation: str):
+    """The pre-LN residual MLP's mean squared error (``sims.residual_mlp``, every block kept,
+    scale 1) written with PyTorch tensors, so that autograd gives an independent gradient and
+    eager mode a timing reference. ``params``: float64 tensors keyed like ``PARAM_KEYS``."""
+    import torch
+
+    fn = torch.nn.functional
+    act = fn.gelu if activation == "gelu" else fn.relu
+    width = params["emb_w"].shape[1]
+    h = X @ params["emb_w"] + params["emb_b"]
+    for layer in range(params["w1"].shape[0]):
+        u = fn.layer_norm(h, (width,), params["ln_g"][layer], params["ln_b"][layer], eps=1e-5)
+        h = h + act(u @ params["w1"][layer] + params["b1"][layer]) @ params["w2"][layer]
+        h = h + params["b2"][layer]
+    z = fn.layer_norm(h, (width,), params["fin_g"], params["fin_b"], eps=1e-5)
+    return torch.mean((z @ params["head_w"] + params["head_b"][0] - y) ** 2)
+
+
+def _torch_step_seconds(params, X, y, activation, repeats) -> float | None:
+    """Best time of one PyTorch eager training step (forward, backward, torch.optim.Adam)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    tensors = {
+        k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in params.items()
+    }
+    inputs, targets = torch.tensor(X), torch.tensor(y)
+    optimiser = torch.optim.Adam(tensors.values(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
+
+    def step():
+        optimiser.zero_grad()
+        torch_residual_mlp_loss(tensors, inputs, targets, activation).backward()
+        optimiser.step()
+
+    step()
+    return best_time(step, repeats)
+
+
 def residual_mlp_bench(repeats: int = 5) -> list[dict]:
     """One training step (loss and gradients, then Adam) of the residual MLP, width 64, depth 20,
-    batch 256, d = 20, GELU and ReLU: Numba kernel versus the NumPy reference."""
+    batch 256, d = 20, GELU and ReLU: Numba kernel versus the NumPy reference, and versus PyTorch
+    eager mode on the CPU where torch is installed."""
     from sims import residual_mlp
     from sims.problems import staircase_task
 
@@ -152,6 +192,7 @@ def residual_mlp_bench(repeats: int = 5) -> list[dict]:
 
             step()
             times[backend] = best_time(step, repeats)
+        torch_s = _torch_step_seconds(params, X, y, activation, repeats)
         rows.append(
             {
                 "benchmark": f"residual MLP training step, {activation}, width 64, depth 20, "
@@ -159,6 +200,8 @@ def residual_mlp_bench(repeats: int = 5) -> list[dict]:
                 "numba_s": times["numba"],
                 "numpy_s": times["numpy"],
                 "speedup": times["numpy"] / times["numba"],
+                "torch_s": torch_s,
+                "ratio_to_torch": None if torch_s is None else torch_s / times["numba"],
                 "target": ">= 3x",
             }
         )

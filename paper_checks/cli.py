@@ -380,6 +380,13 @@ def _cmd_bench(args) -> int:
                 f", sklearn {row['sklearn_s'] * 1e3:.1f} ms  ratio {row['ratio_to_sklearn']:.2f}"
             )
         numpy_part = f", numpy {row['numpy_s'] * 1e3:.1f} ms" if "numpy_s" in row else ""
+        if "torch_s" in row:
+            numpy_part += (
+                ", torch not installed"
+                if row["torch_s"] is None
+                else f", torch eager {row['torch_s'] * 1e3:.1f} ms (torch/numba "
+                f"{row['ratio_to_torch']:.2f})"
+            )
         print(
             f"{row['benchmark']}: numba {row['numba_s'] * 1e3:.1f} ms{numpy_part}{ratio}"
             f"  (target {row['target']})"

@@ -388,3 +388,65 @@ RECIPES.update(
         )
     }
 )
+
+
+def _growth_speed(scale):
+    from figures.growth import plot_speed
+    from paper_checks.claims_growth import speed_runs
+
+    return plot_speed(
+        {
+            family: {name: (run.flops, run.eval_losses) for name, run in per_seed[0].items()}
+            for family, per_seed in speed_runs(scale).items()
+        }
+    )
+
+
+def _growth_looped(scale):
+    from figures.growth import plot_similarity
+    from paper_checks.claims_growth import block_similarity, speed_runs
+
+    runs = speed_runs(scale)["residual MLP"][0]
+    return plot_similarity(
+        {name: block_similarity(runs[name].params) for name in ("baseline", "gradual", "midas")}
+    )
+
+
+def _growth_lag(scale):
+    from figures.growth import plot_lag
+    from paper_checks.claims_growth import lag_statistics
+
+    measured = lag_statistics(scale)
+    return plot_lag(
+        measured["lags"], measured["spearman_per_seed"], measured["selection_regret_mean"]
+    )
+
+
+RECIPES.update(
+    {
+        r.name: r
+        for r in (
+            Recipe(
+                "growth-speed",
+                "Loss against training FLOPs (first seed) for the full-depth baseline and for "
+                "gradual, MIDAS and progressive stacking grown from one block with Prop-1 stages: "
+                "deep linear residual network (excess risk, GD) and residual MLP on the staircase "
+                "(eval MSE, Adam).",
+                _growth_speed,
+            ),
+            Recipe(
+                "growth-looped",
+                "Cosine similarity between the blocks' weights (W1, W2) of the residual MLP after "
+                "training (first seed): baseline, gradual stacking, MIDAS.",
+                _growth_looped,
+            ),
+            Recipe(
+                "growth-lag",
+                "LAG: Spearman correlation between the loss k steps after growth and the loss at "
+                "the end of the stage over a pool of 8 growth strategies (grey: seeds; blue: "
+                "mean), and the regret of picking the strategy that looks best at k.",
+                _growth_lag,
+            ),
+        )
+    }
+)

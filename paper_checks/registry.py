@@ -95,6 +95,7 @@ def all_claims() -> list[Claim]:
     """Every registered claim, sorted by id (importing the claim modules registers them)."""
     from paper_checks import (  # noqa: F401
         claims_boosting,
+        claims_growth,
         claims_nesterov,
         claims_raptr,
         claims_robust,

@@ -300,3 +300,68 @@ def nesterov_reference(Sigma, W_star, stages, beta=None, eta=None, V0=None) -> R
 def gd_reference(Sigma, W_star, stages, eta=None, V0=None) -> RunResult:
     """Gradient descent on ``R(P)`` from V0 with step eta (default ``1/lambda_max``)."""
     return _reference_run("gd", Sigma, W_star, stages, None, eta, V0)
+
+
+@dataclass(frozen=True)
+class LayersResult:
+    """Gradient descent on every layer at once: the final layers ``W_l`` and ``losses[t] = R(P_t)
+    - R(W*)`` after t steps (t = 0..steps; shorter if the run diverged)."""
+
+    layers: list
+    losses: np.ndarray
+    status: str
+
+
+def train_layers(Sigma, W_star, layers, steps: int, *, lr, trainable=None) -> LayersResult:
+    """GD on ``R(P) = 1/2 tr((P - W*) Sigma (P - W*)^T)`` with ``P = (I + W_L) ... (I + W_1)``
+    over the layers with ``trainable`` 1 (default all): ``W_l <- W_l - lr A_l^T (P - W*) Sigma
+    B_l^T``, where ``A_l = (I + W_L) ... (I + W_{l+1})`` and ``B_l = (I + W_{l-1}) ... (I +
+    W_1)``. Unlike ``train_stagewise``, every step updates all trainable layers (the driver of
+    ``sims.growth``)."""
+    sigma = check_array("Sigma", Sigma, ndim=2)
+    w_star = check_array("W_star", W_star, ndim=2)
+    d = sigma.shape[0]
+    if sigma.shape != (d, d) or w_star.shape != (d, d):
+        raise ValueError(f"Sigma and W_star must both be square of the same size, got "
+                         f"{sigma.shape} and {w_star.shape}")  # fmt: skip
+    if not isinstance(layers, list | tuple) or not layers:
+        raise ValueError("layers must be a non-empty list of (d, d) arrays")
+    ws = [check_array(f"layers[{i}]", w, ndim=2).copy() for i, w in enumerate(layers)]
+    if any(w.shape != (d, d) for w in ws):
+        raise ValueError(f"layers must be ({d}, {d}) arrays")
+    steps = check_int("steps", steps, low=0)
+    lr = check_real("lr", lr, low=0.0, low_open=True)
+    updated = np.ones(len(ws), dtype=bool) if trainable is None else np.asarray(trainable) == 1
+    if updated.shape != (len(ws),):
+        raise ValueError(f"trainable must have one 0/1 value per layer ({len(ws)})")
+    eye = np.eye(d)
+
+    def forward():
+        below = [eye]  # below[l] = B_l, the product of the layers under l
+        for w in ws[:-1]:
+            below.append((eye + w) @ below[-1])
+        p = (eye + ws[-1]) @ below[-1]
+        return p, below
+
+    p, below = forward()
+    losses, status = [_excess_risk(p, w_star, sigma)], "max_stages"
+    with np.errstate(all="ignore"):
+        for _ in range(steps):
+            g = (p - w_star) @ sigma
+            above = eye
+            for layer in reversed(range(len(ws))):
+                step = above.T @ g @ below[layer].T if updated[layer] else None
+                above = above @ (eye + ws[layer])
+                if step is not None:
+                    ws[layer] -= lr * step
+            p, below = forward()
+            losses.append(_excess_risk(p, w_star, sigma))
+            if not np.isfinite(losses[-1]) or losses[-1] > DIVERGENCE_FACTOR * losses[0]:
+                status = "diverged"
+                break
+    return LayersResult(ws, np.array(losses), status)
+
+
+def _excess_risk(p, w_star, sigma) -> float:
+    e = p - w_star
+    return float(0.5 * np.trace(e @ sigma @ e.T))

@@ -172,6 +172,52 @@ class TrainResult:
     checkpoints: dict
     status: str
     diverged_at: int | None
+    optimizer_state: dict | None = None
+
+
+def fresh_optimizer_state(params) -> dict:
+    """Adam's state before any step: zero moments (keyed like ``params``), a step count for the
+    shared parameters and one per block (a block counts only the steps that updated it, as
+    PyTorch counts per parameter)."""
+    depth = np.shape(params["w1"])[0]
+    return {
+        "m": {k: np.zeros_like(v, dtype=np.float64) for k, v in params.items()},
+        "v": {k: np.zeros_like(v, dtype=np.float64) for k, v in params.items()},
+        "shared_steps": 0,
+        "block_steps": np.zeros(depth, dtype=np.int64),
+    }
+
+
+def _check_optimizer_state(state, params) -> dict:
+    if state is None:
+        return fresh_optimizer_state(params)
+    if not isinstance(state, dict) or set(state) != {"m", "v", "shared_steps", "block_steps"}:
+        raise ValueError(
+            "optimizer_state must be a dict with keys m, v, shared_steps, block_steps "
+            "(as fresh_optimizer_state returns)"
+        )
+    for moment in ("m", "v"):
+        if set(state[moment]) != set(PARAM_KEYS) or any(
+            np.shape(state[moment][k]) != np.shape(params[k]) for k in PARAM_KEYS
+        ):
+            raise ValueError(f"optimizer_state[{moment!r}] must match the shapes of params")
+    if np.shape(state["block_steps"]) != (np.shape(params["w1"])[0],):
+        raise ValueError("optimizer_state['block_steps'] must have one count per block")
+    return {
+        "m": {k: np.array(v, dtype=np.float64) for k, v in state["m"].items()},
+        "v": {k: np.array(v, dtype=np.float64) for k, v in state["v"].items()},
+        "shared_steps": check_int("optimizer_state['shared_steps']", state["shared_steps"], low=0),
+        "block_steps": np.array(state["block_steps"], dtype=np.int64),
+    }
+
+
+def _learning_rates(lr, steps: int) -> np.ndarray:
+    if np.ndim(lr) == 0:
+        return np.full(steps, check_real("lr", lr, low=0.0, low_open=True))
+    lrs = check_array("lr", lr, ndim=1)
+    if lrs.shape != (steps,) or np.any(lrs <= 0):
+        raise ValueError(f"lr must be a positive number or {steps} positive numbers (one per step)")
+    return lrs
 
 
 def train(
@@ -180,8 +226,10 @@ def train(
     y,
     steps: int,
     *,
-    lr: float = 1e-3,
+    lr=1e-3,
     optimizer: str = "adam",
+    optimizer_state=None,
+    trainable=None,
     batch_size: int = 256,
     schedule=None,
     X_eval=None,
@@ -197,15 +245,26 @@ def train(
 ) -> TrainResult:
     """Minibatch training from a copy of ``params``. ``schedule``: None (the full network every
     step) or an object with ``masks`` and ``scales`` of shape (steps, depth) (``sims.subnetworks``).
-    Adam (beta1 0.9, beta2 0.999, eps 1e-8) or plain SGD; a bypassed block's parameters and Adam
-    moments are left untouched that step (as PyTorch does for parameters without a gradient).
+    ``lr``: one learning rate or one per step. Adam (beta1 0.9, beta2 0.999, eps 1e-8, bias
+    correction with per-block step counts) or plain SGD; a bypassed block's parameters and Adam
+    moments are left untouched that step (as PyTorch does for parameters without a gradient), and
+    so are the blocks with ``trainable`` 0 (frozen: used in the forward pass, never updated;
+    embedding and head always train). ``optimizer_state`` (from an earlier result) continues Adam.
     Evaluation on ``(X_eval, y_eval)`` every ``eval_every`` steps (0: start and end only);
     parameters are copied after every step count in ``checkpoints``."""
     d, _, depth = _check_params(params)
     X, y = _check_data(X, y, d)
     steps = check_int("steps", steps, low=1)
-    lr = check_real("lr", lr, low=0.0, low_open=True)
+    lrs = _learning_rates(lr, steps)
     check_choice("optimizer", optimizer, OPTIMIZERS)
+    state = _check_optimizer_state(optimizer_state, params)
+    if trainable is None:
+        updated = np.ones(depth, dtype=bool)
+    else:
+        updated = check_array("trainable", trainable, ndim=1)
+        if updated.shape != (depth,) or not np.all((updated == 0) | (updated == 1)):
+            raise ValueError(f"trainable must be {depth} values in {{0, 1}} (one per block)")
+        updated = updated == 1
     batch_size = check_int("batch_size", batch_size, low=1)
     eval_every = check_int("eval_every", eval_every, low=0)
     if schedule is None:
@@ -221,7 +280,6 @@ def train(
     options = {"activation": activation, "layernorm": layernorm, "residual": residual}
     rng = as_generator(seed)
     p = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
-    moments = {k: (np.zeros_like(v), np.zeros_like(v)) for k, v in p.items()}
     train_losses, evals, eval_steps, predictions = [], [], [], []
     wanted = {check_int("checkpoints", c, low=0, high=steps) for c in checkpoints}
     saved = {0: {k: v.copy() for k, v in p.items()}} if 0 in wanted else {}
@@ -248,19 +306,25 @@ def train(
         if not np.isfinite(loss):
             status, diverged_at = "diverged", t
             break
-        active = masks[t] == 1
+        active = (masks[t] == 1) & updated
+        state["block_steps"][active] += 1
+        state["shared_steps"] += 1
         for key in PARAM_KEYS:
-            rows_of = active if key in BLOCK_KEYS else slice(None)
+            if key in BLOCK_KEYS:
+                rows_of = active
+                count = state["block_steps"][active].reshape((-1,) + (1,) * (p[key].ndim - 1))
+            else:
+                rows_of, count = slice(None), state["shared_steps"]
             g = grads[key][rows_of]
             if optimizer == "sgd":
-                p[key][rows_of] -= lr * g
+                p[key][rows_of] -= lrs[t] * g
                 continue
-            m, v = moments[key]
+            m, v = state["m"][key], state["v"][key]
             m[rows_of] = 0.9 * m[rows_of] + 0.1 * g
             v[rows_of] = 0.999 * v[rows_of] + 0.001 * g * g
-            m_hat = m[rows_of] / (1 - 0.9 ** (t + 1))
-            v_hat = v[rows_of] / (1 - 0.999 ** (t + 1))
-            p[key][rows_of] -= lr * m_hat / (np.sqrt(v_hat) + 1e-8)
+            m_hat = m[rows_of] / (1 - 0.9**count)
+            v_hat = v[rows_of] / (1 - 0.999**count)
+            p[key][rows_of] -= lrs[t] * m_hat / (np.sqrt(v_hat) + 1e-8)
         if t + 1 in wanted:
             saved[t + 1] = {k: v.copy() for k, v in p.items()}
         if eval_every and (t + 1) % eval_every == 0 and t + 1 < steps:
@@ -278,4 +342,5 @@ def train(
         checkpoints=saved,
         status=status,
         diverged_at=diverged_at,
+        optimizer_state=state,
     )

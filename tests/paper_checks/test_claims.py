@@ -8,6 +8,7 @@ import pytest
 from paper_checks import registry
 
 MUST_PASS = {
+    "growth.exact",
     "nesterov.worst-case-bound",
     "nesterov.worst-case-pep",
     "nesterov.steps-scaling",

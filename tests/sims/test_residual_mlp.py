@@ -166,3 +166,23 @@ def test_bad_params_and_training_options():
         rm.train(params, np.ones((4, 3)), np.ones(4), 2, schedule=raptr_schedule(3, [3], 5))
     with pytest.raises(ValueError, match="lr"):
         rm.train(params, np.ones((4, 3)), np.ones(4), 2, lr=0.0)
+
+
+@pytest.mark.parametrize("activation", rm.ACTIVATIONS)
+def test_gradients_match_pytorch_autograd(activation):
+    """A third implementation where torch is installed: PyTorch's autograd on the same network
+    (``paper_checks.bench.torch_residual_mlp_loss``); skipped without torch."""
+    torch = pytest.importorskip("torch")
+    from paper_checks.bench import torch_residual_mlp_loss
+
+    rng = np.random.default_rng(5)
+    params = rm.init_params(6, 8, 3, seed=4)
+    params = {k: v + 0.1 * rng.standard_normal(v.shape) for k, v in params.items()}
+    X, y = rng.standard_normal((32, 6)), rng.standard_normal(32)
+    loss, grads = rm.loss_and_grads(params, X, y, activation=activation)
+    tensors = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+    torch_loss = torch_residual_mlp_loss(tensors, torch.tensor(X), torch.tensor(y), activation)
+    torch_loss.backward()
+    assert loss == pytest.approx(torch_loss.item(), rel=1e-12)
+    for key in rm.PARAM_KEYS:
+        np.testing.assert_allclose(grads[key], tensors[key].grad.numpy(), rtol=1e-9, atol=1e-12)

@@ -1,0 +1,465 @@
+"""Growth operators and grown training (BACKGROUND.md section 6, `secondary`; the operators'
+exact conventions below are the project's reading of the papers' descriptions).
+
+A network is a list of layers, each a dict of arrays; a *block* is ``block_size`` consecutive
+layers. An operator returns the grown list and its index map: ``index_map[j]`` is the old layer
+that new layer j copies, or -1 for a layer made afresh.
+
+* ``progressive`` (Gong et al. 2019): double the depth, new layer ``n + j`` copies layer j;
+* ``gradual`` (Reddi et al. 2023): append a copy of the top block;
+* ``midas``: duplicate the middle block, block ``ceil(k/2)`` (1-based) of k, and insert the copy
+  right after it;
+* ``zero``: append a block whose residual branch outputs 0 (function preserving): a fresh block
+  with ``zero_keys`` set to 0, or zeros when no ``fresh`` maker is given;
+* ``random``: append a fresh block;
+* ``copy_noise``: append a copy of the top block plus Gaussian noise of ``noise`` times each
+  array's root mean square.
+
+Stage lengths follow MIDAS's Prop-alpha rule, stage i of n getting ``T i^alpha / sum_j j^alpha``
+steps (largest remainders, so the integers sum to T exactly). Costs are counted in layer-steps as
+in ``theory.flops``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from sims import deep_linear, residual_mlp
+from sims.problems import as_generator
+from theory._checks import check_choice, check_int, check_real
+
+OPERATORS = ("progressive", "gradual", "midas", "zero", "random", "copy_noise")
+STATE_MODES = ("copy", "reset")
+TRAIN_MODES = ("all", "new")
+
+
+def _check_layers(layers, block_size) -> tuple[list[dict], int]:
+    if not isinstance(layers, list | tuple) or not layers:
+        raise ValueError("layers must be a non-empty list of dicts of arrays")
+    if not all(isinstance(layer, dict) for layer in layers):
+        raise ValueError("layers must be a list of dicts of arrays (one dict per layer)")
+    keys = set(layers[0])
+    if any(set(layer) != keys for layer in layers):
+        raise ValueError("layers must all have the same keys")
+    block_size = check_int("block_size", block_size, low=1)
+    if len(layers) % block_size:
+        raise ValueError(
+            f"block_size {block_size} does not divide the number of layers {len(layers)}"
+        )
+    return list(layers), block_size
+
+
+def grow(
+    layers,
+    operator: str,
+    *,
+    block_size: int = 1,
+    fresh: Callable | None = None,
+    zero_keys=None,
+    noise: float = 0.1,
+    seed=None,
+) -> tuple[list[dict], tuple[int, ...]]:
+    """Apply a growth operator (module docstring). ``fresh(rng)`` makes one new layer (needed by
+    ``random``; ``zero`` zeroes ``zero_keys``, default all, of a fresh layer or of zeros).
+    Returns ``(new_layers, index_map)``; arrays are copies, the input is not modified."""
+    layers, b = _check_layers(layers, block_size)
+    check_choice("operator", operator, OPERATORS)
+    noise = check_real("noise", noise, low=0.0)
+    if operator == "random" and fresh is None:
+        raise ValueError("operator 'random' needs fresh, a function rng -> new layer")
+    rng = as_generator(seed)
+    n = len(layers)
+    top = list(range(n - b, n))
+    if operator == "progressive":
+        index_map = list(range(n)) * 2
+    elif operator == "midas":
+        middle = math.ceil(n // b / 2) - 1  # 0-based index of block ceil(k/2)
+        cut = (middle + 1) * b
+        index_map = list(range(cut)) + list(range(middle * b, cut)) + list(range(cut, n))
+    elif operator in ("gradual", "copy_noise"):
+        index_map = list(range(n)) + top
+    else:
+        index_map = list(range(n)) + [-1] * b
+    grown = []
+    for j, source in enumerate(index_map):
+        if source >= 0:
+            layer = {k: np.array(v, dtype=np.float64) for k, v in layers[source].items()}
+            if operator == "copy_noise" and j >= n:
+                for k, v in layer.items():
+                    layer[k] = v + noise * np.sqrt(np.mean(v**2)) * rng.standard_normal(v.shape)
+        else:
+            template = layers[top[j - n]]
+            if fresh is not None:
+                layer = {k: np.array(v, dtype=np.float64) for k, v in fresh(rng).items()}
+            else:
+                layer = {k: np.zeros_like(v, dtype=np.float64) for k, v in template.items()}
+            if set(layer) != set(template):
+                raise ValueError("fresh(rng) must return a layer with the same keys as layers")
+            for k in (layer if zero_keys is None else zero_keys) if operator == "zero" else ():
+                if k not in layer:
+                    raise ValueError(f"zero_keys names {k!r}, which is not a key of the layers")
+                layer[k] = np.zeros_like(layer[k])
+        grown.append(layer)
+    return grown, tuple(index_map)
+
+
+def copied_positions(index_map) -> np.ndarray:
+    """Positions of the layers that are new after a growth: made afresh (-1) or a later copy
+    of a layer that already appeared (the original keeps its place)."""
+    seen, new = set(), []
+    for source in index_map:
+        new.append(source < 0 or source in seen)
+        seen.add(source)
+    return np.array(new)
+
+
+def prop_alpha(total_steps: int, n_stages: int, alpha: float) -> np.ndarray:
+    """Prop-alpha stage lengths: stage i (1-based) gets ``T i^alpha / sum_j j^alpha`` steps,
+    rounded by largest remainders so the lengths sum to T exactly (alpha = 0: equal stages)."""
+    total_steps = check_int("total_steps", total_steps, low=1)
+    n_stages = check_int("n_stages", n_stages, low=1)
+    if n_stages > total_steps:
+        raise ValueError(f"n_stages ({n_stages}) must not exceed total_steps ({total_steps})")
+    alpha = check_real("alpha", alpha, low=0.0)
+    weights = np.arange(1, n_stages + 1, dtype=float) ** alpha
+    exact = total_steps * weights / weights.sum()
+    lengths = np.floor(exact).astype(int)
+    order = np.argsort(-(exact - lengths), kind="stable")
+    lengths[order[: total_steps - lengths.sum()]] += 1
+    return lengths
+
+
+def stage_depths(operator: str, start_blocks: int, n_stages: int) -> np.ndarray:
+    """Blocks in each stage: doubling for ``progressive``, one more block per stage otherwise."""
+    check_choice("operator", operator, OPERATORS)
+    start_blocks = check_int("start_blocks", start_blocks, low=1)
+    n_stages = check_int("n_stages", n_stages, low=1)
+    stages = np.arange(n_stages)
+    return start_blocks * 2**stages if operator == "progressive" else start_blocks + stages
+
+
+def relative_growth_flops(stage_steps, depths) -> float:
+    """Layer-steps of a growth schedule over those of the final depth for the same steps:
+    ``sum_i T_i k_i / (k_n sum_i T_i)`` (6 stages of depth 1..6 with Prop-1 lengths: 91/126)."""
+    steps = np.array([check_int("stage_steps", s, low=0) for s in stage_steps], dtype=float)
+    depths = np.array([check_int("depths", k, low=1) for k in depths], dtype=float)
+    if steps.shape != depths.shape or steps.sum() == 0:
+        raise ValueError("stage_steps and depths must have the same length and positive total")
+    return float(steps @ depths / (depths[-1] * steps.sum()))
+
+
+def learning_rates(
+    total_steps: int, peak: float, warmup: int = 0, decay=True, stage_starts=(), rewarm=False
+) -> np.ndarray:
+    """One global schedule: linear warm-up over ``warmup`` steps, then (with ``decay``) cosine
+    decay to ``peak / 10`` at ``total_steps``. With ``rewarm``, each stage (from
+    ``stage_starts``) ramps linearly from 0 to the global value over its first ``warmup`` steps
+    again."""
+    total_steps = check_int("total_steps", total_steps, low=1)
+    peak = check_real("peak", peak, low=0.0, low_open=True)
+    warmup = check_int("warmup", warmup, low=0, high=total_steps)
+    t = np.arange(total_steps, dtype=float)
+    ramp = np.minimum(1.0, (t + 1) / (warmup + 1))
+    progress = np.clip((t - warmup) / max(total_steps - warmup, 1), 0, 1)
+    lrs = peak * ramp * ((0.1 + 0.45 * (1 + np.cos(np.pi * progress))) if decay else 1.0)
+    if rewarm:
+        for start in stage_starts:
+            start = check_int("stage_starts", start, low=0, high=total_steps)
+            local = np.arange(min(warmup, total_steps - start), dtype=float)
+            lrs[start : start + local.size] *= (local + 1) / (warmup + 1)
+    return lrs
+
+
+@dataclass(frozen=True)
+class GrownRun:
+    """A grown (or, with one stage, plain) training run: ``eval_steps``/``eval_losses`` the loss
+    after that many steps (0 = before training); ``flops[i]`` the layer-steps spent by then over
+    the final depth; ``stage_starts`` and ``depths`` per stage; ``layers`` the final layers; for the
+    residual MLP ``params`` the final parameters."""
+
+    eval_steps: np.ndarray
+    eval_losses: np.ndarray
+    flops: np.ndarray
+    stage_starts: np.ndarray
+    depths: np.ndarray
+    layers: list
+    params: dict | None = None
+
+    def flops_to(self, target: float) -> float:
+        """Layer-steps (over the final depth) at the first evaluation with loss <= target;
+        inf if never reached."""
+        hits = np.flatnonzero(self.eval_losses <= target)
+        return float(self.flops[hits[0]]) if hits.size else np.inf
+
+
+@dataclass(frozen=True)
+class Model:
+    """A network during grown training: ``shared`` parameters outside the blocks (None for the
+    deep linear family), ``layers``, and the optimiser ``state`` (None before the first step)."""
+
+    shared: dict | None
+    layers: list
+    state: dict | None = None
+
+
+class DeepLinearFamily:
+    """Deep linear residual networks (``sims.deep_linear``): a layer is ``{"W": (d, d)}``, trained
+    by plain GD on the population risk (no optimiser state); evaluated every step."""
+
+    zero_keys = None
+
+    def __init__(self, Sigma, W_star, random_scale: float = 0.1):
+        self.sigma, self.w_star = Sigma, W_star
+        self.random_scale = check_real("random_scale", random_scale, low=0.0)
+
+    def fresh(self, rng) -> dict:
+        d = self.sigma.shape[0]
+        return {"W": self.random_scale * rng.standard_normal((d, d)) / np.sqrt(d)}
+
+    def train(self, model: Model, steps, lrs, trainable, rng):
+        if np.ptp(lrs) > 0:
+            raise ValueError("the deep linear family trains with one constant lr (decay=False)")
+        result = deep_linear.train_layers(
+            self.sigma, self.w_star, [layer["W"] for layer in model.layers], steps,
+            lr=float(lrs[0]), trainable=trainable,
+        )  # fmt: skip
+        layers = [{"W": w} for w in result.layers]
+        return Model(None, layers), np.arange(len(result.losses)), result.losses
+
+    def map_state(self, state, index_map, reset):
+        return None
+
+    def params(self, model: Model):
+        return None
+
+
+class ResidualMLPFamily:
+    """The pre-LN residual MLP (``sims.residual_mlp``) on a regression task: a layer is one
+    block's (ln_g, ln_b, w1, b1, w2, b2); embedding and head are shared and always train. Adam,
+    minibatch ``batch_size``, eval loss on ``(X_eval, y_eval)`` every ``eval_every`` steps."""
+
+    zero_keys = ("w2", "b2")
+
+    def __init__(self, X, y, X_eval, y_eval, width: int, *, batch_size=128, eval_every=25):
+        self.X, self.y, self.X_eval, self.y_eval = X, y, X_eval, y_eval
+        self.width = check_int("width", width, low=1)
+        self.batch_size = check_int("batch_size", batch_size, low=1)
+        self.eval_every = check_int("eval_every", eval_every, low=1)
+
+    @staticmethod
+    def model(params) -> Model:
+        """Split residual-MLP parameters into shared ones and one dict per block."""
+        depth = params["w1"].shape[0]
+        shared = {k: v for k, v in params.items() if k not in residual_mlp.BLOCK_KEYS}
+        blocks = [{k: params[k][i] for k in residual_mlp.BLOCK_KEYS} for i in range(depth)]
+        return Model(shared, blocks)
+
+    def params(self, model: Model) -> dict:
+        return model.shared | {
+            k: np.stack([x[k] for x in model.layers]) for k in residual_mlp.BLOCK_KEYS
+        }
+
+    def fresh(self, rng) -> dict:
+        return self.model(
+            residual_mlp.init_params(self.X.shape[1], self.width, 1, seed=rng)
+        ).layers[0]
+
+    def train(self, model: Model, steps, lrs, trainable, rng):
+        result = residual_mlp.train(
+            self.params(model), self.X, self.y, steps, lr=lrs, batch_size=self.batch_size,
+            optimizer_state=model.state, trainable=trainable, X_eval=self.X_eval,
+            y_eval=self.y_eval, eval_every=self.eval_every, seed=rng,
+        )  # fmt: skip
+        trained = self.model(result.params)
+        return (
+            Model(trained.shared, trained.layers, result.optimizer_state),
+            (result.eval_steps),
+            result.eval_losses,
+        )
+
+    def map_state(self, state, index_map, reset):
+        """Adam state after a growth: old blocks keep theirs; a copied block takes its source's
+        moments and step count (``reset=False``) or starts afresh; fresh blocks start afresh."""
+        new = copied_positions(index_map)
+        sources = [s if s >= 0 and not (reset and is_new) else -1 for s, is_new in zip(
+            index_map, new, strict=True)]  # fmt: skip
+
+        def take(value):
+            return np.stack([value[s] if s >= 0 else np.zeros_like(value[0]) for s in sources])
+
+        out = {"shared_steps": state["shared_steps"]}
+        for moment in ("m", "v"):
+            out[moment] = {
+                k: take(v) if k in residual_mlp.BLOCK_KEYS else v for k, v in state[moment].items()
+            }
+        out["block_steps"] = np.array([state["block_steps"][s] if s >= 0 else 0 for s in sources])
+        return out
+
+
+@dataclass(frozen=True)
+class _Options:
+    operator: str | None
+    block_size: int
+    train: str
+    reset: bool
+    noise: float
+
+
+def _grow_model(family, model: Model, options: _Options, rng) -> tuple[Model, np.ndarray | None]:
+    """One growth step; returns the grown model and the trainable mask for its stage."""
+    layers, index_map = grow(
+        model.layers, options.operator, block_size=options.block_size, fresh=family.fresh,
+        zero_keys=family.zero_keys, noise=options.noise, seed=rng,
+    )  # fmt: skip
+    new = copied_positions(index_map)
+    state = None if model.state is None else family.map_state(model.state, index_map, options.reset)
+    return Model(model.shared, layers, state), (None if options.train == "all" else new * 1.0)
+
+
+class _Record:
+    """Evaluations accumulated over stages, with their cost in layer-steps."""
+
+    def __init__(self):
+        self.steps, self.losses, self.costs, self.depths, self.starts = [], [], [], [], []
+        self.step = self.cost = 0
+
+    def stage(self, depth):
+        self.depths.append(depth)
+        self.starts.append(self.step)
+
+    def add(self, at, losses, depth, steps):
+        self.steps.append(self.step + at)
+        self.losses.append(losses)
+        self.costs.append(self.cost + at * depth)
+        self.step += steps
+        self.cost += steps * depth
+
+    def run(self, family, model: Model) -> GrownRun:
+        return GrownRun(
+            eval_steps=np.concatenate(self.steps),
+            eval_losses=np.concatenate(self.losses),
+            flops=np.concatenate(self.costs) / self.depths[-1],
+            stage_starts=np.array(self.starts),
+            depths=np.array(self.depths),
+            layers=model.layers,
+            params=family.params(model),
+        )
+
+
+def _check_driver(layers, block_size, stage_steps, train, optimizer_state):
+    layers, block_size = _check_layers(layers, block_size)
+    stage_steps = [check_int("stage_steps", s, low=0) for s in stage_steps]
+    if not stage_steps:
+        raise ValueError("stage_steps must name at least one stage")
+    check_choice("train", train, TRAIN_MODES)
+    check_choice("optimizer_state", optimizer_state, STATE_MODES)
+    return layers, block_size, stage_steps
+
+
+def train_grown(
+    family,
+    model: Model,
+    operator: str | None,
+    stage_steps,
+    *,
+    lr,
+    block_size: int = 1,
+    train: str = "all",
+    optimizer_state: str = "copy",
+    warmup: int = 0,
+    decay: bool = True,
+    rewarm: bool = False,
+    extra_steps: int = 0,
+    noise: float = 0.1,
+    seed=None,
+) -> GrownRun:
+    """Train ``model`` for ``stage_steps[0]`` steps, then at each later stage grow by
+    ``operator`` and train for that stage's steps: all layers (``train="all"``) or only the new
+    ones; Adam state of copied blocks copied or reset. Learning rates from ``learning_rates``
+    over ``sum(stage_steps)`` (peak ``lr``); then ``extra_steps`` more at the final depth and the
+    final learning rate (so a slower run can reach a target, and the run up to
+    ``sum(stage_steps)`` is the same with or without them). ``operator=None`` with one stage is plain training. Each stage's
+    evaluations include the one right after its growth, so a step count may appear twice."""
+    _, block_size, stage_steps = _check_driver(
+        model.layers, block_size, stage_steps, train, optimizer_state
+    )
+    extra_steps = check_int("extra_steps", extra_steps, low=0)
+    if operator is None and len(stage_steps) > 1:
+        raise ValueError("operator is needed when there is more than one stage")
+    options = _Options(operator, block_size, train, optimizer_state == "reset", noise)
+    rng = as_generator(seed)
+    starts = np.concatenate([[0], np.cumsum(stage_steps)[:-1]]).astype(int)
+    lrs = learning_rates(int(sum(stage_steps)), lr, warmup, decay, starts[1:], rewarm)
+    lrs = np.concatenate([lrs, np.full(extra_steps, lrs[-1])])
+    stage_steps[-1] += extra_steps
+    record, trainable = _Record(), None
+    for i, steps in enumerate(stage_steps):
+        if i > 0:
+            model, trainable = _grow_model(family, model, options, rng)
+        record.stage(len(model.layers))
+        if steps:
+            model, at, losses = family.train(
+                model, steps, lrs[record.step : record.step + steps], trainable, rng
+            )
+            record.add(at, losses, len(model.layers), steps)
+    return record.run(family, model)
+
+
+def train_adaptive(
+    family,
+    model: Model,
+    candidates,
+    stage_steps,
+    probe_steps: int,
+    *,
+    lr,
+    warmup: int = 0,
+    decay: bool = True,
+    noise: float = 0.1,
+    seed=None,
+) -> tuple[GrownRun, list[str]]:
+    """Adaptive gradual stacking (after LAG): at each growth, every candidate operator is applied
+    to the same model and trained ``probe_steps`` steps on the same minibatches; the one with the
+    lowest loss then continues the stage. Probes of the candidates not chosen are counted in the
+    FLOPs (their evaluations are not recorded). Returns the run and the operators chosen."""
+    _, _, stage_steps = _check_driver(model.layers, 1, stage_steps, "all", "copy")
+    if not candidates:
+        raise ValueError("candidates must name at least one operator")
+    for operator in candidates:
+        check_choice("candidates", operator, OPERATORS)
+    probe_steps = check_int("probe_steps", probe_steps, low=1)
+    if any(s < probe_steps for s in stage_steps[1:]):
+        raise ValueError("every stage after the first must be at least probe_steps long")
+    rng = as_generator(seed)
+    lrs = learning_rates(int(sum(stage_steps)), lr, warmup, decay)
+    record, chosen = _Record(), []
+    for i, steps in enumerate(stage_steps):
+        probe = probe_steps if i > 0 else 0
+        if i > 0:
+            batch_seed = int(rng.integers(2**63))
+            trials = []
+            for operator in candidates:
+                options = _Options(operator, 1, "all", False, noise)
+                grown, _ = _grow_model(family, model, options, rng)
+                lr_part = lrs[record.step : record.step + probe]
+                trained, at, losses = family.train(
+                    grown, probe, lr_part, None, np.random.default_rng(batch_seed)
+                )
+                trials.append((losses[-1], operator, trained, at, losses))
+            best = min(range(len(trials)), key=lambda j: trials[j][0])
+            _, operator, model, at, losses = trials[best]
+            chosen.append(operator)
+            record.stage(len(model.layers))
+            record.cost += (len(candidates) - 1) * probe * len(model.layers)
+            record.add(at, losses, len(model.layers), probe)
+        else:
+            record.stage(len(model.layers))
+        if steps - probe:
+            lr_part = lrs[record.step : record.step + steps - probe]
+            model, at, losses = family.train(model, steps - probe, lr_part, None, rng)
+            record.add(at, losses, len(model.layers), steps - probe)
+    return record.run(family, model), chosen
