@@ -18,6 +18,7 @@ from paper_checks.measure import seeds
 from paper_checks.registry import Outcome, claim
 from sims import deep_linear, growth, residual_mlp
 from sims.problems import deep_linear_problem, staircase_task
+from theory import flops
 
 MIDAS = "Saunshi et al. 2024 (MIDAS, arXiv 2409.19044)"
 LAG = "Landscape-Aware Growing (LAG, arXiv 2406.02469), abstract"
@@ -155,8 +156,9 @@ def _exact(scale, rng):
     )
     table = {
         f"alpha={a}": [
-            growth.relative_growth_flops(
-                growth.prop_alpha(126 * 720, n, a), growth.stage_depths("gradual", 1, n)
+            flops.stacking_relative_flops(
+                growth.stage_depths("gradual", 1, n),
+                growth.prop_alpha(126 * 720, n, a) / (126 * 720),
             )
             for n in (2, 4, 6, 8)
         ]

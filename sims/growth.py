@@ -16,8 +16,8 @@ that new layer j copies, or -1 for a layer made afresh.
   array's root mean square.
 
 Stage lengths follow MIDAS's Prop-alpha rule, stage i of n getting ``T i^alpha / sum_j j^alpha``
-steps (largest remainders, so the integers sum to T exactly). Costs are counted in layer-steps as
-in ``theory.flops``.
+steps (rounded as RaPTr's stages are, ``sims.subnetworks.stage_bounds``, so the integers sum to T
+exactly). Costs are counted in layer-steps: ``theory.flops.stacking_relative_flops``.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import numpy as np
 
 from sims import deep_linear, residual_mlp
 from sims.problems import as_generator
+from sims.subnetworks import stage_bounds
 from theory._checks import check_choice, check_int, check_real
 
 OPERATORS = ("progressive", "gradual", "midas", "zero", "random", "copy_noise")
@@ -119,18 +120,15 @@ def copied_positions(index_map) -> np.ndarray:
 
 def prop_alpha(total_steps: int, n_stages: int, alpha: float) -> np.ndarray:
     """Prop-alpha stage lengths: stage i (1-based) gets ``T i^alpha / sum_j j^alpha`` steps,
-    rounded by largest remainders so the lengths sum to T exactly (alpha = 0: equal stages)."""
+    rounded at the cumulative stage boundaries so the lengths sum to T exactly (alpha = 0: equal
+    stages)."""
     total_steps = check_int("total_steps", total_steps, low=1)
     n_stages = check_int("n_stages", n_stages, low=1)
     if n_stages > total_steps:
         raise ValueError(f"n_stages ({n_stages}) must not exceed total_steps ({total_steps})")
     alpha = check_real("alpha", alpha, low=0.0)
     weights = np.arange(1, n_stages + 1, dtype=float) ** alpha
-    exact = total_steps * weights / weights.sum()
-    lengths = np.floor(exact).astype(int)
-    order = np.argsort(-(exact - lengths), kind="stable")
-    lengths[order[: total_steps - lengths.sum()]] += 1
-    return lengths
+    return np.diff(stage_bounds(total_steps, n_stages, weights / weights.sum()))
 
 
 def stage_depths(operator: str, start_blocks: int, n_stages: int) -> np.ndarray:
@@ -140,16 +138,6 @@ def stage_depths(operator: str, start_blocks: int, n_stages: int) -> np.ndarray:
     n_stages = check_int("n_stages", n_stages, low=1)
     stages = np.arange(n_stages)
     return start_blocks * 2**stages if operator == "progressive" else start_blocks + stages
-
-
-def relative_growth_flops(stage_steps, depths) -> float:
-    """Layer-steps of a growth schedule over those of the final depth for the same steps:
-    ``sum_i T_i k_i / (k_n sum_i T_i)`` (6 stages of depth 1..6 with Prop-1 lengths: 91/126)."""
-    steps = np.array([check_int("stage_steps", s, low=0) for s in stage_steps], dtype=float)
-    depths = np.array([check_int("depths", k, low=1) for k in depths], dtype=float)
-    if steps.shape != depths.shape or steps.sum() == 0:
-        raise ValueError("stage_steps and depths must have the same length and positive total")
-    return float(steps @ depths / (depths[-1] * steps.sum()))
 
 
 def learning_rates(
@@ -351,13 +339,13 @@ class _Record:
 
 
 def _check_driver(layers, block_size, stage_steps, train, optimizer_state):
-    layers, block_size = _check_layers(layers, block_size)
+    _, block_size = _check_layers(layers, block_size)
     stage_steps = [check_int("stage_steps", s, low=0) for s in stage_steps]
     if not stage_steps:
         raise ValueError("stage_steps must name at least one stage")
     check_choice("train", train, TRAIN_MODES)
     check_choice("optimizer_state", optimizer_state, STATE_MODES)
-    return layers, block_size, stage_steps
+    return block_size, stage_steps
 
 
 def train_grown(
@@ -384,7 +372,7 @@ def train_grown(
     final learning rate (so a slower run can reach a target, and the run up to
     ``sum(stage_steps)`` is the same with or without them). ``operator=None`` with one stage is plain training. Each stage's
     evaluations include the one right after its growth, so a step count may appear twice."""
-    _, block_size, stage_steps = _check_driver(
+    block_size, stage_steps = _check_driver(
         model.layers, block_size, stage_steps, train, optimizer_state
     )
     extra_steps = check_int("extra_steps", extra_steps, low=0)
@@ -426,7 +414,7 @@ def train_adaptive(
     to the same model and trained ``probe_steps`` steps on the same minibatches; the one with the
     lowest loss then continues the stage. Probes of the candidates not chosen are counted in the
     FLOPs (their evaluations are not recorded). Returns the run and the operators chosen."""
-    _, _, stage_steps = _check_driver(model.layers, 1, stage_steps, "all", "copy")
+    _, stage_steps = _check_driver(model.layers, 1, stage_steps, "all", "copy")
     if not candidates:
         raise ValueError("candidates must name at least one operator")
     for operator in candidates:

@@ -107,12 +107,6 @@ def pld_schedule(
     return Schedule(masks, 1 / keep, keep, np.array([0]))
 
 
-def full_schedule(depth: int, total_steps: int) -> Schedule:
-    """Every layer at every step (the baseline)."""
-    ones = np.ones((check_int("total_steps", total_steps, low=1), check_int("depth", depth, low=1)))
-    return Schedule(ones, ones, ones, np.array([0]))
-
-
 def relative_flops(schedule: Schedule) -> float:
     """Expected active layers over depth, averaged over steps."""
     return float(np.mean(schedule.keep_probabilities))
