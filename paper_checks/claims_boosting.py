@@ -248,6 +248,8 @@ def logistic_gaps(scale: str) -> dict:
     expected="fitted log-log slope of the gap over stages T/10..T: stacking <= -1.8, zero init "
     ">= -1.2 (non-separable data, kappa(X^T X/n) = 1e4)",
     figures=("boosting-logistic-rate",),
+    group="boosting.logistic-gaps",
+    minutes=0.5,
 )
 def _convex_rate(scale, rng):
     gaps = logistic_gaps(scale)
@@ -275,6 +277,7 @@ def _convex_rate(scale, rng):
     "sqrt(kappa) for stacking and like kappa for zero init",
     expected="log-log slopes of median stages over kappa in {10, 100, 1000, 10000}: stacking "
     "within 0.1 of 0.5, zero init within 0.1 of 1",
+    group="boosting.logistic-gaps",
 )
 def _strongly_convex(scale, rng):
     medians = {"stack": [], "zero": []}
@@ -380,6 +383,7 @@ def tree_comparison(scale: str) -> dict:
     expected="median over seeds of rounds-to-target smaller for stacking on both Friedman #1 and "
     "an ill-conditioned problem; best held-out loss reported alongside (no threshold)",
     figures=("boosting-trees",),
+    minutes=1.5,
 )
 def _trees_tuned(scale, rng):
     table = tree_comparison(scale)

@@ -193,6 +193,7 @@ def _exact(scale, rng):
     "degrees 1..6, Adam) grown from one block with Prop-1 stages, >= 5 seeds: the 95% CI of "
     "MIDAS's FLOPs ratio (to the baseline's final loss) lies below 1 on both families",
     figures=("growth-speed",),
+    group="growth.speed-runs",
 )
 def _speed(scale, rng):
     measured, parts, passed = {}, [], True
@@ -228,6 +229,7 @@ def _speed(scale, rng):
     "faster than the top copy (gradual stacking)",
     expected="paired FLOPs ratio MIDAS/gradual over seeds (runs of growth.speed): mean within "
     "[0.9, 1.1] on deep linear; 95% CI below 1 on the residual MLP",
+    group="growth.speed-runs",
 )
 def _position(scale, rng):
     measured = {}
@@ -271,6 +273,7 @@ def adjacent_similarity(params) -> float:
     expected="mean cosine similarity of adjacent blocks' weights (runs of growth.speed): paired "
     "difference MIDAS - baseline with 95% CI above 0, and MIDAS's mean >= gradual's",
     figures=("growth-looped",),
+    group="growth.speed-runs",
 )
 def _looped(scale, rng):
     per_seed = speed_runs(scale)["residual MLP"]
@@ -333,6 +336,7 @@ def lag_runs(scale: str) -> dict:
     "correlation of the loss k steps after growth with the loss at the stage's end < 0.5 at k = "
     "0, and >= 0.9 from some k <= a quarter of the stage",
     figures=("growth-lag",),
+    minutes=15,
 )
 def _lag_ranking(scale, rng):
     measured = lag_statistics(scale)
@@ -382,6 +386,8 @@ def lag_statistics(scale: str) -> dict:
     "zero probed for stage/10 steps each (probe FLOPs counted), >= 5 seeds: mean loss at the "
     "end of the schedule <= the better of fixed MIDAS's and fixed gradual's, with <= 1.25x "
     "their FLOPs",
+    group="growth.speed-runs",
+    minutes=30,
 )
 def _adaptive(scale, rng):
     per_seed = speed_runs(scale)["residual MLP"]

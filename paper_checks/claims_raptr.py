@@ -151,6 +151,8 @@ def _flops_identities(scale, rng):
     "1.1x the baseline's; PLD's mean final error on components k >= 7 larger than RaPTr's; "
     "Spearman correlation of k with RaPTr's median steps to learn k (e_k <= 0.1) > 0.8",
     figures=("raptr-toy",),
+    group="raptr.toy-runs",
+    minutes=18,
 )
 def _toy(scale, rng):
     runs = toy_runs(scale)["runs"]
@@ -199,6 +201,7 @@ def _subnetwork_losses(params, schedule, step, X_eval, y_eval, rng, n=32) -> np.
     expected="toy runs of raptr.toy-polynomial, 32 subnetworks sampled per boundary: full-model "
     "loss <= mean subnetwork loss, and mean loss under the next stage's distribution - mean "
     "under the ending stage's <= 1 standard error of that difference, at every boundary and seed",
+    group="raptr.toy-runs",
 )
 def _transitions(scale, rng):
     toy = toy_runs(scale)
@@ -320,6 +323,7 @@ def stability_table(scale: str) -> dict:
     "the upper 7/8 of the layers at the largest L: tau = 0 in [0.4, 0.6], tau >= 0.5 in "
     "[0.8, 1.2]; identity residual <= 1e-12 relative",
     figures=("raptr-stability",),
+    minutes=2,
 )
 def _stability(scale, rng):
     table = stability_table(scale)

@@ -29,6 +29,7 @@ EPS_GRID = tuple(float(e) for e in np.geomspace(1e-3, 1.0, 19))
     expected="max over instances and steps of (Phi_{k+1} - (1 - 1/sqrt(kappa)) Phi_k) / Phi_0 "
     "<= 1e-12 (round-off only)",
     figures=("robust-potential",),
+    minutes=0.4,
 )
 def _potential_decrease(scale, rng):
     n = 600 if scale == "quick" else 3000
@@ -54,6 +55,7 @@ def _potential_decrease(scale, rng):
     statement="with errors injected in the gradient or in the momentum step (any size, random or "
     "adversarial) the derived potential bound holds at every step",
     expected="max over runs and steps of (Phi_{k+1} - bound_k) / Phi_0 <= 1e-10",
+    minutes=0.7,
 )
 def _error_bound(scale, rng):
     n = 120 if scale == "quick" else 600
@@ -141,6 +143,7 @@ def error_sweep(scale: str) -> dict:
     "momentum errors relative to the progress), adversarial: stages to 1e-6 at "
     "eps* / 4 within 1.5x exact NAG's; at every grid eps >= eps*, no fewer than GD's",
     figures=("robust-rate-vs-eps",),
+    group="stacking.frontier-and-errors",
 )
 def _critical_level(scale, rng):
     sweep = error_sweep(scale)
@@ -211,6 +214,8 @@ def _errors_vs_pep(scale, rng):
     "stages < eps* if the run accelerates, > eps* if it does not (eps*: adversarial "
     "momentum errors relative to progress, from nesterov.error-critical-level)",
     figures=("robust-stacking-errors",),
+    group="stacking.frontier-and-errors",
+    minutes=0.5,
 )
 def _stacking_errors(scale, rng):
     crit = error_sweep(scale)[("momentum", 100)]["critical_eps"]

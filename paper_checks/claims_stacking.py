@@ -78,7 +78,9 @@ def _median(values):
     "where zero initialisation needs ~kappa",
     expected="log-log slope of median stages to 1e-6 over kappa in {10, 100, 1000, 10000}: "
     "stacking in [0.4, 0.6], zero init in [0.9, 1.1]",
-    figures=("deep-linear-steps-vs-kappa",),
+    figures=("deep-linear-inits", "deep-linear-steps-vs-kappa"),
+    group="stacking.stages-table",
+    minutes=0.1,
 )
 def _acceleration(scale, rng):
     table = stages_table(scale)
@@ -105,6 +107,7 @@ def _acceleration(scale, rng):
     "the stages of Nesterov's method on the end-to-end matrix",
     expected="max over sigma in {0.01, 0.05, 0.1}, kappa in {10, ..., 1e4} and seeds of "
     "stages_stack / stages_NAG (to 1e-6) <= 1.3",
+    group="stacking.stages-table",
 )
 def _matches_nesterov(scale, rng):
     table = stages_table(scale)
@@ -131,6 +134,7 @@ def _matches_nesterov(scale, rng):
     "beta*) does not compromise stacking",
     expected="median stages to 1e-6 with trainable beta <= 1.5 x those with fixed beta*, for "
     "kappa in {10, 100, 1000}, sigma = 0.05",
+    group="stacking.stages-table",
 )
 def _trainable(scale, rng):
     d, n_seeds = _size(scale)
@@ -276,6 +280,7 @@ def _accelerates(run, nag_stages) -> bool:
     expected="for each kappa in {10, 100, 1000} some sigma <= 2 at which most seeds of euclidean "
     "stacking fail to reach 1e-6 within 2x NAG's stages (or diverge); frontier reported",
     figures=("deep-linear-sigma",),
+    group="stacking.frontier-and-errors",
 )
 def _sigma_frontier(scale, rng):
     runs = frontier_runs(scale)
@@ -324,6 +329,7 @@ def _sigma_frontier(scale, rng):
     expected="max over stages (until NAG reaches 1e-10) and seeds of loss_functional / loss_NAG "
     "<= 2 for sigma in {0.01, 0.1, 0.3, 0.5, 1.0}",
     figures=("deep-linear-sigma",),
+    group="stacking.frontier-and-errors",
 )
 def _functional_tracks(scale, rng):
     d, n_seeds = _size(scale)

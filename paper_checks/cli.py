@@ -14,9 +14,13 @@ from pathlib import Path
 
 EPILOG_CHECK = """\
 examples:
-  stagewise check                          every claim at the quick scale (about a minute)
+  stagewise check                          every claim at the quick scale (a few minutes)
   stagewise check --only 'nesterov.*'      the claims whose id matches a glob
   stagewise check --scale paper --out docs full-size runs, report written to docs/
+  stagewise check --scheduler tcp://host:8786   the claim groups on a Dask cluster
+Claims that share an experiment form a group; groups run as tasks of the sweep engine (local
+processes by default, one per core). Interrupted (Ctrl-C, killed)? Run the same command again:
+finished groups stored in DIR/.tasks are reused when the code, scale and --only are unchanged.
 verdicts: pass, fail (the expectation did not hold: the numbers say by how much) or error
 (the check itself raised). Exit status 0 if all pass, 1 otherwise, 2 on bad usage.
 """
@@ -26,7 +30,50 @@ class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors and exit status 2."""
 
     def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see '{self.prog} --help')\n")
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: control characters escaped (a stray one could break the line, or the
+    terminal), runs of white space folded to one space."""
+    printable = "".join(c if c.isprintable() or c in " \t\n" else ascii(c)[1:-1] for c in text)
+    return " ".join(printable.split())
+
+
+def _add_engine_options(parser: argparse.ArgumentParser, unit: str) -> None:
+    """--backend, --workers, --scheduler: how the sweep engine runs the tasks (check and sweep)."""
+    parser.add_argument(
+        "--backend",
+        choices=("inprocess", "processes", "dask"),
+        default=None,
+        help=f"where the {unit} run: in this process, in local processes (the default) or on "
+        "Dask (the default when --scheduler is given)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes (default: all cores); with --backend dask and no --scheduler, "
+        "the size of a local Dask cluster on loopback",
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (or set DASK_SCHEDULER_ADDRESS)",
+    )
+
+
+def _engine(args) -> tuple[str, int | None, str | None]:
+    """(backend, workers, scheduler) from the engine options, validated."""
+    from sims.sweep import MAX_WORKERS
+
+    scheduler = args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
+    if args.workers is not None and not 1 <= args.workers <= MAX_WORKERS:
+        raise ValueError(f"--workers must be between 1 and {MAX_WORKERS}, got {args.workers}")
+    if args.backend in ("inprocess", "processes") and args.scheduler:
+        raise ValueError(f"--scheduler needs --backend dask, not {args.backend}")
+    return args.backend or ("dask" if scheduler else "processes"), args.workers, scheduler
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -71,6 +118,7 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print claims.json to stdout instead of the verdict table",
     )
+    _add_engine_options(check, "claim groups")
 
     lst = sub.add_parser(
         "list",
@@ -139,25 +187,7 @@ def _build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="print a table of the rows stored in DIR and exit",
     )
-    sweep.add_argument(
-        "--backend",
-        choices=("inprocess", "processes", "dask"),
-        default=None,
-        help="default: processes (dask when --scheduler is given)",
-    )
-    sweep.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        help="worker processes (default: all cores); with --backend dask, the "
-        "size of a local Dask cluster on loopback",
-    )
-    sweep.add_argument(
-        "--scheduler",
-        metavar="ADDRESS",
-        default=None,
-        help="Dask scheduler address (or set DASK_SCHEDULER_ADDRESS)",
-    )
+    _add_engine_options(sweep, "cells")
     sweep.add_argument("--batch", type=int, default=4, help="cells per task (default 4)")
     sweep.add_argument(
         "--plot",
@@ -204,43 +234,36 @@ def _writable_dir(path: Path) -> Path:
     return path
 
 
-def _draw(names, out_dir: Path, scale: str) -> dict[str, tuple[str, str]]:
-    from tqdm import tqdm
-
-    from figures.style import save
-    from paper_checks.gallery import RECIPES
-
-    drawn = {}
-    for name in tqdm(names, desc="figures", unit="fig", file=sys.stderr, leave=False):
-        recipe = RECIPES[name]
-        try:
-            figure = recipe.draw(scale)
-        except Exception as exc:  # a broken figure is reported, it does not sink the run
-            message = " ".join(f"{type(exc).__name__}: {exc}".split())
-            print(f"stagewise: figure {name!r} could not be drawn ({message})", file=sys.stderr)
-            continue
-        save(figure, out_dir / name)
-        drawn[name] = (f"{out_dir.name}/{name}.png", recipe.caption)
-    return drawn
-
-
 def _cmd_check(args) -> int:
     from tqdm import tqdm
 
-    from paper_checks import registry, report
+    from paper_checks import registry, report, runner
 
     claims = registry.select(args.only, args.scale)
+    backend, workers, scheduler = _engine(args)
     out = _writable_dir(args.out)
-    verdicts = []
-    bar = tqdm(claims, desc="claims", unit="claim", file=sys.stderr, leave=False)
-    for c in bar:
-        bar.set_postfix_str(c.id)
-        verdicts.append(registry.run_claim(c, args.scale))
-    wanted = sorted({name for v in verdicts for name in v.claim.figures})
-    figures = _draw(wanted, _writable_dir(out / "figures"), args.scale)
+    _writable_dir(out / "figures")
+    groups = len({c.group for c in claims})
+    with tqdm(total=groups, desc="claim groups", unit="group", file=sys.stderr) as bar:
+
+        def on_task(result, remaining):
+            bar.update()
+            bar.set_postfix_str(result["group"])
+
+        verdicts, figures, problems, reused = runner.run_check(
+            claims, args.scale, out, backend, workers, scheduler, on_task
+        )
+    for problem in problems:
+        print(f"stagewise: {problem}", file=sys.stderr)
+    if reused:
+        print(
+            f"stagewise: resumed: {reused} of {groups} claim groups stored by an interrupted run",
+            file=sys.stderr,
+        )
     document = report.claims_document(verdicts, args.scale)
     report.write_atomic(out / "claims.json", json.dumps(document, indent=1) + "\n")
     report.write_atomic(out / "report.md", report.render_markdown(verdicts, args.scale, figures))
+    runner.finish(out)
     if args.json:
         print(json.dumps(document, indent=1))
     else:
@@ -295,7 +318,11 @@ def _cmd_figures(args) -> int:
     ]
     if not names:
         raise ValueError(f"--only {args.only!r} matches no figure; figures: {', '.join(RECIPES)}")
-    drawn = _draw(names, _writable_dir(args.out), args.scale)
+    from paper_checks.runner import draw_figures
+
+    drawn, problems = draw_figures(names, args.scale, _writable_dir(args.out))
+    for problem in problems:
+        print(f"stagewise: {problem}", file=sys.stderr)
     for name in drawn:
         print(f"{args.out / name}.png  (and .pdf)")
     return 0
@@ -454,10 +481,14 @@ def _cmd_sweep(args) -> int:
         if grid["family"] != "deep_linear":
             raise ValueError("--device gpu applies to family 'deep_linear' only")
         grid["parameters"]["device"] = ["gpu"]
-    scheduler = args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
-    backend = args.backend or ("dask" if scheduler else "processes")
+    backend, workers, scheduler = _engine(args)
+    if args.batch < 1:
+        raise ValueError(f"--batch must be >= 1, got {args.batch}")
     total = len(sweep.cells(grid))
-    with tqdm(total=total, desc="cells", unit="cell", file=sys.stderr) as bar:
+    _, todo = sweep.prepare(grid, args.out)  # refuses a directory of another sweep, untouched
+    with tqdm(
+        total=total, initial=total - len(todo), desc="cells", unit="cell", file=sys.stderr
+    ) as bar:
 
         def progress(done, failed, remaining):
             bar.n = total - remaining
@@ -468,7 +499,7 @@ def _cmd_sweep(args) -> int:
             grid,
             args.out,
             backend=backend,
-            workers=args.workers,
+            workers=workers,
             scheduler=scheduler,
             batch_size=args.batch,
             progress=progress,
@@ -492,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except (ValueError, TypeError) as exc:
-        message = " ".join(str(exc).split())  # always one line
+        message = one_line(str(exc))
         print(f"stagewise {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -43,6 +43,8 @@ class Claim:
     check: Callable[[str, np.random.Generator], Outcome]
     scales: tuple[str, ...] = SCALES
     figures: tuple[str, ...] = ()
+    group: str = ""  # claims of one group share a cached experiment and run in one process
+    minutes: float = 0.0  # rough paper-scale cost of the group; long groups are started first
 
     def rng(self) -> np.random.Generator:
         """The claim's own generator: seeded from its id, so every run gives the same numbers."""
@@ -73,8 +75,12 @@ def claim(
     expected: str,
     scales: tuple[str, ...] = SCALES,
     figures: tuple[str, ...] = (),
+    group: str = "",
+    minutes: float = 0.0,
 ):
-    """Register the decorated ``check(scale, rng) -> Outcome`` as a claim."""
+    """Register the decorated ``check(scale, rng) -> Outcome`` as a claim. Claims naming the same
+    ``group`` share a cached experiment: ``stagewise check`` runs them in one task, one process.
+    ``minutes`` (the group's rough cost at paper scale) only orders the tasks, longest first."""
     if provenance not in PROVENANCES:
         raise ValueError(f"provenance must be one of {PROVENANCES}, got {provenance!r}")
     if not set(scales) <= set(SCALES):
@@ -84,8 +90,9 @@ def claim(
         if id in _REGISTRY:
             raise ValueError(f"claim id {id!r} is registered twice")
         _REGISTRY[id] = Claim(
-            id, source, provenance, statement, expected, check, tuple(scales), tuple(figures)
-        )
+            id, source, provenance, statement, expected, check, tuple(scales), tuple(figures),
+            group or id, minutes,
+        )  # fmt: skip
         return check
 
     return register

@@ -30,12 +30,12 @@ def versions() -> dict[str, str]:
     return out
 
 
-def _plain(value):
+def plain(value):
     """JSON-safe copy: numpy scalars and arrays to Python, non-finite floats to strings."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple | np.ndarray):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -58,7 +58,7 @@ def claims_document(verdicts: list[Verdict], scale: str) -> dict:
                 "expected": v.claim.expected,
                 "verdict": v.verdict,
                 "summary": v.summary,
-                "measured": _plain(v.measured),
+                "measured": plain(v.measured),
                 "figures": list(v.claim.figures),
             }
             for v in verdicts
@@ -128,7 +128,7 @@ def render_markdown(
             "<details><summary>measured numbers</summary>",
             "",
             "```json",
-            json.dumps(_plain(v.measured), indent=1),
+            json.dumps(plain(v.measured), indent=1),
             "```",
             "</details>",
         ]

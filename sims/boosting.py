@@ -16,7 +16,7 @@ import numpy as np
 from sims._kernels import boosting as kernel
 from sims._reference import ensemble_reference
 from sims.problems import as_generator
-from theory._checks import check_array, check_choice, check_int, check_real
+from theory._checks import check_array, check_choice, check_int, check_real, check_steps
 from theory.rates import nesterov_beta
 
 LEARNERS = ("linear", "features", "tree")
@@ -109,7 +109,7 @@ def train_ensemble(
     check_choice("loss", loss, LOSSES)
     check_choice("schedule", schedule, SCHEDULES)
     check_choice("backend", backend, BACKENDS)
-    stages = check_int("stages", stages, low=0)
+    stages = check_steps("stages", stages)
     X, y = _check_data(X, y, loss)
     has_eval = X_eval is not None or y_eval is not None
     if has_eval:

@@ -18,7 +18,7 @@ import numpy as np
 from sims._kernels import deep_linear as kernel
 from sims._reference import stagewise_reference
 from sims.problems import as_generator
-from theory._checks import check_array, check_choice, check_int, check_real
+from theory._checks import check_array, check_choice, check_real, check_steps
 from theory.rates import nesterov_beta
 
 INITS = tuple(kernel.INIT_CODES)
@@ -100,7 +100,7 @@ def _instance(
     v0 = np.eye(d) if V0 is None else check_array("V0", V0, ndim=2)
     if v0.shape != (d, d):
         raise ValueError(f"V0 must have Sigma's shape {(d, d)}, got {v0.shape}")
-    check_int("stages", stages, low=0)
+    check_steps("stages", stages)
     check_choice("init", init, INITS)
     check_choice("layer_grad", layer_grad, LAYER_GRADS)
     if layer_grad == "functional" and np.linalg.cond(v0) > 1e12:
@@ -329,7 +329,7 @@ def train_layers(Sigma, W_star, layers, steps: int, *, lr, trainable=None) -> La
     ws = [check_array(f"layers[{i}]", w, ndim=2).copy() for i, w in enumerate(layers)]
     if any(w.shape != (d, d) for w in ws):
         raise ValueError(f"layers must be ({d}, {d}) arrays")
-    steps = check_int("steps", steps, low=0)
+    steps = check_steps("steps", steps)
     lr = check_real("lr", lr, low=0.0, low_open=True)
     updated = np.ones(len(ws), dtype=bool) if trainable is None else np.asarray(trainable) == 1
     if updated.shape != (len(ws),):

@@ -31,7 +31,7 @@ import numpy as np
 from sims import deep_linear, residual_mlp
 from sims.problems import as_generator
 from sims.subnetworks import stage_bounds
-from theory._checks import check_choice, check_int, check_real
+from theory._checks import check_choice, check_int, check_real, check_steps
 
 OPERATORS = ("progressive", "gradual", "midas", "zero", "random", "copy_noise")
 STATE_MODES = ("copy", "reset")
@@ -122,7 +122,7 @@ def prop_alpha(total_steps: int, n_stages: int, alpha: float) -> np.ndarray:
     """Prop-alpha stage lengths: stage i (1-based) gets ``T i^alpha / sum_j j^alpha`` steps,
     rounded at the cumulative stage boundaries so the lengths sum to T exactly (alpha = 0: equal
     stages)."""
-    total_steps = check_int("total_steps", total_steps, low=1)
+    total_steps = check_steps("total_steps", total_steps, low=1)
     n_stages = check_int("n_stages", n_stages, low=1)
     if n_stages > total_steps:
         raise ValueError(f"n_stages ({n_stages}) must not exceed total_steps ({total_steps})")
@@ -147,7 +147,7 @@ def learning_rates(
     decay to ``peak / 10`` at ``total_steps``. With ``rewarm``, each stage (from
     ``stage_starts``) ramps linearly from 0 to the global value over its first ``warmup`` steps
     again."""
-    total_steps = check_int("total_steps", total_steps, low=1)
+    total_steps = check_steps("total_steps", total_steps, low=1)
     peak = check_real("peak", peak, low=0.0, low_open=True)
     warmup = check_int("warmup", warmup, low=0, high=total_steps)
     t = np.arange(total_steps, dtype=float)
@@ -340,7 +340,7 @@ class _Record:
 
 def _check_driver(layers, block_size, stage_steps, train, optimizer_state):
     _, block_size = _check_layers(layers, block_size)
-    stage_steps = [check_int("stage_steps", s, low=0) for s in stage_steps]
+    stage_steps = [check_steps("stage_steps", s) for s in stage_steps]
     if not stage_steps:
         raise ValueError("stage_steps must name at least one stage")
     check_choice("train", train, TRAIN_MODES)
@@ -375,7 +375,7 @@ def train_grown(
     block_size, stage_steps = _check_driver(
         model.layers, block_size, stage_steps, train, optimizer_state
     )
-    extra_steps = check_int("extra_steps", extra_steps, low=0)
+    extra_steps = check_steps("extra_steps", extra_steps)
     if operator is None and len(stage_steps) > 1:
         raise ValueError("operator is needed when there is more than one stage")
     options = _Options(operator, block_size, train, optimizer_state == "reset", noise)

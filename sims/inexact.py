@@ -16,7 +16,7 @@ from scipy.special import logsumexp, softmax
 
 from sims.problems import as_generator
 from theory import robust_nesterov as rn
-from theory._checks import check_array, check_choice, check_int, check_real
+from theory._checks import check_array, check_choice, check_real, check_steps
 
 PLACEMENTS = ("gradient", "momentum")
 SIZINGS = ("absolute", "relative_progress", "relative_gradient")
@@ -139,7 +139,7 @@ def run_inexact_nag(
     if not (np.isfinite(mu) and np.isfinite(L) and 0 < mu <= L):
         raise ValueError(f"objective must have finite 0 < mu <= L, got mu={mu}, L={L}")
     x0 = check_array("x0", x0, ndim=1)
-    steps = check_int("steps", steps, low=0)
+    steps = check_steps("steps", steps)
     eps = check_real("eps", eps, low=0.0)
     target = check_real("target", target, low=0.0, high=1.0)
     check_choice("placement", placement, PLACEMENTS)

@@ -22,7 +22,14 @@ import numpy as np
 from sims._kernels import residual_mlp as _kernel
 from sims._reference import residual_mlp_reference
 from sims.problems import as_generator
-from theory._checks import check_array, check_choice, check_int, check_real
+from theory._checks import (
+    check_array,
+    check_choice,
+    check_elements,
+    check_int,
+    check_real,
+    check_steps,
+)
 
 PARAM_KEYS = (
     "emb_w", "emb_b", "ln_g", "ln_b", "w1", "b1", "w2", "b2", "fin_g", "fin_b", "head_w", "head_b",
@@ -39,6 +46,7 @@ def init_params(d: int, width: int, depth: int, seed=None) -> dict[str, np.ndarr
     d = check_int("d", d, low=1)
     width = check_int("width", width, low=1)
     depth = check_int("depth", depth, low=1)
+    check_elements("width and depth", d * width + depth * 8 * width * width)
     rng = as_generator(seed)
     hid = 4 * width
 
@@ -254,7 +262,7 @@ def train(
     parameters are copied after every step count in ``checkpoints``."""
     d, _, depth = _check_params(params)
     X, y = _check_data(X, y, d)
-    steps = check_int("steps", steps, low=1)
+    steps = check_steps("steps", steps, low=1)
     lrs = _learning_rates(lr, steps)
     check_choice("optimizer", optimizer, OPTIMIZERS)
     state = _check_optimizer_state(optimizer_state, params)

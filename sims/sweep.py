@@ -9,9 +9,11 @@ comes from ``SeedSequence`` applied to the cell's identity, so every backend giv
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
+import math
 import os
 import time
 import tomllib
@@ -25,6 +27,7 @@ import numpy as np
 from theory._checks import check_choice, check_int
 
 BACKENDS = ("inprocess", "processes", "dask")
+MAX_WORKERS = 1024
 
 
 def _deep_linear_cell(p: dict, seed: int) -> dict:
@@ -201,11 +204,29 @@ def parse_grid(spec) -> dict:
             )
         if not isinstance(values, list) or not values:
             raise ValueError(f"parameter {name!r} must be a non-empty list of values")
+        for value in values:
+            _check_grid_value(family, name, value, defaults[name])
     return {
         "family": family,
         "seeds": seeds,
         "parameters": {k: list(v) for k, v in sorted(parameters.items())},
     }
+
+
+def _check_grid_value(family: str, name: str, value, default) -> None:
+    """A grid value has its default's type (a number where the default is a number or None) and
+    numbers are finite; ranges are checked by the cell's own model code."""
+    where = f"parameter {name!r} of family {family!r}"
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise ValueError(f"{where} takes names (strings), got {value!r}")
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{where} takes numbers, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{where} must be finite, got {value!r}")
+    if isinstance(default, int) and not isinstance(value, int):
+        raise ValueError(f"{where} takes integers, got {value!r}")
 
 
 def cells(grid: dict) -> list[Cell]:
@@ -341,7 +362,8 @@ def run_sweep(
     grid = parse_grid(spec)
     check_choice("backend", backend, BACKENDS)
     batch_size = check_int("batch_size", batch_size, low=1)
-    workers = os.cpu_count() or 1 if workers is None else check_int("workers", workers, low=1)
+    if workers is not None:
+        check_int("workers", workers, low=1, high=MAX_WORKERS)
     directory, todo = prepare(grid, directory)
     tasks = batches(todo, batch_size)
     done = failed = 0
@@ -354,30 +376,71 @@ def run_sweep(
         if progress is not None:
             progress(done, failed, len(todo) - done)
 
+    execute(run_cells, tasks, backend, workers, scheduler, record)
+    return done
+
+
+def execute(function, tasks, backend="processes", workers=None, scheduler=None, on_result=None):
+    """Call ``function(task)`` for every task: in this process, in ``workers`` local processes
+    (spawned, one BLAS/Numba thread each) or on a Dask cluster (``scheduler`` address, or a local
+    cluster of ``workers`` processes). ``on_result(result)`` runs here, in completion order; local
+    processes start the tasks in the order given."""
+    check_choice("backend", backend, BACKENDS)
+    workers = (
+        os.cpu_count() or 1
+        if workers is None
+        else check_int("workers", workers, low=1, high=MAX_WORKERS)
+    )
     if backend == "inprocess" or not tasks:
         for task in tasks:
-            record(run_cells(task))
+            on_result(function(task))
     elif backend == "processes":
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         # spawn, not fork: the parent may already run Numba's OpenMP thread pool
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            for future in as_completed([pool.submit(run_cells, t) for t in tasks]):
-                record(future.result())
+        with (
+            _one_thread_per_child(),
+            ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool,
+        ):
+            for future in as_completed([pool.submit(function, t) for t in tasks]):
+                on_result(future.result())
     else:
         client = _dask_client(scheduler, workers)
         try:
             from distributed import as_completed as dask_completed
 
-            for future in dask_completed(client.map(run_cells, tasks, pure=False)):
-                record(future.result())
+            for future in dask_completed(client.map(function, tasks, pure=False)):
+                on_result(future.result())
         finally:
             client.close()
             if scheduler is None:
                 client.cluster.close()
-    return done
+
+
+THREAD_VARIABLES = (
+    "NUMBA_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+)
+
+
+@contextlib.contextmanager
+def _one_thread_per_child():
+    """Children spawned inside see one BLAS/OpenMP/Numba thread each (the cores are shared out
+    between processes, not oversubscribed); this process's environment is restored after."""
+    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _dask_client(scheduler: str | None, workers: int):

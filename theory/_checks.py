@@ -11,6 +11,23 @@ import numbers
 
 import numpy as np
 
+MAX_STEPS = 10**8  # more steps or stages than any run here needs: the loss trace alone is 800 MB
+MAX_ELEMENTS = 2**28  # largest parameter or data array accepted (2 GiB of float64)
+
+
+def check_steps(name: str, value, *, low: int = 0) -> int:
+    """A step or stage count in ``[low, MAX_STEPS]``."""
+    return check_int(name, value, low=low, high=MAX_STEPS)
+
+
+def check_elements(names: str, count: int) -> None:
+    """Refuse sizes whose arrays would hold more than ``MAX_ELEMENTS`` numbers."""
+    if count > MAX_ELEMENTS:
+        raise ValueError(
+            f"{names} too large: {count:.3g} numbers ({count * 8 / 2**30:.3g} GiB), limit "
+            f"{MAX_ELEMENTS:.3g}"
+        )
+
 
 def check_real(name: str, value, *, low=None, high=None, low_open=False, high_open=False) -> float:
     """Return ``value`` as a finite float in the given interval, or raise naming ``name``."""

@@ -43,3 +43,12 @@ def test_every_claim_is_fully_described():
         assert c.provenance in registry.PROVENANCES
         assert c.source and c.statement and c.expected
         assert "." in c.id
+
+
+def test_every_figure_of_the_gallery_belongs_to_a_claim():
+    """``stagewise check`` draws the figures its claims name: each recipe must be named, and
+    every name must be a recipe."""
+    from paper_checks.gallery import RECIPES
+
+    named = {name for c in registry.all_claims() for name in c.figures}
+    assert named == set(RECIPES)

@@ -1,0 +1,188 @@
+"""``stagewise check`` on the sweep engine: one task per claim group, run in-process, in local
+processes or on a Dask cluster (``sims.sweep.execute``), resumable.
+
+A task runs the claims of one group (claims that share a cached experiment) in one process, then
+draws the figures they name while that experiment is still in memory. Each finished task is stored
+as ``DIR/.tasks/<group>.json`` (temporary file, then rename) with a fingerprint of the package's
+source; an interrupted check run again with the same code, scale and selection skips the stored
+tasks. Every result, fresh or stored, is read back from that JSON text, so the report is the same
+whichever backend ran it. The directory is removed once the report is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from paper_checks import registry
+from paper_checks.report import plain, write_atomic
+
+PACKAGES = ("theory", "sims", "figures", "paper_checks")
+TASKS_DIR = ".tasks"
+
+
+@dataclass(frozen=True)
+class Task:
+    group: str
+    claim_ids: tuple[str, ...]
+    figures: tuple[str, ...]
+    scale: str
+    figures_dir: str
+    minutes: float
+
+
+def plan(claims: list[registry.Claim], scale: str, figures_dir: Path) -> list[Task]:
+    """One task per group of ``claims``, each figure drawn by the first group naming it; longest
+    groups first (by their ``minutes``), so that a pool of workers finishes close together."""
+    members: dict[str, list[registry.Claim]] = {}
+    for c in claims:
+        members.setdefault(c.group, []).append(c)
+    assigned: set[str] = set()
+    tasks = []
+    for group, group_claims in members.items():
+        names = [n for c in group_claims for n in c.figures if n not in assigned]
+        names = list(dict.fromkeys(names))
+        assigned.update(names)
+        tasks.append(
+            Task(
+                group,
+                tuple(c.id for c in group_claims),
+                tuple(names),
+                scale,
+                str(figures_dir),
+                sum(c.minutes for c in group_claims),
+            )
+        )
+    return sorted(tasks, key=lambda t: -t.minutes)
+
+
+def draw_figures(names, scale: str, out_dir: Path) -> tuple[dict, list[str]]:
+    """Draw the gallery recipes ``names`` into ``out_dir`` (PNG and PDF). Returns
+    ``{name: [relative png path, caption]}`` and one line per figure that could not be drawn."""
+    from figures.style import save
+    from paper_checks.gallery import RECIPES
+
+    drawn, problems = {}, []
+    for name in names:
+        recipe = RECIPES[name]
+        try:
+            figure = recipe.draw(scale)
+        except Exception as exc:  # a broken figure is reported, it does not sink the run
+            problems.append(
+                f"figure {name!r} could not be drawn ({' '.join(f'{type(exc).__name__}: {exc}'.split())})"
+            )
+            continue
+        save(figure, Path(out_dir) / name)
+        drawn[name] = [f"{Path(out_dir).name}/{name}.png", recipe.caption]
+    return drawn, problems
+
+
+def run_task(task: Task) -> dict:
+    """Run a task's claims, then draw its figures (in whichever process runs the task)."""
+    by_id = {c.id: c for c in registry.all_claims()}
+    verdicts = [registry.run_claim(by_id[i], task.scale) for i in task.claim_ids]
+    figures, problems = draw_figures(task.figures, task.scale, Path(task.figures_dir))
+    return {
+        "group": task.group,
+        "claim_ids": list(task.claim_ids),
+        "verdicts": [
+            {
+                "id": v.claim.id,
+                "verdict": v.verdict,
+                "measured": plain(v.measured),
+                "summary": v.summary,
+                "seconds": v.seconds,
+            }
+            for v in verdicts
+        ],
+        "figures": figures,
+        "problems": problems,
+    }
+
+
+def source_fingerprint() -> str:
+    """SHA-256 over the package's Python sources and data files: stored results of other code are
+    never reused."""
+    root = Path(registry.__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for package in PACKAGES:
+        for path in sorted((root / package).rglob("*")):
+            if path.suffix in (".py", ".json") and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(root)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _stored(state: Path, tasks: list[Task], fingerprint: str) -> dict[str, dict]:
+    """Results of an interrupted run of the same code, scale and selection."""
+    out = {}
+    for task in tasks:
+        path = state / f"{task.group}.json"
+        try:
+            result = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if (result.get("fingerprint"), result.get("scale"), result.get("claim_ids")) == (
+            fingerprint,
+            task.scale,
+            list(task.claim_ids),
+        ):
+            out[task.group] = result
+    return out
+
+
+def run_check(
+    claims: list[registry.Claim],
+    scale: str,
+    out: Path,
+    backend: str = "processes",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    on_task: Callable[[dict, int], None] | None = None,
+) -> tuple[list[registry.Verdict], dict, list[str], int]:
+    """Run ``claims`` at ``scale`` with figures into ``out/figures``, skipping tasks stored by an
+    interrupted run. Returns the verdicts (in the order of ``claims``), the drawn figures, the
+    problems met while drawing, and how many tasks were reused. ``on_task(result, remaining)``
+    runs after each task."""
+    from sims.sweep import execute
+
+    state = out / TASKS_DIR
+    state.mkdir(parents=True, exist_ok=True)
+    tasks = plan(claims, scale, out / "figures")
+    fingerprint = source_fingerprint()
+    results = _stored(state, tasks, fingerprint)
+    reused = len(results)
+    todo = [t for t in tasks if t.group not in results]
+
+    def record(result: dict) -> None:
+        text = json.dumps({"fingerprint": fingerprint, "scale": scale, **result}, indent=1)
+        write_atomic(state / f"{result['group']}.json", text + "\n")
+        results[result["group"]] = json.loads(text)
+        if on_task is not None:
+            on_task(result, len(tasks) - len(results))
+
+    execute(run_task, todo, backend, workers, scheduler, record)
+    stored = {v["id"]: v for r in results.values() for v in r["verdicts"]}
+    verdicts = [
+        registry.Verdict(
+            c,
+            scale,
+            stored[c.id]["verdict"],
+            stored[c.id]["measured"],
+            stored[c.id]["summary"],
+            stored[c.id]["seconds"],
+        )
+        for c in claims
+    ]
+    figures = {name: tuple(v) for r in results.values() for name, v in r["figures"].items()}
+    problems = [p for t in tasks for p in results[t.group]["problems"]]
+    return verdicts, figures, problems, reused
+
+
+def finish(out: Path) -> None:
+    """Drop the stored task results once the report that holds them is written."""
+    shutil.rmtree(out / TASKS_DIR, ignore_errors=True)

@@ -1,0 +1,88 @@
+"""``stagewise check`` on the sweep engine: grouping, bit-identical claims.json across runs and
+backends, and resumption after the process is killed."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from paper_checks import registry, runner
+from paper_checks.cli import main
+
+# four groups, one of them (stacking.stages-table) with three claims, one spanning two modules
+SELECTION = "stacking.*"
+
+
+def test_plan_puts_claims_sharing_an_experiment_in_one_task(tmp_path):
+    claims = registry.select(None, "paper")
+    tasks = runner.plan(claims, "paper", tmp_path)
+    by_group = {t.group: t for t in tasks}
+    assert set(by_group["growth.speed-runs"].claim_ids) == {
+        "growth.adaptive",
+        "growth.looped",
+        "growth.position",
+        "growth.speed",
+    }
+    assert sorted(i for t in tasks for i in t.claim_ids) == sorted(c.id for c in claims)
+    drawn = [name for t in tasks for name in t.figures]
+    assert len(drawn) == len(set(drawn))  # each figure drawn once
+    assert set(drawn) == {name for c in claims for name in c.figures}
+    assert [t.minutes for t in tasks] == sorted((t.minutes for t in tasks), reverse=True)
+
+
+def _check(out, *backend):
+    status = main(["check", "--only", SELECTION, "--out", str(out), *backend])
+    assert status in (0, 1)
+    assert not (out / runner.TASKS_DIR).exists()  # removed once the report is written
+    return (out / "claims.json").read_bytes()
+
+
+def test_claims_json_is_bit_identical_across_runs_and_backends(tmp_path):
+    pytest.importorskip("distributed")
+    first = _check(tmp_path / "processes-1")
+    assert _check(tmp_path / "processes-2") == first
+    assert _check(tmp_path / "inprocess", "--backend", "inprocess") == first
+    assert _check(tmp_path / "dask", "--backend", "dask", "--workers", "2") == first
+    document = json.loads(first)
+    assert len(document["claims"]) == len(registry.select(SELECTION, "quick"))
+
+
+def test_a_killed_check_resumes_from_its_stored_groups(tmp_path):
+    out = tmp_path / "killed"
+    command = [sys.executable, "-m", "paper_checks.cli", "check", "--only", SELECTION]
+    command += ["--out", str(out), "--backend", "inprocess"]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not list((out / runner.TASKS_DIR).glob("*.json")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    stored = list((out / runner.TASKS_DIR).glob("*.json"))
+    assert stored, "no group was stored before the deadline"
+    assert not (out / "claims.json").exists()
+    for path in stored:  # only complete files: written to a temporary file, then renamed
+        assert json.loads(path.read_text())["verdicts"]
+
+    resumed = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode in (0, 1), resumed.stderr
+    assert "resumed:" in resumed.stderr
+    fresh = _check(tmp_path / "fresh", "--backend", "inprocess")
+    assert (out / "claims.json").read_bytes() == fresh
+
+
+def test_stored_groups_of_other_code_are_not_reused(tmp_path):
+    claims = registry.select("nesterov.worst-case-*", "quick")
+    out = tmp_path / "out"
+    runner.run_check(claims, "quick", out, backend="inprocess")
+    _, _, _, reused = runner.run_check(claims, "quick", out, backend="inprocess")
+    assert reused == 2
+    stored = out / runner.TASKS_DIR / "nesterov.worst-case-bound.json"
+    stored.write_text(stored.read_text().replace('"fingerprint": "', '"fingerprint": "x'))
+    _, _, _, reused = runner.run_check(claims, "quick", out, backend="inprocess")
+    assert reused == 1
+    _, _, _, reused = runner.run_check(claims[:1], "paper", out, backend="inprocess")
+    assert reused == 0  # another scale
