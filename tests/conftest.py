@@ -13,4 +13,13 @@ settings.register_profile(
 settings.register_profile(
     "dev", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
-settings.load_profile("ci" if os.environ.get("CI") else "dev")
+settings.register_profile(  # a quick pass per mutant; fewer examples can only kill fewer mutants
+    "mutation",
+    derandomize=True,
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+)

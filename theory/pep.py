@@ -149,9 +149,13 @@ def compute_table(keys, jobs: int = 1, progress=None) -> list[dict]:
         results = map(_table_row, keys)
         pool = None
     else:
+        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        pool = ProcessPoolExecutor(max_workers=jobs)
+        # spawn, not fork: the caller may already run Numba's or BLAS's thread pools
+        pool = ProcessPoolExecutor(
+            max_workers=jobs, mp_context=multiprocessing.get_context("spawn")
+        )
         results = pool.map(_table_row, keys, chunksize=4)
     rows = []
     try:

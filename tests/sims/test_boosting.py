@@ -137,3 +137,27 @@ def test_bad_input(kwargs, name):
     args = {"X": X0, "y": Y0, "stages": 5, **kwargs}
     with pytest.raises(ValueError, match=name):
         train_ensemble(**args)
+
+
+@pytest.mark.parametrize("init", INITS)
+def test_divergence_is_detected_at_the_same_stage_by_kernel_and_reference(init):
+    """A step size 50x past stability: both paths stop at the first stage whose training loss
+    exceeds 1e6 times the initial one, and agree on every loss up to there."""
+    X, y = regression_problem(50, 4, 10.0, 0.3, seed=3)
+    options = {"init": init, "eta": 50.0, "random_scale": 0.1, "seed": 3}
+    if init == "stack":
+        options["beta"] = 0.5
+    fast = train_ensemble(X, y, 200, **options)
+    slow = train_ensemble(X, y, 200, backend="numpy", **options)
+    assert fast.status == slow.status == "diverged"
+    assert fast.eval_losses is None and slow.eval_losses is None  # no evaluation data given
+    assert len(fast.train_losses) == len(slow.train_losses) < 201
+    assert slow.train_losses[-1] > 1e6 * slow.train_losses[0]
+    assert np.all(slow.train_losses[1:-1] <= 1e6 * slow.train_losses[0])
+    np.testing.assert_allclose(fast.train_losses, slow.train_losses, rtol=1e-9)
+
+
+def test_without_evaluation_data_there_are_no_evaluation_losses():
+    X, y = regression_problem(30, 3, 10.0, 0.3, seed=1)
+    for backend in ("numba", "numpy"):
+        assert train_ensemble(X, y, 5, backend=backend).eval_losses is None

@@ -224,3 +224,34 @@ def test_bad_input_is_rejected_before_any_work(kwargs, name):
 def test_stages_must_be_an_integer():
     with pytest.raises(TypeError, match="stages"):
         train_stagewise(GOOD[0], GOOD[1], 2.5)
+
+
+@pytest.mark.parametrize("layer_grad", ["euclidean", "functional"])
+def test_divergence_is_detected_at_the_same_stage_by_kernel_and_reference(layer_grad):
+    """A step size 30x past stability: the kernel and the NumPy reference stop at the same stage
+    (the first whose loss exceeds the divergence threshold) with the same losses, warning-free."""
+    sigma, w_star = deep_linear_problem(6, 10.0, 0.2, seed=5)
+    runs = [
+        train_stagewise(
+            sigma, w_star, 300, init="stack", eta=30.0, layer_grad=layer_grad, backend=backend
+        )
+        for backend in ("numba", "numpy")
+    ]
+    assert runs[0].status == runs[1].status == "diverged"
+    assert len(runs[0].losses) == len(runs[1].losses) < 301
+    np.testing.assert_allclose(runs[0].losses, runs[1].losses, rtol=1e-8)
+
+
+@pytest.mark.parametrize("target", [None, 1e-6])
+def test_kernel_and_reference_stop_at_the_same_stage(target):
+    """A well-conditioned run (no round-off amplification): same status, same number of stages
+    and the same losses, with and without an early-stopping target."""
+    sigma, w_star = deep_linear_problem(4, 10.0, 0.05, seed=2)
+    runs = [
+        train_stagewise(sigma, w_star, 400, target=target, backend=backend)
+        for backend in ("numba", "numpy")
+    ]
+    assert runs[0].status == runs[1].status == ("max_stages" if target is None else "converged")
+    assert len(runs[0].losses) == len(runs[1].losses)
+    assert (len(runs[0].losses) == 401) == (target is None)
+    np.testing.assert_allclose(runs[0].losses, runs[1].losses, rtol=1e-9, atol=1e-14)

@@ -61,3 +61,48 @@ def test_bad_input_names_the_argument(call, name):
 def test_wrong_type_is_a_type_error():
     with pytest.raises(TypeError, match="kappa"):
         rates.nesterov_beta("ten")
+
+
+@pytest.mark.parametrize(
+    ("kappa", "expected"),
+    [(1.0, 0.0), (4.0, 1 / 9), (9.0, 1 / 4), (100.0, 81 / 121), (10_000.0, (99 / 101) ** 2)],
+)
+def test_lower_bound_rate_values(kappa, expected):
+    """Nesterov 2004 Thm 2.1.13: no first-order method beats ((sqrt(kappa)-1)/(sqrt(kappa)+1))^2
+    per step in function value; the values are worked out by hand."""
+    assert rates.lower_bound_rate(kappa) == pytest.approx(expected, rel=1e-14, abs=1e-300)
+
+
+def smallest_power_below(contraction, eps):
+    """Brute force: the first T = 0, 1, 2, ... with contraction^T <= eps."""
+    steps = 0
+    while contraction**steps > eps:
+        steps += 1
+    return steps
+
+
+@given(st.floats(0.0, 0.999), st.floats(1e-12, 0.999))
+def test_steps_for_rate_is_the_first_power_below_eps(contraction, eps):
+    assert rates.steps_for_rate(contraction, eps) == smallest_power_below(contraction, eps)
+
+
+def test_rate_dispatches_to_each_bound():
+    assert rates.rate("gd", 4.0) == 0.75
+    assert rates.rate("nag", 4.0) == 0.5
+    assert rates.rate("lower", 4.0) == pytest.approx(1 / 9, rel=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda: rates.rate("adam", 4.0), "method"),
+        (lambda: rates.steps_for_rate(-0.1, 0.5), "contraction"),
+        (lambda: rates.steps_for_rate(1.0, 0.5), "contraction"),
+        (lambda: rates.steps_for_rate(0.5, 1.0), "eps"),
+        (lambda: rates.steps_for_rate(0.5, 0.0), "eps"),
+        (lambda: rates.predicted_steps("nag", 10.0, 1.0), "eps must be < 1.0"),
+    ],
+)
+def test_bad_arguments_are_named(call, name):
+    with pytest.raises((ValueError, TypeError), match=name):
+        call()

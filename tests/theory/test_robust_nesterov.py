@@ -104,3 +104,84 @@ def test_objective_without_finite_constants_is_rejected():
         rn.contraction(0.5)
     with pytest.raises(ValueError, match="positive definite"):
         Quadratic(-np.eye(2))
+
+
+@pytest.mark.parametrize("c", [0.25, 3.0])
+def test_potential_and_error_terms_scale_with_the_objective(c):
+    """Multiplying f by c multiplies L, mu, gradients and gradient errors by c and leaves the
+    iterates of NAG (step 1/L) unchanged, so Phi and both error terms scale by c."""
+    rng = np.random.default_rng(7)
+    e, g, y, x, x_star, z, m = rng.standard_normal((7, 5))
+    L, mu, kappa = 2.5, 0.1, 25.0
+    assert rn.gradient_error_term(c * e, c * g, y, x, x_star, c * L, c * mu) == pytest.approx(
+        c * rn.gradient_error_term(e, g, y, x, x_star, L, mu), rel=1e-12
+    )
+    assert rn.potential(c * 0.7, z, x_star, c * mu) == pytest.approx(
+        c * rn.potential(0.7, z, x_star, mu), rel=1e-12
+    )
+    assert rn.momentum_error_term(m, z, x_star, kappa, c * mu) == pytest.approx(
+        c * rn.momentum_error_term(m, z, x_star, kappa, mu), rel=1e-12
+    )
+
+
+@given(st.floats(1.0, 1e4), st.floats(1e-3, 10.0), st.integers(0, 2**31))
+def test_momentum_error_term_is_the_change_of_the_z_term(kappa, mu, seed):
+    """A momentum error m moves the look-ahead point y = (x + tau z)/(1 + tau) by m, hence z by
+    (1 + tau)/tau m; the term is mu/2 (|z' - x*|^2 - |z - x*|^2), computed here from the
+    three-sequence relation rather than the module's closed form."""
+    rng = np.random.default_rng(seed)
+    x, x_prev, x_star, m = rng.standard_normal((4, 3))
+    tau = 1 / np.sqrt(kappa)
+    z = x + (np.sqrt(kappa) - 1) * (x - x_prev)
+    y = (x + tau * z) / (1 + tau)
+    z_moved = ((1 + tau) * (y + m) - x) / tau
+    change = mu / 2 * (np.sum((z_moved - x_star) ** 2) - np.sum((z - x_star) ** 2))
+    scale = mu / 2 * (np.sum((z_moved - x_star) ** 2) + np.sum((z - x_star) ** 2))
+    assert rn.momentum_error_term(m, z, x_star, kappa, mu) == pytest.approx(
+        change, rel=1e-9, abs=1e-12 * scale
+    )
+
+
+@pytest.mark.parametrize(("kappa", "factor"), [(1.0, 0.0), (4.0, 0.5), (100.0, 0.9), (1e4, 0.99)])
+def test_contraction_and_decrease_bound_values(kappa, factor):
+    assert rn.contraction(kappa) == pytest.approx(factor, rel=1e-15, abs=1e-300)
+    assert rn.decrease_bound(2.0, kappa) == pytest.approx(2 * factor, abs=1e-15)
+    assert rn.decrease_bound(2.0, kappa, 0.5) == pytest.approx(2 * factor + 0.5, abs=1e-15)
+    assert rn.decrease_bound(2.0, kappa, 0.5, "momentum") == pytest.approx(2.5 * factor, abs=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda: rn.potential(1.0, [0.0], [0.0], 0.0), "mu"),
+        (lambda: rn.potential(1.0, [0.0], [0.0], -1.0), "mu"),
+        (lambda: rn.gradient_error_term([1.0], [1.0], [0.0], [0.0], [0.0], 1.0, 0.0), "mu"),
+        (lambda: rn.gradient_error_term([1.0], [1.0], [0.0], [0.0], [0.0], 0.5, 1.0), "L"),
+        (lambda: rn.momentum_error_term([1.0], [0.0], [0.0], 0.5, 1.0), "kappa"),
+        (lambda: rn.decrease_bound(1.0, 10.0, 0.0, "hessian"), "placement"),
+        (lambda: rn.z_sequence([1.0], [0.0], 0.0), "kappa"),
+    ],
+)
+def test_bad_arguments_are_named(call, name):
+    with pytest.raises((ValueError, TypeError), match=name):
+        call()
+
+
+def test_kappa_one_is_accepted():
+    zero, one = np.zeros(1), np.ones(1)
+    assert rn.gradient_error_term(zero, one, zero, zero, zero, 1.0, 1.0) == 0.0
+
+
+@given(st.floats(0.1, 10.0), st.integers(0, 2**31))
+def test_gradient_error_bound_is_an_identity_for_an_isotropic_quadratic(L, seed):
+    """For f = L/2 |x - x*|^2 (mu = L, tau = 1) smoothness, both convexity inequalities and
+    Jensen's hold with equality, so Phi_{k+1} equals the bound exactly: computed here by taking
+    the inexact step, z_{k+1} = y - d/mu, and evaluating the potential directly."""
+    rng = np.random.default_rng(seed)
+    x, y, x_star, e = rng.standard_normal((4, 4))
+    g = L * (y - x_star)
+    x_next = y - (g + e) / L
+    z_next = y - (g + e) / L  # (1 - tau) z' + tau (y - d/mu) with tau = 1, mu = L
+    phi_next = L / 2 * np.sum((x_next - x_star) ** 2) + L / 2 * np.sum((z_next - x_star) ** 2)
+    bound = rn.decrease_bound(123.0, 1.0, rn.gradient_error_term(e, g, y, x, x_star, L, L))
+    assert bound == pytest.approx(phi_next, rel=1e-10, abs=1e-12)
