@@ -106,3 +106,14 @@ def test_rate_dispatches_to_each_bound():
 def test_bad_arguments_are_named(call, name):
     with pytest.raises((ValueError, TypeError), match=name):
         call()
+
+
+@pytest.mark.parametrize("contraction", [0.3, 0.5, 0.9, 0.99, 0.999])
+@pytest.mark.parametrize("power", [1, 2, 7, 50, 333])
+def test_steps_for_rate_at_exact_powers(contraction, power):
+    """eps = contraction^k: the logarithms' round-off may put the ratio on either side of k; the
+    answer is k (c^k <= eps holds with equality) unless eps underflows the interval."""
+    eps = contraction**power
+    if not 0 < eps < 1:
+        pytest.skip("eps underflows")
+    assert rates.steps_for_rate(contraction, eps) == smallest_power_below(contraction, eps)
