@@ -246,7 +246,7 @@ def _cmd_check(args) -> int:
     groups = len({c.group for c in claims})
     with tqdm(total=groups, desc="claim groups", unit="group", file=sys.stderr) as bar:
 
-        def on_task(result, remaining):
+        def on_task(result):
             bar.update()
             bar.set_postfix_str(result["group"])
 
@@ -318,11 +318,17 @@ def _cmd_figures(args) -> int:
     ]
     if not names:
         raise ValueError(f"--only {args.only!r} matches no figure; figures: {', '.join(RECIPES)}")
+    from tqdm import tqdm
+
     from paper_checks.runner import draw_figures
 
-    drawn, problems = draw_figures(names, args.scale, _writable_dir(args.out))
-    for problem in problems:
-        print(f"stagewise: {problem}", file=sys.stderr)
+    out = _writable_dir(args.out)
+    drawn = {}
+    for name in tqdm(names, desc="figures", unit="figure", file=sys.stderr, leave=False):
+        done, problems = draw_figures([name], args.scale, out)
+        drawn.update(done)
+        for problem in problems:
+            print(f"stagewise: {problem}", file=sys.stderr)
     for name in drawn:
         print(f"{args.out / name}.png  (and .pdf)")
     return 0

@@ -142,12 +142,12 @@ def run_check(
     backend: str = "processes",
     workers: int | None = None,
     scheduler: str | None = None,
-    on_task: Callable[[dict, int], None] | None = None,
+    on_task: Callable[[dict], None] | None = None,
 ) -> tuple[list[registry.Verdict], dict, list[str], int]:
     """Run ``claims`` at ``scale`` with figures into ``out/figures``, skipping tasks stored by an
     interrupted run. Returns the verdicts (in the order of ``claims``), the drawn figures, the
-    problems met while drawing, and how many tasks were reused. ``on_task(result, remaining)``
-    runs after each task."""
+    problems met while drawing, and how many tasks were reused. ``on_task(result)`` runs after
+    each task."""
     from sims.sweep import execute
 
     state = out / TASKS_DIR
@@ -163,7 +163,7 @@ def run_check(
         write_atomic(state / f"{result['group']}.json", text + "\n")
         results[result["group"]] = json.loads(text)
         if on_task is not None:
-            on_task(result, len(tasks) - len(results))
+            on_task(result)
 
     execute(run_task, todo, backend, workers, scheduler, record)
     stored = {v["id"]: v for r in results.values() for v in r["verdicts"]}

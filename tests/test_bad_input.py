@@ -211,10 +211,6 @@ def test_api_bad_input_raises_one_line_naming_the_argument(call, argument, tmp_p
     assert list(tmp_path.iterdir()) == []
 
 
-def test_the_battery_is_at_least_forty_cases():
-    assert len(CLI_CASES) >= 40 and len(API_CASES) >= 40
-
-
 def _validate_only(args) -> int:
     """Stand-in for the commands: the parsing and the cheap validation, none of the work."""
     if args.command == "check":
