@@ -132,7 +132,21 @@ def forward(
     d, _, depth = _check_params(params)
     X, _ = _check_data(X, None, d)
     coef = _coefficients(depth, mask, scale)
-    return _kernel.predict(X, *_kernel_args(params, coef, activation, layernorm, residual))
+    check_choice("activation", activation, ACTIVATIONS)
+    return _forward_function(params, X.shape[0], activation, layernorm, residual)(params, X, coef)
+
+
+def _forward_function(params, n: int, activation, layernorm, residual):
+    """``outputs(params, X, coef) -> f(X)`` on n rows, its work arrays allocated once."""
+    width, (depth, _, hid) = params["emb_w"].shape[1], params["w1"].shape
+    work = _kernel.workspace(n, width, depth, hid)
+
+    def outputs(p, X, coef):
+        return _kernel.forward_pass(
+            X, *_kernel_args(p, coef, activation, layernorm, residual), work
+        )
+
+    return outputs
 
 
 def loss_and_grads(
@@ -151,15 +165,32 @@ def loss_and_grads(
     d, _, depth = _check_params(params)
     X, y = _check_data(X, y, d)
     coef = _coefficients(depth, mask, scale)
+    check_choice("activation", activation, ACTIVATIONS)
     check_choice("backend", backend, BACKENDS)
+    gradient = _gradient_function(params, X.shape[0], backend, activation, layernorm, residual)
+    return gradient(params, X, y, coef)
+
+
+def _gradient_function(params, n: int, backend: str, activation, layernorm, residual):
+    """``gradient(params, X, y, coef) -> (loss, grads)`` on n rows. The Numba kernel's work and
+    gradient arrays are allocated here, once, and overwritten by every call."""
     if backend == "numpy":
-        check_choice("activation", activation, ACTIVATIONS)
-        loss, grads, _ = residual_mlp_reference(params, X, y, coef, activation, layernorm, residual)
-        return loss, grads
-    loss, grads = _kernel.loss_and_grads(
-        X, y, *_kernel_args(params, coef, activation, layernorm, residual)
-    )
-    return float(loss), dict(zip(PARAM_KEYS, grads, strict=True))
+
+        def reference(p, X, y, coef):
+            loss, grads, _ = residual_mlp_reference(p, X, y, coef, activation, layernorm, residual)
+            return loss, grads
+
+        return reference
+    width, (depth, _, hid) = params["emb_w"].shape[1], params["w1"].shape
+    work = _kernel.workspace(n, width, depth, hid)
+    grads = {k: np.empty(np.shape(params[k])) for k in PARAM_KEYS}
+    grad_arrays = tuple(grads.values())
+
+    def kernel(p, X, y, coef):
+        args = _kernel_args(p, coef, activation, layernorm, residual)
+        return float(_kernel.loss_and_grads(X, y, *args, work, grad_arrays)), grads
+
+    return kernel
 
 
 @dataclass(frozen=True)
@@ -228,6 +259,32 @@ def _learning_rates(lr, steps: int) -> np.ndarray:
     return lrs
 
 
+def _update(p, grads, state, active, lr, optimizer, backend):
+    """One optimiser step in place. Block arrays: only the rows of the ``active`` blocks, with the
+    blocks' own step counts; shared arrays: with the shared count. Adam: beta1 0.9, beta2 0.999,
+    eps 1e-8, ``p -= lr (m / (1 - 0.9^count)) / (sqrt(v / (1 - 0.999^count)) + eps)``; the Numba
+    backend runs it in ``_kernel.adam_update``, the NumPy backend as array expressions."""
+    for key in PARAM_KEYS:
+        block = key in BLOCK_KEYS
+        rows = active if block else np.ones(1, dtype=bool)
+        counts = state["block_steps"] if block else np.array([state["shared_steps"]])
+        param, g, m, v = (a.reshape(rows.shape[0], -1) for a in
+                          (p[key], grads[key], state["m"][key], state["v"][key]))  # fmt: skip
+        if optimizer == "sgd":
+            param[rows] -= lr * g[rows]
+            continue
+        correction1, correction2 = 1 - 0.9**counts, 1 - 0.999**counts
+        if backend == "numba":
+            _kernel.adam_update(param, g, m, v, rows, lr, correction1, correction2)
+            continue
+        g = g[rows]
+        m[rows] = 0.9 * m[rows] + 0.1 * g
+        v[rows] = 0.999 * v[rows] + 0.001 * g * g
+        m_hat = m[rows] / correction1[rows, None]
+        v_hat = v[rows] / correction2[rows, None]
+        param[rows] -= lr * m_hat / (np.sqrt(v_hat) + 1e-8)
+
+
 def train(
     params,
     X,
@@ -292,9 +349,15 @@ def train(
     wanted = {check_int("checkpoints", c, low=0, high=steps) for c in checkpoints}
     saved = {0: {k: v.copy() for k, v in p.items()}} if 0 in wanted else {}
 
+    check_choice("activation", activation, ACTIVATIONS)
+    check_choice("backend", backend, BACKENDS)
+    if has_eval:
+        eval_outputs = _forward_function(p, X_eval.shape[0], **options)
+        full = np.ones(depth)
+
     def evaluate(step):
         if has_eval:
-            f = forward(p, X_eval, **options)
+            f = eval_outputs(p, X_eval, full)
             with np.errstate(all="ignore"):
                 evals.append(float(np.mean((f - y_eval) ** 2)))
             eval_steps.append(step)
@@ -304,12 +367,12 @@ def train(
     evaluate(0)
     status, diverged_at = "max_stages", None
     n = X.shape[0]
+    gradient = _gradient_function(p, min(batch_size, n), backend, **options)
+    coefs = masks * scales
     for t in range(steps):
         rows = rng.choice(n, batch_size, replace=False) if batch_size < n else slice(None)
         with np.errstate(all="ignore"):
-            loss, grads = loss_and_grads(
-                p, X[rows], y[rows], masks[t], scales[t], backend=backend, **options
-            )
+            loss, grads = gradient(p, X[rows], y[rows], coefs[t])
         train_losses.append(loss)
         if not np.isfinite(loss):
             status, diverged_at = "diverged", t
@@ -317,22 +380,7 @@ def train(
         active = (masks[t] == 1) & updated
         state["block_steps"][active] += 1
         state["shared_steps"] += 1
-        for key in PARAM_KEYS:
-            if key in BLOCK_KEYS:
-                rows_of = active
-                count = state["block_steps"][active].reshape((-1,) + (1,) * (p[key].ndim - 1))
-            else:
-                rows_of, count = slice(None), state["shared_steps"]
-            g = grads[key][rows_of]
-            if optimizer == "sgd":
-                p[key][rows_of] -= lrs[t] * g
-                continue
-            m, v = state["m"][key], state["v"][key]
-            m[rows_of] = 0.9 * m[rows_of] + 0.1 * g
-            v[rows_of] = 0.999 * v[rows_of] + 0.001 * g * g
-            m_hat = m[rows_of] / (1 - 0.9**count)
-            v_hat = v[rows_of] / (1 - 0.999**count)
-            p[key][rows_of] -= lrs[t] * m_hat / (np.sqrt(v_hat) + 1e-8)
+        _update(p, grads, state, active, lrs[t], optimizer, backend)
         if t + 1 in wanted:
             saved[t + 1] = {k: v.copy() for k, v in p.items()}
         if eval_every and (t + 1) % eval_every == 0 and t + 1 < steps:

@@ -11,45 +11,100 @@ LN_EPS) + b:
 A block with ``mask_l = 0`` is the identity and costs nothing. Without layer normalisation
 ``LN(v) = v``. The backward pass is the chain rule through these lines in reverse; the LN
 step uses ``dv = (dxhat - mean dxhat - xhat mean(dxhat xhat)) / sqrt(var + LN_EPS)``.
-Matrix products go to BLAS (``np.dot``); row-wise steps are fused loops.
+Matrix products go to BLAS (``np.dot`` into work arrays that a training loop allocates once);
+row-wise steps are fused loops. The forward pass keeps ``act'(h_l)`` for the backward pass, and
+GELU's erf and exp are computed by vectorisable code below (one exponential serves both).
 """
 
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 
 import numpy as np
 from numba import njit
+from numpy.polynomial import chebyshev
 
 LN_EPS = 1e-5
 ACTIVATION_CODES = {"gelu": 0, "relu": 1}
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
+# exp(a) = 2^k exp(r), k = round(a / ln 2), r = a - k ln 2 in [-ln2/2, ln2/2] with ln 2 split in
+# a 32-bit head (k * head is exact) and the rest; exp(r) by its Taylor polynomial of degree 13
+# (remainder < 1e-17 relative). 2^k is built from its bits, so the loop vectorises.
+_LN2_HEAD = round(math.log(2.0) * 2**32) / 2**32
+_LN2_TAIL = float(Decimal("0.6931471805599453094172321214581765681") - Decimal(_LN2_HEAD))
+_INV_FACTORIALS = np.array([1.0 / math.factorial(n) for n in range(14)])
+_EXP_FLOOR = -708.0  # exp below it is subnormal; GELU uses 0 there (|x| > 37.6)
 
-@njit(cache=True)
-def _activate(h, a, cdf, code):
-    """``a = act(h)`` elementwise: exact GELU ``h Phi(h)`` (keeping ``Phi(h)`` in cdf) or ReLU."""
-    for i in range(h.shape[0]):
-        for j in range(h.shape[1]):
-            v = h[i, j]
+# erfcx(t) = exp(t^2) erfc(t) on [0, 27.5] as (1 + 2t) erfcx(t) = sum_n c_n T_n(v), a Chebyshev
+# series of degree 20 in v = a (t - 4) / (t + 4) + a - 1 (maps [0, 27.5] onto [-1, 1]). The c_n
+# interpolate at the 21 Chebyshev points, with erfc and exp evaluated by mpmath at 40 digits;
+# tests/sims/test_residual_mlp.py recomputes them and checks erfcx against mpmath. They are
+# evaluated in the power basis (below), which is as accurate here and shortens the dependency chain.
+_ERFCX_K = 4.0
+_ERFCX_A = 2.0 / ((27.5 - _ERFCX_K) / (27.5 + _ERFCX_K) + 1.0)
+_ERFCX_CHEBYSHEV = np.array([
+    1.1861309310253436, 0.010224950164400467, -0.08640277038568163, 0.05578637734866313,
+    -0.023635160271671944, 0.007655097448078248, -0.001964814737213089, 0.000396642666687335,
+    -5.9679838141215715e-05, 5.552614743363765e-06, 9.485274120575405e-09, -9.394776749541629e-08,
+    1.176287414854605e-08, 4.618521899641759e-10, -2.765425259549299e-10, 1.3125315105915774e-11,
+    5.06027332685562e-12, -5.852555650091348e-13, -9.138982672127965e-14, 1.721370086343544e-14,
+    -1.120422772261082e-16,
+])  # fmt: skip
+_ERFCX_POWERS = chebyshev.cheb2poly(_ERFCX_CHEBYSHEV)  # well conditioned: sum |powers| = 1.75
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _polynomial(coefficients, x):
+    """``sum_k coefficients[k] x^k`` as ``even(x^2) + x odd(x^2)``, each part by Horner's rule: two
+    independent chains of half the length, which the processor runs side by side."""
+    w = x * x
+    top = coefficients.shape[0] - 1
+    even = 0.0
+    for k in range(top - top % 2, -1, -2):
+        even = even * w + coefficients[k]
+    odd = 0.0
+    for k in range(top - 1 + top % 2, 0, -2):
+        odd = odd * w + coefficients[k]
+    return even + x * odd
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _exp_nonpositive(a):
+    """``exp(a)`` for ``_EXP_FLOOR <= a <= 0`` (a few ulp)."""
+    k = math.floor(a * (1.0 / math.log(2.0)) + 0.5)
+    r = (a - k * _LN2_HEAD) - k * _LN2_TAIL
+    return _polynomial(_INV_FACTORIALS, r) * np.int64(np.int64(k + 1023.0) << 52).view(np.float64)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def erfcx(t):
+    """``exp(t^2) erfc(t)`` for ``0 <= t <= 27.5`` from the series above."""
+    v = _ERFCX_A * (t - _ERFCX_K) / (t + _ERFCX_K) + (_ERFCX_A - 1.0)
+    return _polynomial(_ERFCX_POWERS, v) / (1.0 + 2.0 * t)
+
+
+@njit(cache=True, error_model="numpy")
+def _activate(z, bias, slope, code):
+    """In place ``z <- act(z + bias)`` (bias per column) and ``slope = act'(z + bias)``: exact GELU
+    ``x Phi(x)``, ``Phi(x) + x phi(x)``, with ``phi(x) = exp(-x^2/2)/sqrt(2 pi)`` and
+    ``Phi(x) = erfc(-x/sqrt 2)/2`` from the same exponential (``erfc(t) = exp(-t^2) erfcx(t)``),
+    or ReLU ``max(x, 0)``, ``1[x > 0]``."""
+    for i in range(z.shape[0]):
+        for j in range(z.shape[1]):
+            x = z[i, j] + bias[j]
             if code == 0:
-                cdf[i, j] = 0.5 * (1.0 + math.erf(v * _INV_SQRT2))
-                a[i, j] = v * cdf[i, j]
+                a = -0.5 * x * x
+                g = _exp_nonpositive(max(a, _EXP_FLOOR)) if a >= _EXP_FLOOR else 0.0
+                tail = 0.5 * g * erfcx(min(abs(x) * _INV_SQRT2, 27.5))
+                cdf = tail if x < 0.0 else 1.0 - tail
+                z[i, j] = x * cdf
+                slope[i, j] = cdf + x * _INV_SQRT_2PI * g
             else:
-                a[i, j] = v if v > 0.0 else 0.0
-
-
-@njit(cache=True)
-def _activate_backward(h, cdf, da, code):
-    """``da *= act'(h)`` in place: ``Phi(h) + h phi(h)`` for GELU, ``1[h > 0]`` for ReLU."""
-    for i in range(h.shape[0]):
-        for j in range(h.shape[1]):
-            v = h[i, j]
-            if code == 0:
-                da[i, j] *= cdf[i, j] + v * _INV_SQRT_2PI * math.exp(-0.5 * v * v)
-            elif v <= 0.0:
-                da[i, j] = 0.0
+                z[i, j] = x if x > 0.0 else 0.0
+                slope[i, j] = 1.0 if x > 0.0 else 0.0
 
 
 @njit(cache=True)
@@ -92,25 +147,28 @@ def _layernorm_backward(dout, xhat, inv_std, gain, dgain, dbias, dv):
 
 
 @njit(cache=True)
-def _caches(n, width, depth, hid):
-    """Work arrays of one forward pass: the stream y_0..y_L, per-block LN (xhat, 1/std, output),
-    pre-activations, activations and Phi (GELU), and the final LN's."""
+def workspace(n, width, depth, hid):
+    """Work arrays of one forward and backward pass on n rows, reused from step to step: the
+    stream y_0..y_L, per block LN (xhat, 1/std, output), activations and act', the final LN's,
+    and four row buffers (block outputs / dm, dy, du, da)."""
     return (
         np.empty((depth + 1, n, width)), np.empty((depth, n, width)), np.empty((depth, n)),
         np.empty((depth, n, width)), np.empty((depth, n, hid)), np.empty((depth, n, hid)),
-        np.empty((depth, n, hid)), np.empty((n, width)), np.empty(n), np.empty((n, width)),
+        np.empty((n, width)), np.empty(n), np.empty((n, width)),
+        np.empty((n, width)), np.empty((n, width)), np.empty((n, width)), np.empty((n, hid)),
     )  # fmt: skip
 
 
 @njit(cache=True)
 def forward_pass(
     X, emb_w, emb_b, ln_g, ln_b, w1, b1, w2, b2, fin_g, fin_b, head_w, head_b, coef, act, norm, res,
-    caches,
+    work,
 ):  # fmt: skip
-    """Fill the caches (``stream[l] = y_l``, LN and MLP intermediates) and return f(X)."""
-    stream, xhat, inv_std, normed, hidden, activ, cdf, fin_xhat, fin_inv, fin_out = caches
+    """Fill the work arrays (``stream[l] = y_l``, LN and MLP intermediates) and return f(X)."""
+    stream, xhat, inv_std, normed, activ, slope, fin_xhat, fin_inv, fin_out, m = work[:10]
     depth = coef.shape[0]
-    stream[0] = np.dot(X, emb_w) + emb_b
+    np.dot(X, emb_w, stream[0])
+    stream[0] += emb_b
     for layer in range(depth):
         y = stream[layer]
         if coef[layer] == 0.0:
@@ -120,13 +178,13 @@ def forward_pass(
             _layernorm(y, ln_g[layer], ln_b[layer], xhat[layer], inv_std[layer], normed[layer])
         else:
             normed[layer] = y
-        hidden[layer] = np.dot(normed[layer], w1[layer]) + b1[layer]
-        _activate(hidden[layer], activ[layer], cdf[layer], act)
-        m = np.dot(activ[layer], w2[layer]) + b2[layer]
+        np.dot(normed[layer], w1[layer], activ[layer])
+        _activate(activ[layer], b1[layer], slope[layer], act)
+        np.dot(activ[layer], w2[layer], m)
         if res:
-            stream[layer + 1] = y + coef[layer] * m
+            stream[layer + 1] = y + coef[layer] * (m + b2[layer])
         else:
-            stream[layer + 1] = coef[layer] * m
+            stream[layer + 1] = coef[layer] * (m + b2[layer])
     if norm:
         _layernorm(stream[depth], fin_g, fin_b, fin_xhat, fin_inv, fin_out)
     else:
@@ -137,69 +195,74 @@ def forward_pass(
 @njit(cache=True)
 def loss_and_grads(
     X, target, emb_w, emb_b, ln_g, ln_b, w1, b1, w2, b2, fin_g, fin_b, head_w, head_b, coef, act,
-    norm, res,
+    norm, res, work, grads,
 ):  # fmt: skip
-    """Mean squared error and its gradients with respect to every parameter array."""
-    n, width = X.shape[0], emb_w.shape[1]
-    depth, hid = w1.shape[0], w1.shape[2]
-    caches = _caches(n, width, depth, hid)
-    _, xhat, inv_std, normed, hidden, activ, cdf, fin_xhat, fin_inv, fin_out = caches
+    """Mean squared error; its gradients with respect to every parameter array are written to
+    ``grads`` (arrays shaped like the parameters, in the same order; bypassed blocks get 0)."""
+    n = X.shape[0]
+    depth = w1.shape[0]
+    _, xhat, inv_std, normed, activ, slope, fin_xhat, fin_inv, fin_out, dm, dy, du, da = work
+    (g_emb_w, g_emb_b, g_ln_g, g_ln_b, g_w1, g_b1, g_w2, g_b2, g_fin_g, g_fin_b, g_head_w,
+     g_head_b) = grads  # fmt: skip
     f = forward_pass(
         X, emb_w, emb_b, ln_g, ln_b, w1, b1, w2, b2, fin_g, fin_b, head_w, head_b, coef, act, norm,
-        res, caches,
+        res, work,
     )  # fmt: skip
     resid = f - target
     loss = np.mean(resid * resid)
     df = 2.0 * resid / n
-    g_head_w = np.dot(fin_out.T, df)
-    g_head_b = np.array([df.sum()])
-    g_fin_g = np.zeros(width)
-    g_fin_b = np.zeros(width)
-    d_fin = np.outer(df, head_w)
-    dy = np.zeros((n, width))
+    np.dot(fin_out.T, df, g_head_w)
+    g_head_b[0] = df.sum()
+    g_fin_g[:] = 0.0
+    g_fin_b[:] = 0.0
+    dy[:, :] = 0.0
     if norm:
-        _layernorm_backward(d_fin, fin_xhat, fin_inv, fin_g, g_fin_g, g_fin_b, dy)
+        _layernorm_backward(np.outer(df, head_w), fin_xhat, fin_inv, fin_g, g_fin_g, g_fin_b, dy)
     else:
-        dy += d_fin
-    g_ln_g = np.zeros_like(ln_g)
-    g_ln_b = np.zeros_like(ln_b)
-    g_w1 = np.zeros_like(w1)
-    g_b1 = np.zeros_like(b1)
-    g_w2 = np.zeros_like(w2)
-    g_b2 = np.zeros_like(b2)
+        dy += np.outer(df, head_w)
     for layer in range(depth - 1, -1, -1):
+        g_ln_g[layer] = 0.0
+        g_ln_b[layer] = 0.0
         if coef[layer] == 0.0:
+            g_w1[layer] = 0.0
+            g_b1[layer] = 0.0
+            g_w2[layer] = 0.0
+            g_b2[layer] = 0.0
             continue
-        dm = coef[layer] * dy
-        g_w2[layer] = np.dot(activ[layer].T, dm)
+        dm[:, :] = coef[layer] * dy
+        np.dot(activ[layer].T, dm, g_w2[layer])
         g_b2[layer] = dm.sum(axis=0)
-        da = np.dot(dm, w2[layer].T)
-        _activate_backward(hidden[layer], cdf[layer], da, act)
-        g_w1[layer] = np.dot(normed[layer].T, da)
+        np.dot(dm, w2[layer].T, da)
+        da *= slope[layer]
+        np.dot(normed[layer].T, da, g_w1[layer])
         g_b1[layer] = da.sum(axis=0)
-        du = np.dot(da, w1[layer].T)
+        np.dot(da, w1[layer].T, du)
         if not res:
-            dy = np.zeros((n, width))
+            dy[:, :] = 0.0
         if norm:
             _layernorm_backward(
                 du, xhat[layer], inv_std[layer], ln_g[layer], g_ln_g[layer], g_ln_b[layer], dy
             )
         else:
             dy += du
-    g_emb_w = np.dot(X.T, dy)
-    g_emb_b = dy.sum(axis=0)
-    grads = (g_emb_w, g_emb_b, g_ln_g, g_ln_b, g_w1, g_b1, g_w2, g_b2, g_fin_g, g_fin_b, g_head_w,
-             g_head_b)  # fmt: skip
-    return loss, grads
+    np.dot(X.T, dy, g_emb_w)
+    g_emb_b[:] = dy.sum(axis=0)
+    return loss
 
 
-@njit(cache=True)
-def predict(X, emb_w, emb_b, ln_g, ln_b, w1, b1, w2, b2, fin_g, fin_b, head_w, head_b, coef, act,
-            norm, res):  # fmt: skip
-    """f(X) without keeping the caches of the backward pass beyond this call."""
-    n, width = X.shape[0], emb_w.shape[1]
-    depth, hid = w1.shape[0], w1.shape[2]
-    return forward_pass(
-        X, emb_w, emb_b, ln_g, ln_b, w1, b1, w2, b2, fin_g, fin_b, head_w, head_b, coef, act, norm,
-        res, _caches(n, width, depth, hid),
-    )  # fmt: skip
+@njit(cache=True, error_model="numpy")
+def adam_update(param, grad, m, v, rows, lr, correction1, correction2):
+    """One Adam step (beta1 0.9, beta2 0.999, eps 1e-8) on the rows r of 2-D views with
+    ``rows[r]``: ``m <- 0.9 m + 0.1 g``, ``v <- 0.999 v + 0.001 g^2``,
+    ``p <- p - lr (m / correction1[r]) / (sqrt(v / correction2[r]) + 1e-8)`` with the bias
+    corrections ``1 - beta^count`` of the row's step count."""
+    for r in range(param.shape[0]):
+        if not rows[r]:
+            continue
+        for j in range(param.shape[1]):
+            g = grad[r, j]
+            m[r, j] = 0.9 * m[r, j] + 0.1 * g
+            v[r, j] = 0.999 * v[r, j] + 0.001 * g * g
+            param[r, j] -= (
+                lr * (m[r, j] / correction1[r]) / (math.sqrt(v[r, j] / correction2[r]) + 1e-8)
+            )

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sims import residual_mlp as rm
+from sims._kernels import residual_mlp as _kernel
 from sims.subnetworks import raptr_schedule
 
 
@@ -80,6 +81,97 @@ def test_numba_kernel_matches_numpy_reference(seed, d, width, depth, n, options)
         np.testing.assert_allclose(grads[key], ref_grads[key], rtol=1e-10, atol=1e-12)
 
 
+def test_gelu_and_its_slope_match_mpmath():
+    # exact GELU x Phi(x) and Phi(x) + x phi(x) at 40 digits, over the whole line (exp(-x^2/2)
+    # underflows beyond |x| = 37.6); absolute error, as the reference's 1 + erf(x/sqrt 2) has
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 40
+    grid = np.linspace(-40, 40, 4001)
+    tiny = np.geomspace(1e-12, 40, 400)
+    x = np.concatenate([grid, tiny, -tiny, [0.0]])
+    act, slope = x[None].copy(), np.empty((1, x.size))
+    _kernel._activate(act, np.zeros(x.size), slope, _kernel.ACTIVATION_CODES["gelu"])
+    exact = np.array(
+        [(float(v * mpmath.ncdf(v)), float(mpmath.ncdf(v) + v * mpmath.npdf(v))) for v in
+         map(mpmath.mpf, x)]
+    )  # fmt: skip
+    np.testing.assert_allclose(act[0], exact[:, 0], rtol=2e-15, atol=2e-16)
+    np.testing.assert_allclose(slope[0], exact[:, 1], rtol=0, atol=4e-15)
+
+
+def test_erfcx_series_is_recomputed_and_accurate():
+    # the stored Chebyshev coefficients of (1 + 2t) erfcx(t) are the interpolant at the 21
+    # Chebyshev points, recomputed here with mpmath; erfcx itself against mpmath on [0, 27.5]
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 40
+    from numpy.polynomial import chebyshev
+
+    k, a = _kernel._ERFCX_K, _kernel._ERFCX_A
+
+    def scaled_erfcx(v):
+        s = (mpmath.mpf(v) - (a - 1)) / a
+        t = k * (1 + s) / (1 - s)
+        return float(mpmath.erfc(t) * mpmath.exp(t * t) * (1 + 2 * t))
+
+    degree = _kernel._ERFCX_CHEBYSHEV.size - 1
+    again = chebyshev.chebinterpolate(np.vectorize(scaled_erfcx), degree)
+    np.testing.assert_allclose(again, _kernel._ERFCX_CHEBYSHEV, rtol=0, atol=2e-16)
+    t = np.concatenate([np.linspace(0, 27.5, 3001), np.geomspace(1e-12, 27.5, 300)])
+    exact = np.array([float(mpmath.erfc(v) * mpmath.exp(v * v)) for v in map(mpmath.mpf, t)])
+    got = np.array([_kernel.erfcx(v) for v in t])
+    np.testing.assert_allclose(got, exact, rtol=1e-14)
+
+
+def test_vectorised_exponential_matches_the_math_library():
+    from numba import njit
+
+    exp = njit(lambda a: _kernel._exp_nonpositive(a))
+    a = np.concatenate([-np.geomspace(1e-300, 708, 5000), [0.0, -0.5 * np.log(2), -708.0]])
+    got = np.array([exp(v) for v in a])
+    np.testing.assert_allclose(got, np.exp(a), rtol=4 * np.finfo(float).eps, atol=0)
+
+
+def test_training_agrees_between_backends():
+    # the Numba kernel and Adam against the NumPy reference and NumPy Adam, through a RaPTr
+    # schedule (blocks with their own step counts) and a frozen block, 40 steps of minibatches
+    rng = np.random.default_rng(5)
+    X, y = rng.standard_normal((300, 4)), rng.standard_normal(300)
+    params = rm.init_params(4, 6, 4, seed=6)
+    schedule = raptr_schedule(4, [2, 3, 4], 40, seed=7)
+    for options in ({}, {"activation": "relu", "layernorm": False}):
+        runs = [
+            rm.train(params, X, y, 40, lr=1e-2, schedule=schedule, trainable=[1, 1, 0, 1],
+                     batch_size=64, seed=8, backend=backend, **options)
+            for backend in rm.BACKENDS
+        ]  # fmt: skip
+        np.testing.assert_allclose(runs[0].train_losses, runs[1].train_losses, rtol=1e-10)
+        for key in rm.PARAM_KEYS:
+            np.testing.assert_allclose(
+                runs[0].params[key], runs[1].params[key], rtol=1e-9, atol=1e-12
+            )
+            for moment in ("m", "v"):
+                np.testing.assert_allclose(
+                    runs[0].optimizer_state[moment][key],
+                    runs[1].optimizer_state[moment][key],
+                    rtol=1e-9,
+                    atol=1e-15,
+                )
+
+
+def test_reused_work_arrays_give_fresh_results():
+    # a training loop reuses the kernel's work and gradient arrays: after a step with every block,
+    # a step with blocks bypassed must give what a fresh call gives (zeros for those blocks)
+    _, params, X, y, _, _ = _instance(2, 3, 4, 3, 7)
+    gradient = rm._gradient_function(params, 7, "numba", "gelu", True, True)
+    gradient(params, X, y, np.ones(3))
+    coef = np.array([0.0, 1.5, 0.0])
+    loss, grads = gradient(params, X, y, coef)
+    fresh_loss, fresh = rm.loss_and_grads(params, X, y, coef != 0, np.where(coef, coef, 1.0))
+    assert loss == fresh_loss
+    for key in rm.PARAM_KEYS:
+        np.testing.assert_array_equal(grads[key], fresh[key])
+
+
 def test_relu_gradients_match_finite_differences_away_from_kinks():
     rng, params, X, y, mask, scale = _instance(3, 4, 4, 3, 6)
     _, grads = rm.loss_and_grads(params, X, y, mask, scale, activation="relu")
@@ -142,6 +234,7 @@ def test_divergence_is_recorded_not_raised():
         ({"y": np.ones(3)}, "y"),
         ({"y": np.array([1.0, np.inf, 0.0, 1.0])}, "y"),
         ({"activation": "tanh"}, "activation"),
+        ({"activation": "tanh", "backend": "numpy"}, "activation"),
         ({"backend": "torch"}, "backend"),
     ],
 )
