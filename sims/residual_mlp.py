@@ -339,6 +339,8 @@ def train(
         scales = check_array("schedule.scales", schedule.scales, ndim=2)
         if masks.shape != (steps, depth) or scales.shape != (steps, depth):
             raise ValueError(f"schedule must have shape (steps, depth) = ({steps}, {depth})")
+        if not np.all((masks == 0) | (masks == 1)) or np.any(scales <= 0):
+            raise ValueError("schedule.masks must contain only 0 and 1 and schedule.scales be > 0")
     has_eval = X_eval is not None
     if has_eval:
         X_eval, y_eval = _check_data(X_eval, y_eval, d)

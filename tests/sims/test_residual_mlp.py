@@ -1,6 +1,8 @@
 """Residual MLP: hand-written gradients against central finite differences, the Numba kernel
 against the NumPy reference, bypassed blocks, training, and bad input."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -257,6 +259,14 @@ def test_bad_params_and_training_options():
         rm.train(params, np.ones((4, 3)), np.ones(4), 2, optimizer="lbfgs")
     with pytest.raises(ValueError, match="schedule"):
         rm.train(params, np.ones((4, 3)), np.ones(4), 2, schedule=raptr_schedule(3, [3], 5))
+    schedule = raptr_schedule(3, [2, 3], 4, seed=0)
+    for masks, scales in (
+        (schedule.masks * 2, schedule.scales),
+        (schedule.masks, -schedule.scales),
+    ):
+        bad = SimpleNamespace(masks=masks, scales=scales)
+        with pytest.raises(ValueError, match="schedule"):
+            rm.train(params, np.ones((4, 3)), np.ones(4), 4, schedule=bad)
     with pytest.raises(ValueError, match="lr"):
         rm.train(params, np.ones((4, 3)), np.ones(4), 2, lr=0.0)
 
