@@ -165,7 +165,7 @@ def run_check(
         if on_task is not None:
             on_task(result)
 
-    execute(run_task, todo, backend, workers, scheduler, record)
+    execute(run_task, todo, record, backend, workers, scheduler)
     stored = {v["id"]: v for r in results.values() for v in r["verdicts"]}
     verdicts = [
         registry.Verdict(

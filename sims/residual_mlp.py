@@ -132,7 +132,6 @@ def forward(
     d, _, depth = _check_params(params)
     X, _ = _check_data(X, None, d)
     coef = _coefficients(depth, mask, scale)
-    check_choice("activation", activation, ACTIVATIONS)
     return _forward_function(params, X.shape[0], activation, layernorm, residual)(params, X, coef)
 
 

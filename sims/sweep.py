@@ -376,11 +376,11 @@ def run_sweep(
         if progress is not None:
             progress(done, failed, len(todo) - done)
 
-    execute(run_cells, tasks, backend, workers, scheduler, record)
+    execute(run_cells, tasks, record, backend, workers, scheduler)
     return done
 
 
-def execute(function, tasks, backend="processes", workers=None, scheduler=None, on_result=None):
+def execute(function, tasks, on_result, backend="processes", workers=None, scheduler=None):
     """Call ``function(task)`` for every task: in this process, in ``workers`` local processes
     (spawned, one BLAS/Numba thread each) or on a Dask cluster (``scheduler`` address, or a local
     cluster of ``workers`` processes). ``on_result(result)`` runs here, in completion order; local
