@@ -1,13 +1,56 @@
-"""`stagewise bench`: wall-time ratios measured in one run (best of repeats, JIT warm)."""
+"""`stagewise bench`: wall-time ratios measured in one run (best of repeats, JIT warm).
+
+Every section takes a ``Sizes``: ``FULL`` for the numbers the README quotes, ``SMOKE`` for a
+seconds-long run that exercises every code path (``stagewise bench --smoke``; the test suite runs
+it, so a section cannot break unnoticed; its timings mean nothing).
+"""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
+
+import numba
 
 from sims.deep_linear import train_stagewise, train_stagewise_batch
 from sims.problems import deep_linear_problem
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """The sizes of every benchmark case."""
+
+    stages: int = 2000  # single deep-linear run, d = 16
+    batch: int = 1000  # instances of the deep-linear batch (d = 16)
+    batch_stages: int = 500
+    boosting_stages: int = 1000  # linear learners, n = 1000, p = 20
+    trees: int = 1000  # regression trees (n = 500) against scikit-learn
+    mlp_depth: int = 20  # residual MLP training step, width 64, batch 256
+    dims: tuple[int, ...] = (8, 16, 64, 256, 1024)  # per-d stage times
+    rate_kappas: tuple[float, ...] = (10, 100, 1000)
+    rate_seeds: int = 5
+    sweep_seeds: int = 16  # per sigma of the 4-sigma sweep
+    sweep_cell_seconds: float = 0.5
+    scaling_gflop: float = 2.0  # work per timing of the per-d stage times
+
+
+FULL = Sizes()
+SMOKE = Sizes(
+    stages=20,
+    batch=8,
+    batch_stages=10,
+    boosting_stages=20,
+    trees=5,
+    mlp_depth=2,
+    dims=(8, 256),
+    rate_kappas=(10,),
+    rate_seeds=2,
+    sweep_seeds=1,
+    sweep_cell_seconds=0.01,
+    scaling_gflop=0.01,
+)
 
 
 def best_time(fn, repeats: int) -> float:
@@ -29,9 +72,10 @@ _COLD_START = (
 )
 
 
-def deep_linear_bench(repeats: int = 5) -> list[dict]:
+def deep_linear_bench(repeats: int = 5, sizes: Sizes = FULL) -> list[dict]:
     """Numba kernel versus NumPy reference (d = 16, 2000 stages), a 1000-instance batch
-    (d = 16, 500 stages), and a fresh process's first call (on-disk kernel cache)."""
+    (d = 16, 500 stages) with the kernel variant and the number of threads it ran on, and a
+    fresh process's first call (on-disk kernel cache)."""
     rows = []
     sigma, w_star = deep_linear_problem(16, 100, 0.05, seed=0)
     for layer_grad in ("euclidean", "functional"):
@@ -40,13 +84,13 @@ def deep_linear_bench(repeats: int = 5) -> list[dict]:
             train_stagewise(sigma, w_star, 2, layer_grad=layer_grad, backend=backend)
             times[backend] = best_time(
                 lambda b=backend, g=layer_grad: train_stagewise(
-                    sigma, w_star, 2000, layer_grad=g, backend=b
+                    sigma, w_star, sizes.stages, layer_grad=g, backend=b
                 ),
                 repeats,
             )
         rows.append(
             {
-                "benchmark": f"deep linear, d=16, 2000 stages, {layer_grad}",
+                "benchmark": f"deep linear, d=16, {sizes.stages} stages, {layer_grad}",
                 "numba_s": times["numba"],
                 "numpy_s": times["numpy"],
                 "speedup": times["numpy"] / times["numba"],
@@ -55,13 +99,19 @@ def deep_linear_bench(repeats: int = 5) -> list[dict]:
         )
     specs = [
         {"Sigma": s, "W_star": w}
-        for s, w in (deep_linear_problem(16, 100, 0.05, seed=k) for k in range(1000))
+        for s, w in (deep_linear_problem(16, 100, 0.05, seed=k) for k in range(sizes.batch))
     ]
     train_stagewise_batch(specs[:2], 2)
+    results = []
+    seconds = best_time(lambda: results.append(train_stagewise_batch(specs, sizes.batch_stages)), 1)
     rows.append(
         {
-            "benchmark": "deep linear batch, 1000 instances, d=16, 500 stages",
-            "numba_s": best_time(lambda: train_stagewise_batch(specs, 500), 1),
+            "benchmark": f"deep linear batch, {sizes.batch} instances, d=16, "
+            f"{sizes.batch_stages} stages",
+            "numba_s": seconds,
+            "variant": "parallel batch kernel (prange over instances)",
+            "threads_used": len({r.thread for r in results[-1]}),
+            "threads_available": numba.get_num_threads(),
             "target": "< 10 s",
         }
     )
@@ -78,7 +128,7 @@ def deep_linear_bench(repeats: int = 5) -> list[dict]:
     return rows
 
 
-def boosting_bench(repeats: int = 5) -> list[dict]:
+def boosting_bench(repeats: int = 5, sizes: Sizes = FULL) -> list[dict]:
     """Linear-learner boosting, Numba versus NumPy (n = 1000, p = 20, 1000 stages), and a
     1000-tree run versus scikit-learn's GradientBoostingRegressor on the same data."""
     from sklearn.datasets import make_friedman1
@@ -95,13 +145,14 @@ def boosting_bench(repeats: int = 5) -> list[dict]:
             train_ensemble(X, y, 2, loss=loss, backend=backend)
             times[backend] = best_time(
                 lambda b=backend, X=X, y=y, loss=loss: train_ensemble(
-                    X, y, 1000, loss=loss, backend=b
+                    X, y, sizes.boosting_stages, loss=loss, backend=b
                 ),
                 repeats,
             )
         rows.append(
             {
-                "benchmark": f"boosting, linear learner, {loss} loss, n=1000, p=20, 1000 stages",
+                "benchmark": f"boosting, linear learner, {loss} loss, n=1000, p=20, "
+                f"{sizes.boosting_stages} stages",
                 "numba_s": times["numba"],
                 "numpy_s": times["numpy"],
                 "speedup": times["numpy"] / times["numba"],
@@ -111,20 +162,21 @@ def boosting_bench(repeats: int = 5) -> list[dict]:
     X, y = make_friedman1(n_samples=500, noise=1.0, random_state=0)
     gbr = GradientBoostingRegressor(
         loss="squared_error",
-        n_estimators=1000,
+        n_estimators=sizes.trees,
         learning_rate=0.1,
         max_depth=3,
         random_state=0,
         init="zero",
     )
     ours = best_time(
-        lambda: train_ensemble(X, y, 1000, learner="tree", init="zero", eta=0.1, seed=0),
+        lambda: train_ensemble(X, y, sizes.trees, learner="tree", init="zero", eta=0.1, seed=0),
         max(1, repeats // 2),
     )
     theirs = best_time(lambda: gbr.fit(X, y), max(1, repeats // 2))
     rows.append(
         {
-            "benchmark": "boosting, 1000 regression trees (depth 3, n=500) vs sklearn GBR",
+            "benchmark": f"boosting, {sizes.trees} regression trees (depth 3, n=500) vs "
+            "sklearn GBR",
             "numba_s": ours,
             "sklearn_s": theirs,
             "ratio_to_sklearn": ours / theirs,
@@ -173,7 +225,7 @@ def _torch_step_seconds(params, X, y, activation, repeats) -> float | None:
     return best_time(step, repeats)
 
 
-def residual_mlp_bench(repeats: int = 5) -> list[dict]:
+def residual_mlp_bench(repeats: int = 5, sizes: Sizes = FULL) -> list[dict]:
     """One training step (loss and gradients, then Adam) of the residual MLP, width 64, depth 20,
     batch 256, d = 20, GELU and ReLU: Numba kernel versus the NumPy reference, and versus PyTorch
     eager mode on the CPU where torch is installed. A step's time is a tenth of a 10-step
@@ -182,7 +234,7 @@ def residual_mlp_bench(repeats: int = 5) -> list[dict]:
     from sims.problems import staircase_task
 
     X, y = staircase_task(20, 10).sample(256, seed=0)
-    params = residual_mlp.init_params(20, 64, 20, seed=1)
+    params = residual_mlp.init_params(20, 64, sizes.mlp_depth, seed=1)
     rows = []
     for activation in residual_mlp.ACTIVATIONS:
         times = {}
@@ -196,8 +248,8 @@ def residual_mlp_bench(repeats: int = 5) -> list[dict]:
         torch_s = _torch_step_seconds(params, X, y, activation, repeats)
         rows.append(
             {
-                "benchmark": f"residual MLP training step, {activation}, width 64, depth 20, "
-                "batch 256",
+                "benchmark": f"residual MLP training step, {activation}, width 64, depth "
+                f"{sizes.mlp_depth}, batch 256",
                 "numba_s": times["numba"],
                 "numpy_s": times["numpy"],
                 "speedup": times["numpy"] / times["numba"],
@@ -209,7 +261,7 @@ def residual_mlp_bench(repeats: int = 5) -> list[dict]:
     return rows
 
 
-def rate_table(seeds: int = 5) -> list[dict]:
+def rate_table(sizes: Sizes = FULL) -> list[dict]:
     """AlgoPerf-style time to result: stages to 1e-6 (relative) per family and kappa, median and
     inter-quartile range over seeds (a run that never reaches the target counts as infinite),
     success rate, fitted per-stage loss factor next to the theory's, and the speed-up of stacking
@@ -223,21 +275,23 @@ def rate_table(seeds: int = 5) -> list[dict]:
     def deep_linear(kappa, init, seed):
         s, w = deep_linear_problem(8, kappa, 0.05, seed=seed)
         budget = int(30 * kappa + 200) if init == "zero" else int(60 * np.sqrt(kappa) + 200)
-        return train_stagewise(s, w, budget, init=init, target=1e-6).stages_to(1e-6)
+        return train_stagewise(s, w, budget, init=init, target=1e-6).steps_to(1e-6)
 
     def boosting(kappa, init, seed):
         X, y = regression_problem(200, 10, kappa, 0.0, seed=seed)
         budget = int(30 * kappa + 200) if init == "zero" else int(60 * np.sqrt(kappa) + 200)
-        return train_ensemble(X, y, budget, init=init).stages_to(1e-6 * np.mean(y**2) / 2)
+        return train_ensemble(X, y, budget, init=init).steps_to(
+            1e-6 * np.mean(y**2) / 2, relative=False
+        )
 
     rows = []
     for family, run in (
         ("deep linear (sigma=0.05, d=8)", deep_linear),
         ("boosting, linear learners, squared loss (noiseless)", boosting),
     ):
-        for kappa in (10, 100, 1000):
+        for kappa in sizes.rate_kappas:
             steps = {
-                init: np.array([run(kappa, init, s) or np.inf for s in range(seeds)], dtype=float)
+                init: np.array([run(kappa, init, s) for s in range(sizes.rate_seeds)], dtype=float)
                 for init in ("stack", "zero")
             }
             row = {"family": family, "kappa": kappa}
@@ -259,17 +313,17 @@ def rate_table(seeds: int = 5) -> list[dict]:
     return rows
 
 
-def scaling_bench(dims=(8, 16, 64, 256, 1024), repeats: int = 3) -> list[dict]:
+def scaling_bench(repeats: int = 3, sizes: Sizes = FULL) -> list[dict]:
     """Deep-linear stage wall time per d: Numba kernel, NumPy reference, and PyTorch eager (the
     array-API path on torch tensors, where torch is installed); at d >= 256 the fraction of this
     machine's measured dgemm throughput the Numba stage reaches (3 products of 2 d^3 flops)."""
     import numpy as np
 
-    from sims.deep_linear_xp import stagewise_xp
+    from sims.deep_linear_xp import train_stagewise_xp
 
     rows = []
-    for d in dims:
-        stages = min(20_000, max(5, int(2e9 // (6 * d**3))))  # about 2 GFLOP per timing
+    for d in sizes.dims:
+        stages = min(20_000, max(5, int(sizes.scaling_gflop * 1e9 // (6 * d**3))))
         sigma, w_star = deep_linear_problem(d, 100, 0.05, seed=0)
         train_stagewise(sigma, w_star, 2)
         row = {"d": d, "stages": stages}
@@ -285,18 +339,10 @@ def scaling_bench(dims=(8, 16, 64, 256, 1024), repeats: int = 3) -> list[dict]:
             from array_api_compat import array_namespace
 
             xp = array_namespace(torch.empty(0))
-            t = [torch.asarray(a, dtype=torch.float64) for a in (sigma, w_star, np.eye(d))]
-            beta = float((np.sqrt(100) - 1) / (np.sqrt(100) + 1))
-            noise = torch.zeros((1, d, d), dtype=torch.float64)
-            row["torch_s_per_stage"] = (
-                best_time(
-                    lambda n=stages, t=t, noise=noise, xp=xp, beta=beta: stagewise_xp(
-                        xp, *t, n, beta, 1.0, "stack", False, noise, 0.0
-                    ),
-                    1,
-                )
-                / stages
+            torch_full = best_time(
+                lambda s=sigma, w=w_star, n=stages, xp=xp: train_stagewise_xp(s, w, n, xp=xp), 1
             )
+            row["torch_s_per_stage"] = (torch_full - setup) / stages
         except ImportError:
             row["torch_s_per_stage"] = None
         if d >= 256:
@@ -310,8 +356,8 @@ def scaling_bench(dims=(8, 16, 64, 256, 1024), repeats: int = 3) -> list[dict]:
     return rows
 
 
-def sweep_bench(workers: int = 2) -> list[dict]:
-    """A 64-cell sweep of cells taking about 0.5 s each: in-process versus ``workers`` local
+def sweep_bench(workers: int = 2, sizes: Sizes = FULL) -> list[dict]:
+    """A 64-cell sweep (16 seeds by 4 sigmas at full size) of cells taking about 0.5 s each: in-process versus ``workers`` local
     processes versus a local Dask cluster of ``workers`` processes; identical rows checked."""
     import tempfile
 
@@ -322,10 +368,10 @@ def sweep_bench(workers: int = 2) -> list[dict]:
     sigma, w_star = deep_linear_problem(16, 1e4, 0.05, seed=0)
     train_stagewise(sigma, w_star, 2)
     per_stage = best_time(lambda: train_stagewise(sigma, w_star, 2000, init="zero"), 3) / 2000
-    stages = int(0.5 / per_stage)
+    stages = max(1, int(sizes.sweep_cell_seconds / per_stage))
     grid = {
         "family": "deep_linear",
-        "seeds": 16,
+        "seeds": sizes.sweep_seeds,
         "parameters": {
             "d": [16],
             "kappa": [1e4],
@@ -348,7 +394,11 @@ def sweep_bench(workers: int = 2) -> list[dict]:
                 .reset_index(drop=True)
             )
             rows.append(
-                {"benchmark": f"64-cell sweep (~0.5 s per cell), {backend}", "seconds": seconds}
+                {
+                    "benchmark": f"{4 * sizes.sweep_seeds}-cell sweep "
+                    f"(~{sizes.sweep_cell_seconds} s per cell), {backend}",
+                    "seconds": seconds,
+                }
             )
         for row in rows[1:]:
             row["speedup_over_inprocess"] = rows[0]["seconds"] / row["seconds"]

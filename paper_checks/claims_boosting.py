@@ -1,6 +1,6 @@
 """Claims about additive ensembles (boosting) from "Stacking as Accelerated Gradient Descent"
 (Agarwal et al.; arXiv 2403.04978, which says its theory "also covers ... additive ensembles
-constructed in boosting methods"; BACKGROUND.md section 1).
+constructed in boosting methods"; docs/theory.md §1).
 
 Oracles: Nesterov's and gradient descent's iterates written out here in residual form,
 scikit-learn's GradientBoostingRegressor, SciPy's L-BFGS for the logistic optimum, Gauss-Hermite
@@ -58,7 +58,7 @@ def _linear_is_nesterov(scale, rng):
                 losses, w = _nag_weights(X, y, 200, momentum, eta)
                 worst = max(
                     worst,
-                    float(np.max(np.abs(run.train_losses / losses - 1))),
+                    float(np.max(np.abs(run.losses / losses - 1))),
                     float(np.linalg.norm(run.coef - w) / np.linalg.norm(w)),
                 )
     return Outcome(
@@ -121,7 +121,7 @@ def _trees_are_gbr(scale, rng):
                 tree_options={"max_depth": 3},
             )
             theirs = _sklearn_staged(X, y, stages, 0.1, 3, seed % 1000)
-            worst = max(worst, float(np.max(np.abs(ours.train_losses / theirs - 1))))
+            worst = max(worst, float(np.max(np.abs(ours.losses / theirs - 1))))
     return Outcome(
         worst <= 1e-10,
         {"max_relative_difference": worst},
@@ -172,15 +172,15 @@ def _random_init(scale, rng):
     z = (updates.mean(axis=0) - expected) / (updates.std(axis=0, ddof=1) / np.sqrt(draws))
     Xr, yr = regression_problem(200, 10, 10, 0.1, seed=6)
     scales = (1e-3, 3e-3, 1e-2, 3e-2)
-    floor = train_ensemble(Xr, yr, 600, init="zero").train_losses[-1]
+    floor = train_ensemble(Xr, yr, 600, init="zero").losses[-1]
     plateaus = [
         float(
             np.median(
                 [
                     np.mean(
-                        train_ensemble(
-                            Xr, yr, 600, init="random", random_scale=s, seed=k
-                        ).train_losses[400:]
+                        train_ensemble(Xr, yr, 600, init="random", random_scale=s, seed=k).losses[
+                            400:
+                        ]
                     )
                     - floor
                     for k in range(5)
@@ -234,7 +234,7 @@ def logistic_gaps(scale: str) -> dict:
         ("zero init", {"init": "zero"}),
     ):
         run = train_ensemble(X, y, stages, loss="logistic", **options)
-        gaps[label] = run.train_losses - optimum
+        gaps[label] = run.losses - optimum
     gaps["optimum"] = optimum
     return gaps
 
@@ -290,8 +290,8 @@ def _strongly_convex(scale, rng):
             for init in ("stack", "zero"):
                 budget = int(40 * kappa + 200) if init == "zero" else int(60 * np.sqrt(kappa) + 200)
                 run = train_ensemble(X, y, budget, init=init)
-                target = optimum + 1e-6 * (run.train_losses[0] - optimum)
-                stages[init].append(run.stages_to(target) or np.inf)
+                target = optimum + 1e-6 * (run.losses[0] - optimum)
+                stages[init].append(run.steps_to(target, relative=False))
         for init in medians:
             medians[init].append(float(np.median(stages[init])))
     slopes = {k: fitted_slope(KAPPAS, v) for k, v in medians.items()}
@@ -354,14 +354,11 @@ def tree_comparison(scale: str) -> dict:
                     for beta in TREE_BETAS
                 }
             )
-            target = min(
-                r.train_losses[budget // 2] for (m, _, _), r in runs.items() if m == "zero"
-            )
+            target = min(r.losses[budget // 2] for (m, _, _), r in runs.items() if m == "zero")
             row = {}
             for method in ("zero", "stack"):
                 mine = {k: r for k, r in runs.items() if k[0] == method}
-                rounds = [r.stages_to(target) for r in mine.values()]
-                rounds = [np.inf if x is None else x for x in rounds]
+                rounds = [r.steps_to(target, relative=False) for r in mine.values()]
                 row[f"{method}_rounds_to_target"] = float(min(rounds))
                 row[f"{method}_best_heldout"] = float(
                     min(np.min(r.eval_losses) for r in mine.values())

@@ -1,4 +1,4 @@
-"""Claims of the growth-operator papers (MIDAS, gradual and progressive stacking, LAG; BACKGROUND.md
+"""Claims of the growth-operator papers (MIDAS, gradual and progressive stacking, LAG; docs/theory.md
 section 6) at toy scale, on deep linear residual networks and on the residual MLP.
 
 The papers' evidence is at the 1B-8B scale and only their abstracts and summaries are available to
@@ -17,7 +17,7 @@ from scipy import stats
 from paper_checks.measure import seeds
 from paper_checks.registry import Outcome, claim
 from sims import deep_linear, growth, residual_mlp
-from sims.problems import deep_linear_problem, staircase_task
+from sims.problems import deep_linear_problem, independent_seeds, staircase_task
 from theory import flops
 
 MIDAS = "Saunshi et al. 2024 (MIDAS, arXiv 2409.19044)"
@@ -47,21 +47,25 @@ def mean_ci(values) -> tuple[float, float, float]:
 def _mlp_setup(scale, seed):
     width, depth, steps, eval_every, n_eval, lr = _sizes(scale)["mlp"]
     task = staircase_task(20, 6)
-    X, y = task.sample(20000, seed=seed)
-    X_eval, y_eval = task.sample(n_eval, seed=seed + 1)
+    data_seed, eval_seed, init_seed, train_seed = independent_seeds(seed, 4)
+    X, y = task.sample(20000, seed=data_seed)
+    X_eval, y_eval = task.sample(n_eval, seed=eval_seed)
     family = growth.ResidualMLPFamily(X, y, X_eval, y_eval, width, eval_every=eval_every)
-    model = growth.ResidualMLPFamily.model(residual_mlp.init_params(20, width, depth, seed=seed))
-    options = {"lr": lr, "warmup": steps // 20}
+    model = growth.ResidualMLPFamily.model(
+        residual_mlp.init_params(20, width, depth, seed=init_seed)
+    )
+    options = {"lr": lr, "warmup": steps // 20, "seed": train_seed}
     return family, model, depth, steps, options
 
 
 def _linear_setup(scale, seed):
     d, depth, steps = _sizes(scale)["linear"]
-    sigma, w_star = deep_linear_problem(d, 100, 0.5, seed=seed)
+    problem_seed, train_seed = independent_seeds(seed, 2)
+    sigma, w_star = deep_linear_problem(d, 100, 0.5, seed=problem_seed)
     family = growth.DeepLinearFamily(sigma, w_star)
     model = growth.Model(None, [{"W": np.zeros((d, d))} for _ in range(depth)])
     lr = 1 / (depth * np.linalg.eigvalsh(sigma)[-1])  # stable for the full depth
-    return family, model, depth, steps, {"lr": lr, "decay": False}
+    return family, model, depth, steps, {"lr": lr, "decay": False, "seed": train_seed}
 
 
 SETUPS = {"deep linear": _linear_setup, "residual MLP": _mlp_setup}
@@ -77,15 +81,12 @@ def speed_runs(scale: str) -> dict:
         out[family_name] = []
         for seed in seeds(_sizes(scale)["seeds"], salt=2024):
             family, model, depth, steps, options = setup(scale, seed)
-            runs = {
-                "baseline": growth.train_grown(family, model, None, [steps], seed=seed, **options)
-            }
+            runs = {"baseline": growth.train_grown(family, model, None, [steps], **options)}
             for operator in GROWN:
                 n_stages = int(np.log2(depth)) + 1 if operator == "progressive" else depth
                 runs[operator] = growth.train_grown(
                     family, growth.Model(model.shared, model.layers[:1]), operator,
-                    growth.prop_alpha(steps, n_stages, ALPHA), extra_steps=steps,
-                    seed=seed, **options,
+                    growth.prop_alpha(steps, n_stages, ALPHA), extra_steps=steps, **options,
                 )  # fmt: skip
             out[family_name].append(runs)
     return out
@@ -94,7 +95,7 @@ def speed_runs(scale: str) -> dict:
 def flops_ratios(runs) -> dict:
     """Per operator: FLOPs to reach the baseline's final loss over the baseline's (an operator
     that never gets there within its budget counts its whole budget: a lower bound)."""
-    target = runs["baseline"].eval_losses[-1]
+    target = runs["baseline"].losses[-1]
     base = runs["baseline"].flops_to(target)
     out = {}
     for operator in GROWN:
@@ -117,7 +118,7 @@ def flops_ratios(runs) -> dict:
     "stages, alpha = 1 equal 91/126 = 0.7222 to 1e-12",
 )
 def _exact(scale, rng):
-    written = {  # from the definitions in BACKGROUND.md section 6, by hand
+    written = {  # from the definitions in docs/theory.md §6, by hand
         ("progressive", 3, 1): (0, 1, 2, 0, 1, 2),
         ("gradual", 4, 2): (0, 1, 2, 3, 2, 3),
         ("midas", 3, 1): (0, 1, 1, 2),
@@ -311,15 +312,18 @@ def lag_runs(scale: str) -> dict:
         family, model, _, _, options = _mlp_setup(scale, seed)
         family.eval_every = eval_every
         start = growth.Model(model.shared, model.layers[:blocks])
-        checkpoint = growth.train_grown(family, start, None, [pre_steps], seed=seed, **options)
+        checkpoint_seed, stage_seed = independent_seeds(options.pop("seed"), 2)
+        checkpoint = growth.train_grown(
+            family, start, None, [pre_steps], seed=checkpoint_seed, **options
+        )
         trained = growth.ResidualMLPFamily.model(checkpoint.params)
         losses = {}
         for operator, state in LAG_POOL:
             run = growth.train_grown(
                 family, trained, operator, [0, stage], optimizer_state=state,
-                seed=seed + 1, lr=options["lr"],
+                seed=stage_seed, lr=options["lr"],
             )  # fmt: skip
-            at = {int(s): loss for s, loss in zip(run.eval_steps, run.eval_losses, strict=True)}
+            at = {int(s): loss for s, loss in zip(run.eval_steps, run.losses, strict=True)}
             losses[f"{operator}/{state}"] = [at[k] for k in lags]
         out.append(losses)
     return {"lags": lags, "stage": stage, "runs": out}
@@ -399,12 +403,12 @@ def _adaptive(scale, rng):
         stages = growth.prop_alpha(steps, depth, ALPHA)
         run, chosen = growth.train_adaptive(
             family, growth.Model(model.shared, model.layers[:1]), ADAPTIVE_CANDIDATES, stages,
-            max(1, int(stages[1]) // 10), seed=seed, **options,
+            max(1, int(stages[1]) // 10), **options,
         )  # fmt: skip
         picks.append(chosen)
         for name, r in (("adaptive", run), ("midas", runs["midas"]), ("gradual", runs["gradual"])):
             at_end = np.flatnonzero(r.eval_steps <= steps)[-1]  # fixed runs go on beyond
-            loss[name].append(float(r.eval_losses[at_end]))
+            loss[name].append(float(r.losses[at_end]))
             cost[name].append(float(r.flops[at_end]))
     means = {n: float(np.mean(v)) for n, v in loss.items()}
     flops_ = {n: float(np.mean(v)) for n, v in cost.items()}

@@ -1,5 +1,5 @@
 """Claims of "Efficient Stagewise Pretraining via Progressive Subnetworks" (RaPTr; Panigrahi et
-al., arXiv 2402.05913) at CPU scale (BACKGROUND.md section 5).
+al., arXiv 2402.05913) at CPU scale (docs/theory.md §5).
 
 Only the abstract, the figure captions and summaries are available to us: the toy task's exact
 formula, the network sizes and the thresholds below are the project's choices (`reconstructed`),
@@ -16,7 +16,7 @@ from scipy.stats import spearmanr
 from paper_checks.measure import fitted_slope, seeds
 from paper_checks.registry import Outcome, claim
 from sims import residual_mlp, subnetworks
-from sims.problems import component_errors, staircase_task
+from sims.problems import component_errors, independent_seeds, staircase_task
 from theory import flops
 
 PAPER = "Panigrahi et al. 2024 (RaPTr, arXiv 2402.05913)"
@@ -42,8 +42,9 @@ def toy_runs(scale: str) -> dict:
     runs = {"baseline": [], "raptr": [], "pld": []}
     X_eval, y_eval = task.sample(4000, seed=1)
     for seed in seeds(n_seeds, salt=2402):
-        X, y = task.sample(20000, seed=seed)
-        params = residual_mlp.init_params(20, width, depth, seed=seed + 1)
+        data_seed, init_seed, raptr_seed, pld_seed, batch_seed = independent_seeds(seed, 5)
+        X, y = task.sample(20000, seed=data_seed)
+        params = residual_mlp.init_params(20, width, depth, seed=init_seed)
         schedules = {
             "baseline": None,
             "raptr": subnetworks.raptr_schedule(
@@ -51,16 +52,16 @@ def toy_runs(scale: str) -> dict:
                 [depth // 2, 3 * depth // 4, depth],
                 steps,
                 fractions=STAGE_FRACTIONS,
-                seed=seed + 2,
+                seed=raptr_seed,
             ),
-            "pld": subnetworks.pld_schedule(depth, steps, theta_bar, gamma, seed=seed + 3),
+            "pld": subnetworks.pld_schedule(depth, steps, theta_bar, gamma, seed=pld_seed),
         }
         for name, schedule in schedules.items():
             boundaries = () if schedule is None else tuple(int(s) for s in schedule.stage_starts)
             result = residual_mlp.train(
                 params, X, y, steps, lr=3e-3, schedule=schedule, X_eval=X_eval, y_eval=y_eval,
                 eval_every=steps // 40, record_predictions=True, checkpoints=boundaries,
-                seed=seed + 4,
+                seed=batch_seed,
             )  # fmt: skip
             errors = np.array(
                 [component_errors(task, X_eval, f)[0] for f in result.eval_predictions]
@@ -250,15 +251,16 @@ def _two_phase(scale, rng):
     X_eval, _ = task.sample(4000, seed=3)
     rows = []
     for seed in seeds(3, salt=22):
-        X, y = task.sample(10000, seed=seed)
-        params = residual_mlp.init_params(10, 16, 2, seed=seed + 1)
+        data_seed, init_seed, schedule_seed, batch_seed = independent_seeds(seed, 4)
+        X, y = task.sample(10000, seed=data_seed)
+        params = residual_mlp.init_params(10, 16, 2, seed=init_seed)
         schedule = subnetworks.raptr_schedule(
-            2, [1, 2], steps, fixed=(), sampler="fixed_size", seed=seed + 2
+            2, [1, 2], steps, fixed=(), sampler="fixed_size", seed=schedule_seed
         )
         half = int(schedule.stage_starts[1])
         result = residual_mlp.train(
             params, X, y, steps, lr=0.02, optimizer="sgd", schedule=schedule,
-            checkpoints=(half, steps), seed=seed + 3,
+            checkpoints=(half, steps), seed=batch_seed,
         )  # fmt: skip
         ends = [
             component_errors(task, X_eval, residual_mlp.forward(result.checkpoints[t], X_eval))[0]

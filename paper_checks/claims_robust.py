@@ -1,6 +1,6 @@
 """Nesterov's method with errors: the potential-function bookkeeping of
 ``theory/robust_nesterov.py``, the error level that kills acceleration, PEPit's worst cases with
-inexact gradients, and where stacking's own errors sit (BACKGROUND.md sections 2 and 4; the
+inexact gradients, and where stacking's own errors sit (docs/theory.md §§2 and 4; the
 paper's Lemma 3.1 is known only by its name)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from functools import cache
 
 import numpy as np
 
-from paper_checks.claims_stacking import FRONTIER_SIGMAS, _accelerates, frontier_runs
+from paper_checks.claims_stacking import FRONTIER_SIGMAS, accelerates, frontier_runs
 from paper_checks.registry import Outcome, claim
 from sims.inexact import Quadratic, random_objective, run_inexact_nag
 from theory import pep
@@ -117,12 +117,12 @@ def error_sweep(scale: str) -> dict:
             ("gradient", "relative_gradient"),
             ("momentum", "relative_progress"),
         ):
-            steps = []
-            for eps in EPS_GRID:
-                s = run_inexact_nag(
+            steps = [
+                run_inexact_nag(
                     f, x0, budget, eps, placement, sizing, "adversarial", seed=0, target=1e-6
                 ).steps_to(1e-6)
-                steps.append(np.inf if s is None else s)
+                for eps in EPS_GRID
+            ]
             critical = next((e for e, s in zip(EPS_GRID, steps, strict=True) if s >= gd), None)
             out[(placement, kappa)] = {
                 "steps": steps,
@@ -197,7 +197,7 @@ def _errors_vs_pep(scale, rng):
                         f, x0, 20, eps, "gradient", "relative_gradient", direction, seed=i
                     )
                     for N, bound in bounds.items():
-                        worst = max(worst, run.gaps[N] / denominator / bound)
+                        worst = max(worst, run.losses[N] / denominator / bound)
     return Outcome(
         worst <= 1 + 1e-3, {"max_ratio_over_pep": worst}, f"max measured / PEPit = {worst:.4f}"
     )
@@ -226,7 +226,7 @@ def _stacking_errors(scale, rng):
         for sigma in FRONTIER_SIGMAS:
             results, nag = runs[(layer_grad, 100, sigma)]
             medians = [float(np.median((r.e1 + r.e2)[:50])) for r in results]
-            accel = [_accelerates(r, n) for r, n in zip(results, nag, strict=True)]
+            accel = [accelerates(r, n) for r, n in zip(results, nag, strict=True)]
             agree += sum((m < crit) == a for m, a in zip(medians, accel, strict=True))
             total += len(medians)
             cells[f"{layer_grad},sigma={sigma}"] = {

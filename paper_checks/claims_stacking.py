@@ -1,8 +1,8 @@
 """Claims of "Stacking as Accelerated Gradient Descent" (Agarwal, Awasthi, Kale, Zhao; arXiv
-2403.04978) on deep linear residual networks (BACKGROUND.md sections 2-3).
+2403.04978) on deep linear residual networks (docs/theory.md §§2-3).
 
 The paper's Theorem 3.1 and Figures 4-5 are known to us only by name and caption; the set-up and
-the quantitative expectations below are ``reconstructed`` (see BACKGROUND.md), and each claim says
+the quantitative expectations below are ``reconstructed`` (see docs/theory.md), and each claim says
 so. Experiments are cached per scale so that claims and figures share one computation.
 """
 
@@ -58,9 +58,9 @@ def stages_table(scale: str, sigmas: tuple = (0.01, 0.05, 0.1)) -> dict:
                     layer_grad=layer_grad,
                     target=TARGET,
                 )
-                table[(label, sigma, kappa)] = [r.stages_to(TARGET) or np.inf for r in runs]
+                table[(label, sigma, kappa)] = [r.steps_to(TARGET) for r in runs]
             table[("nag", sigma, kappa)] = [
-                nesterov_reference(s, w, _budget(kappa, "stack")).stages_to(TARGET) or np.inf
+                nesterov_reference(s, w, _budget(kappa, "stack")).steps_to(TARGET)
                 for s, w in problems
             ]
     return table
@@ -148,8 +148,8 @@ def _trainable(scale, rng):
         learned = train_stagewise_batch(
             specs, _budget(kappa, "stack"), init="trainable", target=TARGET
         )
-        ratios[kappa] = _median([b.stages_to(TARGET) or np.inf for b in learned]) / _median(
-            [a.stages_to(TARGET) or np.inf for a in fixed]
+        ratios[kappa] = _median([b.steps_to(TARGET) for b in learned]) / _median(
+            [a.steps_to(TARGET) for a in fixed]
         )
         drift = max(
             drift, max(float(np.max(np.abs(r.betas - nesterov_beta(kappa)))) for r in learned)
@@ -163,7 +163,7 @@ def _trainable(scale, rng):
 
 
 def _stacking_matrices(sigma_mat, w_star, stages, beta, layer_grad):
-    """Direct transcription of BACKGROUND.md section 3 in matrix form: returns P_0..P_T, W_1..W_T."""
+    """Direct transcription of docs/theory.md §3 in matrix form: returns P_0..P_T, W_1..W_T."""
     d = sigma_mat.shape[0]
     eta = 1.0 / np.linalg.eigvalsh(sigma_mat)[-1]
     ps, ws = [np.eye(d)], [np.zeros((d, d))]
@@ -253,7 +253,7 @@ def frontier_runs(scale: str) -> dict:
             problems = [
                 deep_linear_problem(d, kappa, sigma, seed=s) for s in seeds(n_seeds, 2000 + kappa)
             ]
-            nag = [nesterov_reference(s, w, budget).stages_to(TARGET) for s, w in problems]
+            nag = [nesterov_reference(s, w, budget).steps_to(TARGET) for s, w in problems]
             for layer_grad in ("euclidean", "functional"):
                 runs = train_stagewise_batch(
                     [{"Sigma": s, "W_star": w} for s, w in problems],
@@ -265,10 +265,9 @@ def frontier_runs(scale: str) -> dict:
     return out
 
 
-def _accelerates(run, nag_stages) -> bool:
+def accelerates(run, nag_stages) -> bool:
     """A run accelerates when it reaches 1e-6 within twice NAG's stages."""
-    reached = run.stages_to(TARGET)
-    return reached is not None and reached <= 2 * nag_stages
+    return run.steps_to(TARGET) <= 2 * nag_stages
 
 
 @claim(
@@ -290,7 +289,7 @@ def _sigma_frontier(scale, rng):
             found = None
             for sigma in FRONTIER_SIGMAS:
                 results, nag = runs[(layer_grad, kappa, sigma)]
-                ok = [_accelerates(r, n) for r, n in zip(results, nag, strict=True)]
+                ok = [accelerates(r, n) for r, n in zip(results, nag, strict=True)]
                 status = [r.status for r in results]
                 rise = max(float(np.max(r.losses[:11]) / r.losses[0]) for r in results)
                 detail[f"{layer_grad},kappa={kappa},sigma={sigma}"] = {
@@ -339,7 +338,7 @@ def _functional_tracks(scale, rng):
         for seed in seeds(n_seeds, 3000):
             s, w = deep_linear_problem(d, 100, sigma, seed=seed)
             nag = nesterov_reference(s, w, 400)
-            horizon = nag.stages_to(1e-10) or len(nag.losses) - 1
+            horizon = min(nag.steps_to(1e-10), nag.stages_done)
             run = train_stagewise(s, w, horizon, layer_grad="functional")
             if len(run.losses) < horizon + 1:
                 ratio = np.inf

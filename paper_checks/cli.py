@@ -1,7 +1,8 @@
 """The ``stagewise`` command line: check claims, list them, draw figures, refresh PEPit tables.
 
 Exit status: 0 when every selected claim passes, 1 when any fails or errors, 2 on bad usage
-(one line on stderr, no traceback, no file written).
+(one line on stderr, no traceback, no file written), 3 on an internal error (a bug of stagewise:
+one line on stderr naming a log file with the traceback; ``--debug`` prints it instead).
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ import json
 import os
 import sys
 from pathlib import Path
+
+from sims.engine import write_text_atomic
+from theory.checks import InputError
 
 EPILOG_CHECK = """\
 examples:
@@ -66,13 +70,13 @@ def _add_engine_options(parser: argparse.ArgumentParser, unit: str) -> None:
 
 def _engine(args) -> tuple[str, int | None, str | None]:
     """(backend, workers, scheduler) from the engine options, validated."""
-    from sims.sweep import MAX_WORKERS
+    from sims.engine import MAX_WORKERS
 
     scheduler = args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
     if args.workers is not None and not 1 <= args.workers <= MAX_WORKERS:
-        raise ValueError(f"--workers must be between 1 and {MAX_WORKERS}, got {args.workers}")
+        raise InputError(f"--workers must be between 1 and {MAX_WORKERS}, got {args.workers}")
     if args.backend in ("inprocess", "processes") and args.scheduler:
-        raise ValueError(f"--scheduler needs --backend dask, not {args.backend}")
+        raise InputError(f"--scheduler needs --backend dask, not {args.backend}")
     return args.backend or ("dask" if scheduler else "processes"), args.workers, scheduler
 
 
@@ -85,6 +89,11 @@ def _build_parser() -> argparse.ArgumentParser:
             "carries its source and a provenance tag (paper, secondary, reconstructed, standard)."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="on an internal error, print the traceback instead of writing it to a log file",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
@@ -193,7 +202,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "--plot",
         metavar="PNG",
         type=Path,
-        help="with --summary: also draw stages_to_target (or final_gap) against "
+        help="with --summary: also draw stages_to_target (or final_loss) against "
         "the first numeric parameter that varies, one line per other setting",
     )
     sweep.add_argument(
@@ -219,6 +228,11 @@ def _build_parser() -> argparse.ArgumentParser:
         "times and the fraction of dgemm throughput; sweep: a 64-cell sweep on 2 workers "
         "(local processes and Dask) against in-process (default: all)",
     )
+    bench.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny sizes: check in seconds that every section runs (timings mean nothing)",
+    )
     bench.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
 
@@ -230,16 +244,16 @@ def _writable_dir(path: Path) -> Path:
         probe.write_text("")
         probe.unlink()
     except OSError as exc:
-        raise ValueError(f"--out: cannot write to {str(path)!r} ({exc.strerror})") from None
+        raise InputError(f"--out: cannot write to {str(path)!r} ({exc.strerror})") from None
     return path
 
 
 def _cmd_check(args) -> int:
     from tqdm import tqdm
 
-    from paper_checks import registry, report, runner
+    from paper_checks import catalogue, report, runner
 
-    claims = registry.select(args.only, args.scale)
+    claims = catalogue.select(args.only, args.scale)
     backend, workers, scheduler = _engine(args)
     out = _writable_dir(args.out)
     _writable_dir(out / "figures")
@@ -261,8 +275,8 @@ def _cmd_check(args) -> int:
             file=sys.stderr,
         )
     document = report.claims_document(verdicts, args.scale)
-    report.write_atomic(out / "claims.json", json.dumps(document, indent=1) + "\n")
-    report.write_atomic(out / "report.md", report.render_markdown(verdicts, args.scale, figures))
+    write_text_atomic(out / "claims.json", json.dumps(document, indent=1) + "\n")
+    write_text_atomic(out / "report.md", report.render_markdown(verdicts, args.scale, figures))
     runner.finish(out)
     if args.json:
         print(json.dumps(document, indent=1))
@@ -276,9 +290,9 @@ def _cmd_check(args) -> int:
 
 
 def _cmd_list(args) -> int:
-    from paper_checks import registry
+    from paper_checks import catalogue
 
-    claims = registry.all_claims()
+    claims = catalogue.all_claims()
     if args.json:
         print(
             json.dumps(
@@ -317,7 +331,7 @@ def _cmd_figures(args) -> int:
         if args.only is None or fnmatch.fnmatchcase(n, args.only) or args.only in n
     ]
     if not names:
-        raise ValueError(f"--only {args.only!r} matches no figure; figures: {', '.join(RECIPES)}")
+        raise InputError(f"--only {args.only!r} matches no figure; figures: {', '.join(RECIPES)}")
     from tqdm import tqdm
 
     from paper_checks.runner import draw_figures
@@ -339,21 +353,21 @@ def _cmd_pep_refresh(args) -> int:
 
     from tqdm import tqdm
 
+    from paper_checks import pep_refresh
+    from sims.engine import versions
     from theory import pep
 
     if args.jobs < 1:
-        raise ValueError(f"--jobs must be >= 1, got {args.jobs}")
+        raise InputError(f"--jobs must be >= 1, got {args.jobs}")
     try:
         import PEPit  # noqa: F401
     except ImportError:
-        raise ValueError("pep-refresh needs PEPit: pip install 'stagewise[pep]'") from None
+        raise InputError("pep-refresh needs PEPit: pip install 'stagewise[pep]'") from None
     target = args.out or Path(pep.__file__).parent / "data" / pep.DATA_FILE
     _writable_dir(target.parent)
     keys = pep.table_keys()
     with tqdm(total=len(keys), desc="PEPs", unit="sdp", file=sys.stderr) as bar:
-        rows = pep.compute_table(keys, jobs=args.jobs, progress=lambda _row: bar.update())
-    from paper_checks.report import versions
-
+        rows = pep_refresh.compute_table(keys, jobs=args.jobs, progress=lambda _row: bar.update())
     meta = {
         "definition": "sup (f(x_N) - f*) / (f(x_0) - f* + mu/2 ||x_0 - x*||^2), L = 1, "
         "mu = 1/kappa, step 1/L, y_0 = x_0; eps = relative gradient error",
@@ -361,7 +375,7 @@ def _cmd_pep_refresh(args) -> int:
         "versions": versions(),
         "python": platform.python_version(),
     }
-    pep.write_table(rows, target, meta)
+    pep_refresh.write_table(rows, target, meta)
     print(f"wrote {len(rows)} worst cases to {target}")
     return 0
 
@@ -370,23 +384,24 @@ def _cmd_bench(args) -> int:
     from paper_checks import bench
 
     if args.repeats < 1:
-        raise ValueError(f"--repeats must be >= 1, got {args.repeats}")
+        raise InputError(f"--repeats must be >= 1, got {args.repeats}")
     sections = (
         ("rates", "kernels", "scaling", "sweep") if args.section == "all" else (args.section,)
     )
+    sizes = bench.SMOKE if args.smoke else bench.FULL
     report = {}
     if "rates" in sections:
-        report["rates"] = bench.rate_table()
+        report["rates"] = bench.rate_table(sizes)
     if "kernels" in sections:
         report["kernels"] = (
-            bench.deep_linear_bench(args.repeats)
-            + bench.boosting_bench(args.repeats)
-            + bench.residual_mlp_bench(args.repeats)
+            bench.deep_linear_bench(args.repeats, sizes)
+            + bench.boosting_bench(args.repeats, sizes)
+            + bench.residual_mlp_bench(args.repeats, sizes)
         )
     if "scaling" in sections:
-        report["scaling"] = bench.scaling_bench(repeats=args.repeats)
+        report["scaling"] = bench.scaling_bench(args.repeats, sizes)
     if "sweep" in sections:
-        report["sweep"] = bench.sweep_bench()
+        report["sweep"] = bench.sweep_bench(sizes=sizes)
     if args.json:
         print(json.dumps(report, indent=1, default=float))
         return 0
@@ -420,6 +435,11 @@ def _cmd_bench(args) -> int:
                 else f", torch eager {row['torch_s'] * 1e3:.1f} ms (torch/numba "
                 f"{row['ratio_to_torch']:.2f})"
             )
+        if "threads_used" in row:
+            numpy_part += (
+                f"; {row['variant']}, ran on {row['threads_used']} of "
+                f"{row['threads_available']} threads"
+            )
         print(
             f"{row['benchmark']}: numba {row['numba_s'] * 1e3:.1f} ms{numpy_part}{ratio}"
             f"  (target {row['target']})"
@@ -444,10 +464,9 @@ def _cmd_bench(args) -> int:
 
 
 def _plot_sweep(directory: Path, target: Path) -> None:
-    import numpy as np
     import pandas as pd
 
-    from figures.style import save
+    from figures.style import save, styled
     from figures.sweep import plot_metric
     from sims import sweep
 
@@ -456,13 +475,13 @@ def _plot_sweep(directory: Path, target: Path) -> None:
     varying = [c for c in frame.columns if c.startswith("param_") and frame[c].nunique() > 1]
     numeric = [c for c in varying if pd.api.types.is_numeric_dtype(frame[c])]
     if not numeric:
-        raise ValueError("--plot needs a numeric parameter that varies across the sweep")
+        raise InputError("--plot needs a numeric parameter that varies across the sweep")
     metric = "stages_to_target" if "stages_to_target" in frame.columns else "final_loss"
-    frame = frame.assign(**{metric: frame[metric].where(frame[metric] >= 0, np.inf)})
-    save(
-        plot_metric(frame, numeric[0], metric, [c for c in varying if c != numeric[0]]),
-        target.with_suffix(""),
-    )
+    with styled():
+        save(
+            plot_metric(frame, numeric[0], metric, [c for c in varying if c != numeric[0]]),
+            target.with_suffix(""),
+        )
     print(f"figure: {target.with_suffix('.png')} (and .pdf)")
 
 
@@ -473,23 +492,23 @@ def _cmd_sweep(args) -> int:
 
     if args.summary is not None:
         if args.grid is not None or args.out is not None:
-            raise ValueError("--summary DIR takes no grid file and no --out")
+            raise InputError("--summary DIR takes no grid file and no --out")
         if not args.summary.is_dir():
-            raise ValueError(f"--summary: {str(args.summary)!r} is not a directory")
+            raise InputError(f"--summary: {str(args.summary)!r} is not a directory")
         print(sweep.summary(args.summary).to_string(index=False))
         if args.plot is not None:
             _plot_sweep(args.summary, args.plot)
         return 0
     if args.grid is None or args.out is None:
-        raise ValueError("give a grid file and --out DIR (or --summary DIR)")
+        raise InputError("give a grid file and --out DIR (or --summary DIR)")
     grid = sweep.parse_grid(args.grid)
     if args.device == "gpu":
         if grid["family"] != "deep_linear":
-            raise ValueError("--device gpu applies to family 'deep_linear' only")
+            raise InputError("--device gpu applies to family 'deep_linear' only")
         grid["parameters"]["device"] = ["gpu"]
     backend, workers, scheduler = _engine(args)
     if args.batch < 1:
-        raise ValueError(f"--batch must be >= 1, got {args.batch}")
+        raise InputError(f"--batch must be >= 1, got {args.batch}")
     total = len(sweep.cells(grid))
     _, todo = sweep.prepare(grid, args.out)  # refuses a directory of another sweep, untouched
     with tqdm(
@@ -528,13 +547,35 @@ def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (ValueError, TypeError) as exc:
-        message = one_line(str(exc))
-        print(f"stagewise {args.command}: error: {message}", file=sys.stderr)
+    except InputError as exc:
+        print(f"stagewise {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"stagewise {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug of the library, not bad input
+        if args.debug:
+            raise
+        log = _write_traceback_log()
+        print(
+            f"stagewise {args.command}: internal error (a bug in stagewise, not your input): "
+            f"{one_line(f'{type(exc).__name__}: {exc}')}; traceback in {log} "
+            "(or rerun with --debug)",
+            file=sys.stderr,
+        )
+        return 3
+
+
+def _write_traceback_log() -> str:
+    """Write the traceback being handled to a new file in the temporary folder; its path."""
+    import tempfile
+    import traceback
+
+    with tempfile.NamedTemporaryFile(
+        "w", prefix="stagewise-error-", suffix=".log", delete=False
+    ) as log:
+        traceback.print_exc(file=log)
+    return log.name
 
 
 if __name__ == "__main__":

@@ -192,7 +192,7 @@ def _boosting_inits(scale):
             ("stack", {"init": "stack"}),
             ("copy (beta = 1)", {"init": "copy"}),
         ):
-            losses = train_ensemble(X, y, 600, **options).train_losses
+            losses = train_ensemble(X, y, 600, **options).losses
             curves[label] = (losses - optimum) / (losses[0] - optimum)
         panels[f"linear learners, kappa = {kappa:g}"] = curves
     return plot_gap_panels(panels)
@@ -396,7 +396,7 @@ def _growth_speed(scale):
 
     return plot_speed(
         {
-            family: {name: (run.flops, run.eval_losses) for name, run in per_seed[0].items()}
+            family: {name: (run.flops, run.losses) for name, run in per_seed[0].items()}
             for family, per_seed in speed_runs(scale).items()
         }
     )

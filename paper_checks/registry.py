@@ -7,7 +7,6 @@ Its verdict is ``pass`` or ``fail`` as the check decides against the registered 
 
 from __future__ import annotations
 
-import fnmatch
 import time
 import traceback
 import zlib
@@ -63,7 +62,7 @@ class Verdict:
     seconds: float = 0.0
 
 
-_REGISTRY: dict[str, Claim] = {}
+REGISTRY: dict[str, Claim] = {}
 
 
 def claim(
@@ -87,49 +86,15 @@ def claim(
         raise ValueError(f"scales must be a subset of {SCALES}, got {scales!r}")
 
     def register(check):
-        if id in _REGISTRY:
+        if id in REGISTRY:
             raise ValueError(f"claim id {id!r} is registered twice")
-        _REGISTRY[id] = Claim(
+        REGISTRY[id] = Claim(
             id, source, provenance, statement, expected, check, tuple(scales), tuple(figures),
             group or id, minutes,
         )  # fmt: skip
         return check
 
     return register
-
-
-def all_claims() -> list[Claim]:
-    """Every registered claim, sorted by id (importing the claim modules registers them)."""
-    from paper_checks import (  # noqa: F401
-        claims_boosting,
-        claims_growth,
-        claims_nesterov,
-        claims_raptr,
-        claims_robust,
-        claims_stacking,
-    )
-
-    return sorted(_REGISTRY.values(), key=lambda c: c.id)
-
-
-def select(pattern: str | None, scale: str) -> list[Claim]:
-    """Claims whose id matches the glob ``pattern`` (all when None) and that run at ``scale``."""
-    if scale not in SCALES:
-        raise ValueError(f"scale must be one of {', '.join(SCALES)}; got {scale!r}")
-    claims = [c for c in all_claims() if scale in c.scales]
-    if pattern is None:
-        return claims
-    chosen = [
-        c
-        for c in claims
-        if fnmatch.fnmatchcase(c.id, pattern) or fnmatch.fnmatchcase(c.id, f"*{pattern}*")
-    ]
-    if not chosen:
-        raise ValueError(
-            f"--only {pattern!r} matches no claim at scale {scale!r} "
-            "(see 'stagewise list' for the ids)"
-        )
-    return chosen
 
 
 def run_claim(c: Claim, scale: str) -> Verdict:

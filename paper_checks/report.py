@@ -11,23 +11,11 @@ import math
 import os
 import platform
 from datetime import UTC, datetime
-from importlib import metadata
-from pathlib import Path
 
 import numpy as np
 
 from paper_checks.registry import Verdict
-
-
-def versions() -> dict[str, str]:
-    """Versions of the package and of the numerical libraries it rests on."""
-    out = {}
-    for name in ("stagewise", "numpy", "scipy", "numba", "pepit"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
+from sims.engine import versions
 
 
 def plain(value):
@@ -64,13 +52,6 @@ def claims_document(verdicts: list[Verdict], scale: str) -> dict:
             for v in verdicts
         ],
     }
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same directory."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _cell(text: str) -> str:

@@ -1,5 +1,5 @@
 """``stagewise check`` on the sweep engine: one task per claim group, run in-process, in local
-processes or on a Dask cluster (``sims.sweep.execute``), resumable.
+processes or on a Dask cluster (``sims.engine.execute``), resumable.
 
 A task runs the claims of one group (claims that share a cached experiment) in one process, then
 draws the figures they name while that experiment is still in memory. Each finished task is stored
@@ -18,8 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from paper_checks import registry
-from paper_checks.report import plain, write_atomic
+from paper_checks import catalogue, registry
+from paper_checks.report import plain
+from sims.engine import execute, write_text_atomic
 
 PACKAGES = ("theory", "sims", "figures", "paper_checks")
 TASKS_DIR = ".tasks"
@@ -63,27 +64,27 @@ def plan(claims: list[registry.Claim], scale: str, figures_dir: Path) -> list[Ta
 def draw_figures(names, scale: str, out_dir: Path) -> tuple[dict, list[str]]:
     """Draw the gallery recipes ``names`` into ``out_dir`` (PNG and PDF). Returns
     ``{name: [relative png path, caption]}`` and one line per figure that could not be drawn."""
-    from figures.style import save
+    from figures.style import save, styled
     from paper_checks.gallery import RECIPES
 
     drawn, problems = {}, []
     for name in names:
         recipe = RECIPES[name]
         try:
-            figure = recipe.draw(scale)
+            with styled():
+                save(recipe.draw(scale), Path(out_dir) / name)
         except Exception as exc:  # a broken figure is reported, it does not sink the run
             problems.append(
                 f"figure {name!r} could not be drawn ({' '.join(f'{type(exc).__name__}: {exc}'.split())})"
             )
             continue
-        save(figure, Path(out_dir) / name)
         drawn[name] = [f"{Path(out_dir).name}/{name}.png", recipe.caption]
     return drawn, problems
 
 
 def run_task(task: Task) -> dict:
     """Run a task's claims, then draw its figures (in whichever process runs the task)."""
-    by_id = {c.id: c for c in registry.all_claims()}
+    by_id = {c.id: c for c in catalogue.all_claims()}
     verdicts = [registry.run_claim(by_id[i], task.scale) for i in task.claim_ids]
     figures, problems = draw_figures(task.figures, task.scale, Path(task.figures_dir))
     return {
@@ -148,8 +149,6 @@ def run_check(
     interrupted run. Returns the verdicts (in the order of ``claims``), the drawn figures, the
     problems met while drawing, and how many tasks were reused. ``on_task(result)`` runs after
     each task."""
-    from sims.sweep import execute
-
     state = out / TASKS_DIR
     state.mkdir(parents=True, exist_ok=True)
     tasks = plan(claims, scale, out / "figures")
@@ -160,7 +159,7 @@ def run_check(
 
     def record(result: dict) -> None:
         text = json.dumps({"fingerprint": fingerprint, "scale": scale, **result}, indent=1)
-        write_atomic(state / f"{result['group']}.json", text + "\n")
+        write_text_atomic(state / f"{result['group']}.json", text + "\n")
         results[result["group"]] = json.loads(text)
         if on_task is not None:
             on_task(result)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sims.results import Status
+
 
 def stagewise_reference(
     xp, sigma, w_star, v0, stages, beta, eta, init, functional, noise, target_rel, divergence_rel
@@ -16,7 +18,7 @@ def stagewise_reference(
     """Stagewise training of a deep linear residual network (the recursion of
     ``sims/_kernels/deep_linear.py``) in the original basis, written once against the Python array
     API: NumPy for the reference and the CPU, CuPy on a GPU, array-api-strict in tests. Returns
-    host NumPy ``(losses, e1, e2, betas, status code)``."""
+    host NumPy ``(losses, e1, e2, betas, Status)``."""
     d = sigma.shape[0]
 
     def risk(p):
@@ -31,7 +33,7 @@ def stagewise_reference(
     losses, e1, e2, betas = [risk(p)], [], [], []
     threshold = divergence_rel * losses[0] if losses[0] > 0 else np.inf
     beta_t = beta
-    code = 0
+    status = Status.MAX_STAGES
     with np.errstate(all="ignore"):  # divergence is detected below, not warned about
         for t in range(stages):
             start = noise[t, ...] if init == "random" else beta_t * w
@@ -53,17 +55,17 @@ def stagewise_reference(
             p_prev, p = p, p_next
             losses.append(risk(p))
             if not np.isfinite(losses[-1]) or losses[-1] > threshold:
-                code = 2
+                status = Status.DIVERGED
                 break
             if target_rel > 0 and losses[-1] <= target_rel * losses[0]:
-                code = 1
+                status = Status.CONVERGED
                 break
-    return np.array(losses), np.array(e1), np.array(e2), np.array(betas), code
+    return np.array(losses), np.array(e1), np.array(e2), np.array(betas), status
 
 
 def ensemble_reference(Z, y, Ze, ye, stages, logistic, convex, beta, eta, init, noise, coef0):
     """Boosting with a linear-in-parameters learner, residual form (see
-    ``sims/_kernels/boosting.py``). Returns ``(losses, eval_losses or None, coef, status)``."""
+    ``sims/_kernels/boosting.py``). Returns ``(losses, eval_losses or None, coef, Status)``."""
     n = Z.shape[0]
 
     def risk(design, labels, w):
@@ -97,8 +99,8 @@ def ensemble_reference(Z, y, Ze, ye, stages, logistic, convex, beta, eta, init, 
             if eval_losses is not None:
                 eval_losses.append(risk(Ze, ye, w))
             if not np.isfinite(losses[-1]) or (losses[0] > 0 and losses[-1] > 1e6 * losses[0]):
-                return np.array(losses), eval_losses and np.array(eval_losses), w, 2
-    return np.array(losses), eval_losses and np.array(eval_losses), w, 0
+                return np.array(losses), eval_losses and np.array(eval_losses), w, Status.DIVERGED
+    return np.array(losses), eval_losses and np.array(eval_losses), w, Status.MAX_STAGES
 
 
 def residual_mlp_reference(params, X, target, coef, activation, layernorm, residual):

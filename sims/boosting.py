@@ -1,5 +1,5 @@
 """Additive ensembles (boosting) under zero, random and stacking initialisation of the new learner
-(BACKGROUND.md section 1): functional GD, stochastic functional GD on a smoothed loss, Nesterov.
+(docs/theory.md §1): functional GD, stochastic functional GD on a smoothed loss, Nesterov.
 
 ``train_ensemble`` adds one learner per stage and takes one gradient step on its parameters
 (linear and random-feature learners, exact Nesterov iterates for stacking: see
@@ -16,7 +16,8 @@ import numpy as np
 from sims._kernels import boosting as kernel
 from sims._reference import ensemble_reference
 from sims.problems import as_generator
-from theory._checks import check_array, check_choice, check_int, check_real, check_steps
+from sims.results import RunResult, Status
+from theory.checks import InputError, check_array, check_choice, check_int, check_real, check_steps
 from theory.rates import nesterov_beta
 
 LEARNERS = ("linear", "features", "tree")
@@ -24,29 +25,20 @@ INITS = tuple(kernel.INIT_CODES)
 LOSSES = ("squared", "logistic")
 SCHEDULES = ("constant", "convex")
 BACKENDS = ("numba", "numpy")
-STATUS_NAMES = ("max_stages", "converged", "diverged")
 
 
 @dataclass(frozen=True)
-class EnsembleResult:
-    """``train_losses[t]``: training loss after t learners (index 0: the empty ensemble; squared
+class EnsembleResult(RunResult):
+    """``losses[t]``: training loss after t learners (index 0: the empty ensemble; squared
     loss ``1/(2n) ||F - y||^2``); ``eval_losses`` likewise on the evaluation data (or None);
     ``coef``: the ensemble's total parameter vector for linear and feature learners."""
 
-    train_losses: np.ndarray
     eval_losses: np.ndarray | None
-    status: str
     learner: str
     init: str
     beta: float
     eta: float
     coef: np.ndarray | None = None
-
-    def stages_to(self, target: float) -> int | None:
-        """First t with ``train_losses[t] <= target``, else None."""
-        target = check_real("target", target)
-        hits = np.flatnonzero(self.train_losses <= target)
-        return int(hits[0]) if hits.size else None
 
 
 def random_features(X, n_features: int, seed, bandwidth: float = 1.0):
@@ -62,14 +54,14 @@ def _check_data(X, y, loss, name_x="X", name_y="y"):
     X = check_array(name_x, X, ndim=2)
     y = check_array(name_y, y, ndim=1)
     if X.shape[0] != y.shape[0]:
-        raise ValueError(
+        raise InputError(
             f"{name_x} and {name_y} have mismatched lengths: {X.shape[0]} rows "
             f"versus {y.shape[0]} labels"
         )
     if X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"{name_x} must have at least one row and one column, got {X.shape}")
+        raise InputError(f"{name_x} must have at least one row and one column, got {X.shape}")
     if loss == "logistic" and not np.all(np.abs(y) == 1):
-        raise ValueError(f"{name_y} must hold labels in {{-1, +1}} for loss='logistic'")
+        raise InputError(f"{name_y} must hold labels in {{-1, +1}} for loss='logistic'")
     return X, y
 
 
@@ -114,14 +106,14 @@ def train_ensemble(
     has_eval = X_eval is not None or y_eval is not None
     if has_eval:
         if X_eval is None or y_eval is None:
-            raise ValueError("X_eval and y_eval must be given together")
+            raise InputError("X_eval and y_eval must be given together")
         X_eval, y_eval = _check_data(X_eval, y_eval, loss, "X_eval", "y_eval")
         if X_eval.shape[1] != X.shape[1]:
-            raise ValueError(f"X_eval must have {X.shape[1]} columns like X, got {X_eval.shape[1]}")
+            raise InputError(f"X_eval must have {X.shape[1]} columns like X, got {X_eval.shape[1]}")
     if schedule == "convex" and init != "stack":
-        raise ValueError("schedule='convex' applies to init='stack' only")
+        raise InputError("schedule='convex' applies to init='stack' only")
     if beta is not None and init not in ("stack",):
-        raise ValueError(f"beta applies to init 'stack', not {init!r}")
+        raise InputError(f"beta applies to init 'stack', not {init!r}")
     if beta is not None:
         beta = check_real("beta", beta, low=0.0, high=1.0)
     random_scale = check_real("random_scale", random_scale, low=0.0)
@@ -130,36 +122,36 @@ def train_ensemble(
             X, y, stages, init, beta, eta, loss, X_eval, y_eval, seed, tree_options or {}
         )
     if tree_options is not None:
-        raise ValueError("tree_options applies to learner='tree' only")
+        raise InputError("tree_options applies to learner='tree' only")
     if coef0 is not None and learner == "tree":
-        raise ValueError("coef0 applies to linear and feature learners only")
+        raise InputError("coef0 applies to linear and feature learners only")
     if learner == "features":
         if n_features is None:
-            raise ValueError("n_features is required for learner='features'")
+            raise InputError("n_features is required for learner='features'")
         n_features = check_int("n_features", n_features, low=1)
         feature_map = random_features(X, n_features, seed)
         Z, Ze = feature_map(X), (feature_map(X_eval) if has_eval else None)
     else:
         if n_features is not None:
-            raise ValueError("n_features applies to learner='features' only")
+            raise InputError("n_features applies to learner='features' only")
         Z, Ze = X, X_eval
     n, p = Z.shape
     coef0 = np.zeros(p) if coef0 is None else check_array("coef0", coef0, ndim=1)
     if coef0.shape != (p,):
-        raise ValueError(
+        raise InputError(
             f"coef0 must have length {p} (the learner's parameters), got {coef0.shape}"
         )
     H = Z.T @ Z / n
     spectrum = np.linalg.eigvalsh(H)
     L = spectrum[-1] / (4.0 if loss == "logistic" else 1.0)
     if L <= 0:
-        raise ValueError("X must not be identically zero")
+        raise InputError("X must not be identically zero")
     eta = 1.0 / L if eta is None else check_real("eta", eta, low=0.0, low_open=True)
     if init == "copy":
         beta = 1.0
     elif init == "stack" and schedule == "constant" and beta is None:
         if spectrum[0] <= 1e-12 * spectrum[-1]:
-            raise ValueError("Z^T Z / n is singular: pass beta explicitly for init='stack'")
+            raise InputError("Z^T Z / n is singular: pass beta explicitly for init='stack'")
         beta = nesterov_beta(spectrum[-1] / spectrum[0])
     beta = 0.0 if beta is None else beta
     noise = (
@@ -168,7 +160,7 @@ def train_ensemble(
         else np.zeros((1, p))
     )
     if backend == "numpy":
-        losses, eval_losses, coef, code = ensemble_reference(
+        losses, eval_losses, coef, status = ensemble_reference(
             Z,
             y,
             Ze,
@@ -183,10 +175,10 @@ def train_ensemble(
             coef0,
         )
     else:
-        losses, eval_losses, coef, code = _run_kernel(
+        losses, eval_losses, coef, status = _run_kernel(
             Z, y, Ze, y_eval, stages, loss, schedule, beta, eta, init, noise, coef0
         )
-    return EnsembleResult(losses, eval_losses, STATUS_NAMES[code], learner, init, beta, eta, coef)
+    return EnsembleResult(losses, status, eval_losses, learner, init, beta, eta, coef)
 
 
 def _gram(Z, y):
@@ -229,22 +221,35 @@ def _run_kernel(Z, y, Ze, ye, stages, loss, schedule, beta, eta, init, noise, co
         status,
     )
     m = n_done[0] + 1
-    return (losses[0, :m], eval_losses[0, :m] if has_eval else None, coef[0], int(status[0]))
+    return (
+        losses[0, :m],
+        eval_losses[0, :m] if has_eval else None,
+        coef[0],
+        Status.from_code(status[0]),
+    )
 
 
 def _train_trees(X, y, stages, init, beta, eta, loss, X_eval, y_eval, seed, tree_options):
     from sklearn.tree import DecisionTreeRegressor
 
     if loss != "squared":
-        raise ValueError("learner='tree' supports loss='squared' only")
+        raise InputError("learner='tree' supports loss='squared' only")
     if init == "random":
-        raise ValueError("init='random' is not defined for tree learners")
+        raise InputError("init='random' is not defined for tree learners")
     if init == "stack" and beta is None:
-        raise ValueError("init='stack' with trees needs an explicit beta (no kappa to derive it)")
+        raise InputError("init='stack' with trees needs an explicit beta (no kappa to derive it)")
     beta = {"zero": 0.0, "copy": 1.0}.get(init, beta)
     eta = 0.1 if eta is None else check_real("eta", eta, low=0.0, low_open=True)
+    if not isinstance(tree_options, dict):
+        raise InputError(f"tree_options must be a dict, got {type(tree_options).__name__}")
     options = {"max_depth": 3, **tree_options}
+    try:  # scikit-learn checks an estimator's options when it is built and when it is fitted
+        DecisionTreeRegressor(**options).fit(X[:2], y[:2])
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"tree_options: {exc}") from None
     # one RandomState drawn from by every tree, as scikit-learn's GradientBoostingRegressor does
+    if isinstance(seed, np.random.SeedSequence):
+        seed = int(seed.generate_state(1)[0])
     random_state = np.random.RandomState(seed if isinstance(seed, int) else None)
     X32 = X.astype(np.float32)
     Xe32 = None if X_eval is None else X_eval.astype(np.float32)
@@ -253,24 +258,21 @@ def _train_trees(X, y, stages, init, beta, eta, loss, X_eval, y_eval, seed, tree
     fe = None if X_eval is None else np.zeros_like(y_eval)
     losses = [float(np.mean((F - y) ** 2) / 2)]
     eval_losses = None if X_eval is None else [float(np.mean((Fe - y_eval) ** 2) / 2)]
-    try:
-        for _ in range(stages):
-            residual = y - (F + beta * f)  # negative gradient of 1/2 (F - y)^2 at the look-ahead
-            tree = DecisionTreeRegressor(random_state=random_state, **options)
-            tree.fit(X32, residual, check_input=False)
-            f = beta * f + eta * tree.predict(X32, check_input=False)
-            F = F + f
-            losses.append(float(np.mean((F - y) ** 2) / 2))
-            if eval_losses is not None:
-                fe = beta * fe + eta * tree.predict(Xe32, check_input=False)
-                Fe = Fe + fe
-                eval_losses.append(float(np.mean((Fe - y_eval) ** 2) / 2))
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"tree_options: {exc}") from None
+    for _ in range(stages):
+        residual = y - (F + beta * f)  # negative gradient of 1/2 (F - y)^2 at the look-ahead
+        tree = DecisionTreeRegressor(random_state=random_state, **options)
+        tree.fit(X32, residual, check_input=False)
+        f = beta * f + eta * tree.predict(X32, check_input=False)
+        F = F + f
+        losses.append(float(np.mean((F - y) ** 2) / 2))
+        if eval_losses is not None:
+            fe = beta * fe + eta * tree.predict(Xe32, check_input=False)
+            Fe = Fe + fe
+            eval_losses.append(float(np.mean((Fe - y_eval) ** 2) / 2))
     return EnsembleResult(
         np.array(losses),
+        Status.MAX_STAGES,
         None if eval_losses is None else np.array(eval_losses),
-        "max_stages",
         "tree",
         init,
         beta,

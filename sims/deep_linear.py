@@ -1,5 +1,5 @@
 """Stagewise training of deep linear residual networks: stacking versus zero and random
-initialisation versus Nesterov's method on the end-to-end matrix (BACKGROUND.md sections 2-3).
+initialisation versus Nesterov's method on the end-to-end matrix (docs/theory.md §§2-3).
 
 Population risk ``R(P) = 1/2 tr((P - W*) Sigma (P - W*)^T)``, ``grad R(P) = (P - W*) Sigma``. After
 t stages the network is ``P_t = (I + W_t) ... (I + W_1) V0``; stage t+1 adds a layer initialised at
@@ -18,7 +18,8 @@ import numpy as np
 from sims._kernels import deep_linear as kernel
 from sims._reference import stagewise_reference
 from sims.problems import as_generator
-from theory._checks import check_array, check_choice, check_real, check_steps
+from sims.results import RunResult, Status
+from theory.checks import InputError, check_array, check_choice, check_real, check_steps
 from theory.rates import nesterov_beta
 
 INITS = tuple(kernel.INIT_CODES)
@@ -28,14 +29,13 @@ DIVERGENCE_FACTOR = 1e6  # a loss above this multiple of the initial loss counts
 
 
 @dataclass(frozen=True)
-class RunResult:
+class StagewiseResult(RunResult):
     """One run. ``losses[t] = R(P_t) - R(W*)`` for t = 0..n (``losses[0]`` at V0); n < stages when
     the run diverged or reached its target. ``e1[t-1]``, ``e2[t-1]``: norms of the momentum and
     metric errors of stage t relative to its step ``||P_t - P_{t-1}||``; ``betas[t-1]``: momentum
-    after stage t (changes only for ``init="trainable"``)."""
+    after stage t (changes only for ``init="trainable"``); ``thread``: the Numba thread that ran
+    it (0 outside a parallel batch)."""
 
-    losses: np.ndarray
-    status: str
     init: str
     layer_grad: str = "euclidean"
     beta: float = 0.0
@@ -43,21 +43,13 @@ class RunResult:
     e1: np.ndarray = field(default_factory=lambda: np.empty(0))
     e2: np.ndarray = field(default_factory=lambda: np.empty(0))
     betas: np.ndarray = field(default_factory=lambda: np.empty(0))
-
-    @property
-    def diverged_at(self) -> int | None:
-        """Stage at which the loss became non-finite or exploded, else None."""
-        return len(self.losses) - 1 if self.status == "diverged" else None
-
-    def stages_to(self, eps: float) -> int | None:
-        """First t with ``losses[t] <= eps * losses[0]``, else None."""
-        eps = check_real("eps", eps, low=0.0)
-        hits = np.flatnonzero(self.losses <= eps * self.losses[0])
-        return int(hits[0]) if hits.size else None
+    thread: int = 0
 
 
 @dataclass(frozen=True)
-class _Instance:
+class Instance:
+    """One validated run: the problem, ``Sigma = q diag(lam) q^T``, and the run's options."""
+
     sigma: np.ndarray
     w_star: np.ndarray
     v0: np.ndarray
@@ -71,7 +63,7 @@ class _Instance:
     target: float
 
 
-def _instance(
+def prepare_instance(
     sigma,
     w_star,
     stages,
@@ -83,35 +75,36 @@ def _instance(
     random_scale=0.0,
     seed=None,
     target=None,
-) -> _Instance:
-    """Validate one instance's arguments (raising ValueError/TypeError that name them)."""
+) -> Instance:
+    """Validate one instance's arguments (raising ``InputError`` naming them) and diagonalise
+    Sigma once; the result is what the kernel and the reference both run."""
     sigma = check_array("Sigma", sigma, ndim=2)
     d = sigma.shape[0]
     if sigma.shape != (d, d) or d == 0:
-        raise ValueError(f"Sigma must be a non-empty square matrix, got shape {sigma.shape}")
+        raise InputError(f"Sigma must be a non-empty square matrix, got shape {sigma.shape}")
     if not np.allclose(sigma, sigma.T, rtol=0, atol=1e-10 * np.abs(sigma).max()):
-        raise ValueError("Sigma must be symmetric")
+        raise InputError("Sigma must be symmetric")
     lam, q = np.linalg.eigh((sigma + sigma.T) / 2)
     if lam[0] <= 0:
-        raise ValueError(f"Sigma must be positive definite (smallest eigenvalue {lam[0]:.3g})")
+        raise InputError(f"Sigma must be positive definite (smallest eigenvalue {lam[0]:.3g})")
     w_star = check_array("W_star", w_star, ndim=2)
     if w_star.shape != (d, d):
-        raise ValueError(f"W_star must have Sigma's shape {(d, d)}, got {w_star.shape}")
+        raise InputError(f"W_star must have Sigma's shape {(d, d)}, got {w_star.shape}")
     v0 = np.eye(d) if V0 is None else check_array("V0", V0, ndim=2)
     if v0.shape != (d, d):
-        raise ValueError(f"V0 must have Sigma's shape {(d, d)}, got {v0.shape}")
+        raise InputError(f"V0 must have Sigma's shape {(d, d)}, got {v0.shape}")
     check_steps("stages", stages)
     check_choice("init", init, INITS)
     check_choice("layer_grad", layer_grad, LAYER_GRADS)
     if layer_grad == "functional" and np.linalg.cond(v0) > 1e12:
-        raise ValueError("V0 must be invertible for layer_grad='functional'")
+        raise InputError("V0 must be invertible for layer_grad='functional'")
     kappa = lam[-1] / lam[0]
     if init in ("stack", "trainable"):
         beta = (
             nesterov_beta(float(kappa)) if beta is None else check_real("beta", beta, low=0, high=1)
         )
     elif beta is not None:
-        raise ValueError(f"beta applies to init 'stack' or 'trainable', not {init!r}")
+        raise InputError(f"beta applies to init 'stack' or 'trainable', not {init!r}")
     else:
         beta = 1.0 if init == "copy" else 0.0
     eta = float(1.0 / lam[-1]) if eta is None else check_real("eta", eta, low=0.0, low_open=True)
@@ -121,36 +114,34 @@ def _instance(
     else:
         xi = np.zeros((1, d, d))
     target = 0.0 if target is None else check_real("target", target, low=0.0, high=1.0)
-    return _Instance(sigma, w_star, v0, lam, q, init, layer_grad, beta, eta, xi, target)
+    return Instance(sigma, w_star, v0, lam, q, init, layer_grad, beta, eta, xi, target)
 
 
-def _run(instances: list[_Instance], stages: int, backend: str) -> list[RunResult]:
+def _run(instances: list[Instance], stages: int, backend: str) -> list[StagewiseResult]:
     check_choice("backend", backend, BACKENDS)
     if backend == "numpy":
         import array_api_compat
 
         xp = array_api_compat.array_namespace(np.empty(0))
         return [reference_run(x, stages, xp) for x in instances]
-    out: list[RunResult | None] = [None] * len(instances)
+    out: list[StagewiseResult | None] = [None] * len(instances)
     for d in sorted({x.lam.shape[0] for x in instances}):
         idx = [i for i, x in enumerate(instances) if x.lam.shape[0] == d]
         group = [instances[i] for i in idx]
         n, width = len(group), max(x.noise.shape[0] for x in group)
-
-        def rotate(m, q):  # X -> Q^T X Q
-            return q.T @ m @ q
-
         noise = np.zeros((n, width, d, d))
         for k, x in enumerate(group):
-            noise[k, : x.noise.shape[0]] = x.q.T @ x.noise @ x.q  # Q^T xi_t Q per stage
+            if x.init == "random":  # other inits carry no noise: nothing to rotate
+                noise[k, : x.noise.shape[0]] = x.q.T @ x.noise @ x.q  # Q^T xi_t Q per stage
         losses = np.full((n, stages + 1), np.nan)
         e1, e2, betas = (np.full((n, stages), np.nan) for _ in range(3))
         n_done = np.zeros(n, dtype=np.int64)
         status = np.zeros(n, dtype=np.int64)
+        thread = np.zeros(n, dtype=np.int64)
         arrays = (
             np.array([x.lam for x in group]),
-            np.array([rotate(x.w_star, x.q) for x in group]),
-            np.array([rotate(x.v0, x.q) for x in group]),
+            np.array([_to_eigenbasis(x.w_star, x.q) for x in group]),
+            np.array([_to_eigenbasis(x.v0, x.q) for x in group]),
             stages,
             np.array([x.beta for x in group]),
             np.array([x.eta for x in group]),
@@ -163,22 +154,35 @@ def _run(instances: list[_Instance], stages: int, backend: str) -> list[RunResul
             e1,
             e2,
             betas,
-            n_done,
-            status,
         )
         if n == 1:  # no thread pool for a single run
-            kernel.stagewise_serial(*arrays)
+            one = [a[0] if isinstance(a, np.ndarray) else a for a in arrays]
+            n_done[0], status[0] = kernel.stagewise_one(*one)
         else:
-            kernel.stagewise_batch(*arrays)
+            kernel.stagewise_batch(*arrays, n_done, status, thread)
         for k, i in enumerate(idx):
             m = n_done[k]
             out[i] = _result(
-                group[k], losses[k, : m + 1], e1[k, :m], e2[k, :m], betas[k, :m], status[k]
+                group[k],
+                losses[k, : m + 1],
+                e1[k, :m],
+                e2[k, :m],
+                betas[k, :m],
+                Status.from_code(status[k]),
+                int(thread[k]),
             )
     return out
 
 
-def reference_run(x: _Instance, stages: int, xp) -> RunResult:
+def _to_eigenbasis(m: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``Q^T M Q``; the identity is left as it is (it is its own rotation)."""
+    d = m.shape[0]
+    if np.array_equal(m, np.eye(d)):
+        return np.eye(d)
+    return q.T @ m @ q
+
+
+def reference_run(x: Instance, stages: int, xp) -> StagewiseResult:
     """One validated instance through the array-API reference on namespace ``xp``."""
 
     def put(a):
@@ -201,12 +205,12 @@ def reference_run(x: _Instance, stages: int, xp) -> RunResult:
     return _result(x, *outputs)
 
 
-def _result(x: _Instance, losses, e1, e2, betas, code) -> RunResult:
-    if code == 2 and not np.isfinite(losses[-1]):
+def _result(x: Instance, losses, e1, e2, betas, status: Status, thread=0) -> StagewiseResult:
+    if status == Status.DIVERGED and not np.isfinite(losses[-1]):
         losses, e1, e2, betas = losses[:-1], e1[:-1], e2[:-1], betas[:-1]
-    return RunResult(
+    return StagewiseResult(
         np.ascontiguousarray(losses),
-        kernel.STATUS_NAMES[code],
+        status,
         x.init,
         x.layer_grad,
         x.beta,
@@ -214,6 +218,7 @@ def _result(x: _Instance, losses, e1, e2, betas, code) -> RunResult:
         np.asarray(e1),
         np.asarray(e2),
         np.asarray(betas),
+        thread,
     )
 
 
@@ -231,7 +236,7 @@ def train_stagewise(
     *,
     target=None,
     backend="numba",
-) -> RunResult:
+) -> StagewiseResult:
     """Train a deep linear residual network stage by stage, one gradient step per new layer.
 
     init: "zero" | "random" (i.i.d. N(0, random_scale^2/d) entries) | "stack" (``beta W_t``, beta
@@ -241,32 +246,36 @@ def train_stagewise(
     I. target: stop once ``loss <= target * loss_0`` (status "converged"). backend: "numba" (the
     compiled kernel) or "numpy" (the reference).
     """
-    x = _instance(
+    x = prepare_instance(
         Sigma, W_star, stages, init, beta, eta, V0, layer_grad, random_scale, seed, target
     )
     return _run([x], stages, backend)[0]
 
 
-def train_stagewise_batch(instances, stages, *, backend="numba", **shared) -> list[RunResult]:
+def train_stagewise_batch(instances, stages, *, backend="numba", **shared) -> list[StagewiseResult]:
     """Many independent runs in one call, in parallel over instances (Numba ``prange``).
 
     ``instances``: dicts with keys ``Sigma`` and ``W_star`` and any keyword of ``train_stagewise``,
     overriding ``shared``. Returns the results in order.
     """
     if not isinstance(instances, list | tuple) or not instances:
-        raise ValueError("instances must be a non-empty list of dicts with 'Sigma' and 'W_star'")
+        raise InputError("instances must be a non-empty list of dicts with 'Sigma' and 'W_star'")
     parsed = []
     for i, spec in enumerate(instances):
         if not isinstance(spec, dict) or "Sigma" not in spec or "W_star" not in spec:
-            raise ValueError(f"instances[{i}] must be a dict with keys 'Sigma' and 'W_star'")
+            raise InputError(f"instances[{i}] must be a dict with keys 'Sigma' and 'W_star'")
         options = {**shared, **spec}
-        parsed.append(_instance(options.pop("Sigma"), options.pop("W_star"), stages, **options))
+        parsed.append(
+            prepare_instance(options.pop("Sigma"), options.pop("W_star"), stages, **options)
+        )
     return _run(parsed, stages, backend)
 
 
-def _reference_run(method, Sigma, W_star, stages, beta, eta, V0) -> RunResult:
+def _reference_run(method, Sigma, W_star, stages, beta, eta, V0) -> StagewiseResult:
     """NAG (``method="nag"``) or GD on the end-to-end matrix, ``y_0 = x_0 = V0``."""
-    x = _instance(Sigma, W_star, stages, "stack" if method == "nag" else "zero", beta, eta, V0)
+    x = prepare_instance(
+        Sigma, W_star, stages, "stack" if method == "nag" else "zero", beta, eta, V0
+    )
     sigma, w_star = x.sigma, x.w_star
 
     def risk(p):
@@ -275,7 +284,7 @@ def _reference_run(method, Sigma, W_star, stages, beta, eta, V0) -> RunResult:
 
     p = y = x.v0.copy()
     losses = [risk(p)]
-    status = "max_stages"
+    status = Status.MAX_STAGES
     with np.errstate(all="ignore"):
         for _ in range(stages):
             p_next = y - x.eta * (y - w_star) @ sigma
@@ -284,32 +293,30 @@ def _reference_run(method, Sigma, W_star, stages, beta, eta, V0) -> RunResult:
             losses.append(risk(p))
             exploded = losses[0] > 0 and losses[-1] > DIVERGENCE_FACTOR * losses[0]
             if not np.isfinite(losses[-1]) or exploded:
-                status = "diverged"
+                status = Status.DIVERGED
                 if not np.isfinite(losses[-1]):
                     losses.pop()
                 break
-    return RunResult(np.array(losses), status, method, "euclidean", x.beta, x.eta)
+    return StagewiseResult(np.array(losses), status, method, "euclidean", x.beta, x.eta)
 
 
-def nesterov_reference(Sigma, W_star, stages, beta=None, eta=None, V0=None) -> RunResult:
+def nesterov_reference(Sigma, W_star, stages, beta=None, eta=None, V0=None) -> StagewiseResult:
     """Constant-momentum NAG on ``R(P)``: ``P_{k+1} = Y_k - eta grad R(Y_k)``, ``Y_{k+1} =
     P_{k+1} + beta (P_{k+1} - P_k)``, ``Y_0 = P_0 = V0``; beta defaults to beta*."""
     return _reference_run("nag", Sigma, W_star, stages, beta, eta, V0)
 
 
-def gd_reference(Sigma, W_star, stages, eta=None, V0=None) -> RunResult:
+def gd_reference(Sigma, W_star, stages, eta=None, V0=None) -> StagewiseResult:
     """Gradient descent on ``R(P)`` from V0 with step eta (default ``1/lambda_max``)."""
     return _reference_run("gd", Sigma, W_star, stages, None, eta, V0)
 
 
 @dataclass(frozen=True)
-class LayersResult:
+class LayersResult(RunResult):
     """Gradient descent on every layer at once: the final layers ``W_l`` and ``losses[t] = R(P_t)
     - R(W*)`` after t steps (t = 0..steps; shorter if the run diverged)."""
 
     layers: list
-    losses: np.ndarray
-    status: str
 
 
 def train_layers(Sigma, W_star, layers, steps: int, *, lr, trainable=None) -> LayersResult:
@@ -322,18 +329,18 @@ def train_layers(Sigma, W_star, layers, steps: int, *, lr, trainable=None) -> La
     w_star = check_array("W_star", W_star, ndim=2)
     d = sigma.shape[0]
     if sigma.shape != (d, d) or w_star.shape != (d, d):
-        raise ValueError(f"Sigma and W_star must both be square of the same size, got "
+        raise InputError(f"Sigma and W_star must both be square of the same size, got "
                          f"{sigma.shape} and {w_star.shape}")  # fmt: skip
     if not isinstance(layers, list | tuple) or not layers:
-        raise ValueError("layers must be a non-empty list of (d, d) arrays")
+        raise InputError("layers must be a non-empty list of (d, d) arrays")
     ws = [check_array(f"layers[{i}]", w, ndim=2).copy() for i, w in enumerate(layers)]
     if any(w.shape != (d, d) for w in ws):
-        raise ValueError(f"layers must be ({d}, {d}) arrays")
+        raise InputError(f"layers must be ({d}, {d}) arrays")
     steps = check_steps("steps", steps)
     lr = check_real("lr", lr, low=0.0, low_open=True)
     updated = np.ones(len(ws), dtype=bool) if trainable is None else np.asarray(trainable) == 1
     if updated.shape != (len(ws),):
-        raise ValueError(f"trainable must have one 0/1 value per layer ({len(ws)})")
+        raise InputError(f"trainable must have one 0/1 value per layer ({len(ws)})")
     eye = np.eye(d)
 
     def forward():
@@ -344,7 +351,7 @@ def train_layers(Sigma, W_star, layers, steps: int, *, lr, trainable=None) -> La
         return p, below
 
     p, below = forward()
-    losses, status = [_excess_risk(p, w_star, sigma)], "max_stages"
+    losses, status = [_excess_risk(p, w_star, sigma)], Status.MAX_STAGES
     with np.errstate(all="ignore"):
         for _ in range(steps):
             g = (p - w_star) @ sigma
@@ -357,9 +364,9 @@ def train_layers(Sigma, W_star, layers, steps: int, *, lr, trainable=None) -> La
             p, below = forward()
             losses.append(_excess_risk(p, w_star, sigma))
             if not np.isfinite(losses[-1]) or losses[-1] > DIVERGENCE_FACTOR * losses[0]:
-                status = "diverged"
+                status = Status.DIVERGED
                 break
-    return LayersResult(ws, np.array(losses), status)
+    return LayersResult(np.array(losses), status, ws)
 
 
 def _excess_risk(p, w_star, sigma) -> float:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sims.deep_linear import RunResult, _instance, reference_run
+from sims.deep_linear import StagewiseResult, prepare_instance, reference_run
+from theory.checks import InputError
 
 DEVICES = ("cpu", "gpu")
 
@@ -25,11 +26,11 @@ def array_namespace(device: str):
         try:
             import cupy
         except ImportError:
-            raise ValueError(
+            raise InputError(
                 "device='gpu' needs CuPy and CUDA: pip install 'stagewise[gpu]'"
             ) from None
         return namespace_of(cupy.empty(0))
-    raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
+    raise InputError(f"device must be one of {DEVICES}, got {device!r}")
 
 
 def train_stagewise_xp(
@@ -47,10 +48,10 @@ def train_stagewise_xp(
     target=None,
     device="cpu",
     xp=None,
-) -> RunResult:
+) -> StagewiseResult:
     """``sims.deep_linear.train_stagewise`` on the array-API path: ``device`` "cpu" (NumPy) or
     "gpu" (CuPy); ``xp`` overrides the namespace (e.g. array-api-strict in tests)."""
-    x = _instance(
+    x = prepare_instance(
         Sigma, W_star, stages, init, beta, eta, V0, layer_grad, random_scale, seed, target
     )
     return reference_run(x, stages, array_namespace(device) if xp is None else xp)

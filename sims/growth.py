@@ -1,4 +1,4 @@
-"""Growth operators and grown training (BACKGROUND.md section 6, `secondary`; the operators'
+"""Growth operators and grown training (docs/theory.md §6, `secondary`; the operators'
 exact conventions below are the project's reading of the papers' descriptions).
 
 A network is a list of layers, each a dict of arrays; a *block* is ``block_size`` consecutive
@@ -30,25 +30,73 @@ import numpy as np
 
 from sims import deep_linear, residual_mlp
 from sims.problems import as_generator
+from sims.results import NEVER, RunResult, Status
 from sims.subnetworks import stage_bounds
-from theory._checks import check_choice, check_int, check_real, check_steps
+from theory.checks import InputError, check_choice, check_int, check_real, check_steps
 
-OPERATORS = ("progressive", "gradual", "midas", "zero", "random", "copy_noise")
+NEW_LAYERS = ("copy", "copy_noise", "zero", "fresh")
+DEPTH_RULES = ("double", "add_block")
+
+
+@dataclass(frozen=True)
+class Operator:
+    """A growth operator as data: ``index_map(n, b)`` says which old layer each layer of the grown
+    network copies (-1: made afresh), for n layers in blocks of b; ``new_layer`` how the new
+    layers are made (``copy``: plain copies; ``copy_noise``: copies plus noise; ``zero``: a fresh
+    layer, or zeros, with ``zero_keys`` set to 0; ``fresh``: ``fresh(rng)``); ``depth`` how the
+    depth grows from stage to stage (``double`` or ``add_block``). Every field is required, so an
+    operator missing a piece cannot be registered."""
+
+    index_map: Callable[[int, int], list[int]]
+    new_layer: str
+    depth: str
+
+    def __post_init__(self):
+        check_choice("new_layer", self.new_layer, NEW_LAYERS)
+        check_choice("depth", self.depth, DEPTH_RULES)
+
+
+def _doubled(n: int, b: int) -> list[int]:
+    return list(range(n)) * 2  # new layer n + j copies layer j
+
+
+def _top_block_appended(n: int, b: int) -> list[int]:
+    return list(range(n)) + list(range(n - b, n))
+
+
+def _middle_block_duplicated(n: int, b: int) -> list[int]:
+    middle = math.ceil(n // b / 2) - 1  # 0-based index of block ceil(k/2)
+    cut = (middle + 1) * b
+    return list(range(cut)) + list(range(middle * b, cut)) + list(range(cut, n))
+
+
+def _fresh_block_appended(n: int, b: int) -> list[int]:
+    return list(range(n)) + [-1] * b
+
+
+OPERATORS = {
+    "progressive": Operator(_doubled, "copy", "double"),
+    "gradual": Operator(_top_block_appended, "copy", "add_block"),
+    "midas": Operator(_middle_block_duplicated, "copy", "add_block"),
+    "zero": Operator(_fresh_block_appended, "zero", "add_block"),
+    "random": Operator(_fresh_block_appended, "fresh", "add_block"),
+    "copy_noise": Operator(_top_block_appended, "copy_noise", "add_block"),
+}
 STATE_MODES = ("copy", "reset")
 TRAIN_MODES = ("all", "new")
 
 
 def _check_layers(layers, block_size) -> tuple[list[dict], int]:
     if not isinstance(layers, list | tuple) or not layers:
-        raise ValueError("layers must be a non-empty list of dicts of arrays")
+        raise InputError("layers must be a non-empty list of dicts of arrays")
     if not all(isinstance(layer, dict) for layer in layers):
-        raise ValueError("layers must be a list of dicts of arrays (one dict per layer)")
+        raise InputError("layers must be a list of dicts of arrays (one dict per layer)")
     keys = set(layers[0])
     if any(set(layer) != keys for layer in layers):
-        raise ValueError("layers must all have the same keys")
+        raise InputError("layers must all have the same keys")
     block_size = check_int("block_size", block_size, low=1)
     if len(layers) % block_size:
-        raise ValueError(
+        raise InputError(
             f"block_size {block_size} does not divide the number of layers {len(layers)}"
         )
     return list(layers), block_size
@@ -68,41 +116,33 @@ def grow(
     ``random``; ``zero`` zeroes ``zero_keys``, default all, of a fresh layer or of zeros).
     Returns ``(new_layers, index_map)``; arrays are copies, the input is not modified."""
     layers, b = _check_layers(layers, block_size)
-    check_choice("operator", operator, OPERATORS)
+    op = OPERATORS[check_choice("operator", operator, tuple(OPERATORS))]
     noise = check_real("noise", noise, low=0.0)
-    if operator == "random" and fresh is None:
-        raise ValueError("operator 'random' needs fresh, a function rng -> new layer")
+    if op.new_layer == "fresh" and fresh is None:
+        raise InputError(f"operator {operator!r} needs fresh, a function rng -> new layer")
     rng = as_generator(seed)
     n = len(layers)
-    top = list(range(n - b, n))
-    if operator == "progressive":
-        index_map = list(range(n)) * 2
-    elif operator == "midas":
-        middle = math.ceil(n // b / 2) - 1  # 0-based index of block ceil(k/2)
-        cut = (middle + 1) * b
-        index_map = list(range(cut)) + list(range(middle * b, cut)) + list(range(cut, n))
-    elif operator in ("gradual", "copy_noise"):
-        index_map = list(range(n)) + top
-    else:
-        index_map = list(range(n)) + [-1] * b
+    index_map = op.index_map(n, b)
+    is_new = copied_positions(index_map)
     grown = []
     for j, source in enumerate(index_map):
         if source >= 0:
             layer = {k: np.array(v, dtype=np.float64) for k, v in layers[source].items()}
-            if operator == "copy_noise" and j >= n:
+            if op.new_layer == "copy_noise" and is_new[j]:
                 for k, v in layer.items():
                     layer[k] = v + noise * np.sqrt(np.mean(v**2)) * rng.standard_normal(v.shape)
         else:
-            template = layers[top[j - n]]
+            template = layers[n - b + (j - n) % b]  # the top block's matching layer
             if fresh is not None:
                 layer = {k: np.array(v, dtype=np.float64) for k, v in fresh(rng).items()}
             else:
                 layer = {k: np.zeros_like(v, dtype=np.float64) for k, v in template.items()}
             if set(layer) != set(template):
-                raise ValueError("fresh(rng) must return a layer with the same keys as layers")
-            for k in (layer if zero_keys is None else zero_keys) if operator == "zero" else ():
+                raise InputError("fresh(rng) must return a layer with the same keys as layers")
+            zeroed = (layer if zero_keys is None else zero_keys) if op.new_layer == "zero" else ()
+            for k in zeroed:
                 if k not in layer:
-                    raise ValueError(f"zero_keys names {k!r}, which is not a key of the layers")
+                    raise InputError(f"zero_keys names {k!r}, which is not a key of the layers")
                 layer[k] = np.zeros_like(layer[k])
         grown.append(layer)
     return grown, tuple(index_map)
@@ -125,19 +165,20 @@ def prop_alpha(total_steps: int, n_stages: int, alpha: float) -> np.ndarray:
     total_steps = check_steps("total_steps", total_steps, low=1)
     n_stages = check_int("n_stages", n_stages, low=1)
     if n_stages > total_steps:
-        raise ValueError(f"n_stages ({n_stages}) must not exceed total_steps ({total_steps})")
+        raise InputError(f"n_stages ({n_stages}) must not exceed total_steps ({total_steps})")
     alpha = check_real("alpha", alpha, low=0.0)
     weights = np.arange(1, n_stages + 1, dtype=float) ** alpha
     return np.diff(stage_bounds(total_steps, n_stages, weights / weights.sum()))
 
 
 def stage_depths(operator: str, start_blocks: int, n_stages: int) -> np.ndarray:
-    """Blocks in each stage: doubling for ``progressive``, one more block per stage otherwise."""
-    check_choice("operator", operator, OPERATORS)
+    """Blocks in each stage, by the operator's depth rule: doubling (``progressive``) or one more
+    block per stage."""
+    op = OPERATORS[check_choice("operator", operator, tuple(OPERATORS))]
     start_blocks = check_int("start_blocks", start_blocks, low=1)
     n_stages = check_int("n_stages", n_stages, low=1)
     stages = np.arange(n_stages)
-    return start_blocks * 2**stages if operator == "progressive" else start_blocks + stages
+    return start_blocks * 2**stages if op.depth == "double" else start_blocks + stages
 
 
 def learning_rates(
@@ -163,25 +204,28 @@ def learning_rates(
 
 
 @dataclass(frozen=True)
-class GrownRun:
-    """A grown (or, with one stage, plain) training run: ``eval_steps``/``eval_losses`` the loss
-    after that many steps (0 = before training); ``flops[i]`` the layer-steps spent by then over
+class GrownRun(RunResult):
+    """A grown (or, with one stage, plain) training run: ``losses[i]`` the evaluation loss after
+    ``eval_steps[i]`` steps (0 = before training); ``flops[i]`` the layer-steps spent by then over
     the final depth; ``stage_starts`` and ``depths`` per stage; ``layers`` the final layers; for the
-    residual MLP ``params`` the final parameters."""
+    residual MLP ``params`` the final parameters. Status: diverged when the training of any stage
+    diverged, else max_stages."""
 
     eval_steps: np.ndarray
-    eval_losses: np.ndarray
     flops: np.ndarray
     stage_starts: np.ndarray
     depths: np.ndarray
     layers: list
     params: dict | None = None
 
+    def stage_axis(self) -> np.ndarray:
+        return self.eval_steps
+
     def flops_to(self, target: float) -> float:
-        """Layer-steps (over the final depth) at the first evaluation with loss <= target;
-        inf if never reached."""
-        hits = np.flatnonzero(self.eval_losses <= target)
-        return float(self.flops[hits[0]]) if hits.size else np.inf
+        """Layer-steps (over the final depth) at the first evaluation with loss <= ``target``
+        (absolute); ``NEVER`` if never reached."""
+        index = self.first_reaching(target, relative=False)
+        return NEVER if index is None else float(self.flops[index])
 
 
 @dataclass(frozen=True)
@@ -210,13 +254,13 @@ class DeepLinearFamily:
 
     def train(self, model: Model, steps, lrs, trainable, rng):
         if np.ptp(lrs) > 0:
-            raise ValueError("the deep linear family trains with one constant lr (decay=False)")
+            raise InputError("the deep linear family trains with one constant lr (decay=False)")
         result = deep_linear.train_layers(
             self.sigma, self.w_star, [layer["W"] for layer in model.layers], steps,
             lr=float(lrs[0]), trainable=trainable,
         )  # fmt: skip
         layers = [{"W": w} for w in result.layers]
-        return Model(None, layers), np.arange(len(result.losses)), result.losses
+        return Model(None, layers), result.stage_axis(), result.losses, result.status
 
     def map_state(self, state, index_map, reset):
         return None
@@ -265,8 +309,9 @@ class ResidualMLPFamily:
         trained = self.model(result.params)
         return (
             Model(trained.shared, trained.layers, result.optimizer_state),
-            (result.eval_steps),
+            result.eval_steps,
             result.eval_losses,
+            result.status,
         )
 
     def map_state(self, state, index_map, reset):
@@ -314,12 +359,15 @@ class _Record:
     def __init__(self):
         self.steps, self.losses, self.costs, self.depths, self.starts = [], [], [], [], []
         self.step = self.cost = 0
+        self.status = Status.MAX_STAGES
 
     def stage(self, depth):
         self.depths.append(depth)
         self.starts.append(self.step)
 
-    def add(self, at, losses, depth, steps):
+    def add(self, at, losses, depth, steps, status):
+        if status == Status.DIVERGED:
+            self.status = Status.DIVERGED
         self.steps.append(self.step + at)
         self.losses.append(losses)
         self.costs.append(self.cost + at * depth)
@@ -328,8 +376,9 @@ class _Record:
 
     def run(self, family, model: Model) -> GrownRun:
         return GrownRun(
+            losses=np.concatenate(self.losses),
+            status=self.status,
             eval_steps=np.concatenate(self.steps),
-            eval_losses=np.concatenate(self.losses),
             flops=np.concatenate(self.costs) / self.depths[-1],
             stage_starts=np.array(self.starts),
             depths=np.array(self.depths),
@@ -342,7 +391,7 @@ def _check_driver(layers, block_size, stage_steps, train, optimizer_state):
     _, block_size = _check_layers(layers, block_size)
     stage_steps = [check_steps("stage_steps", s) for s in stage_steps]
     if not stage_steps:
-        raise ValueError("stage_steps must name at least one stage")
+        raise InputError("stage_steps must name at least one stage")
     check_choice("train", train, TRAIN_MODES)
     check_choice("optimizer_state", optimizer_state, STATE_MODES)
     return block_size, stage_steps
@@ -377,7 +426,7 @@ def train_grown(
     )
     extra_steps = check_steps("extra_steps", extra_steps)
     if operator is None and len(stage_steps) > 1:
-        raise ValueError("operator is needed when there is more than one stage")
+        raise InputError("operator is needed when there is more than one stage")
     options = _Options(operator, block_size, train, optimizer_state == "reset", noise)
     rng = as_generator(seed)
     starts = np.concatenate([[0], np.cumsum(stage_steps)[:-1]]).astype(int)
@@ -390,10 +439,10 @@ def train_grown(
             model, trainable = _grow_model(family, model, options, rng)
         record.stage(len(model.layers))
         if steps:
-            model, at, losses = family.train(
+            model, at, losses, status = family.train(
                 model, steps, lrs[record.step : record.step + steps], trainable, rng
             )
-            record.add(at, losses, len(model.layers), steps)
+            record.add(at, losses, len(model.layers), steps, status)
     return record.run(family, model)
 
 
@@ -416,12 +465,12 @@ def train_adaptive(
     FLOPs (their evaluations are not recorded). Returns the run and the operators chosen."""
     _, stage_steps = _check_driver(model.layers, 1, stage_steps, "all", "copy")
     if not candidates:
-        raise ValueError("candidates must name at least one operator")
+        raise InputError("candidates must name at least one operator")
     for operator in candidates:
-        check_choice("candidates", operator, OPERATORS)
+        check_choice("candidates", operator, tuple(OPERATORS))
     probe_steps = check_int("probe_steps", probe_steps, low=1)
     if any(s < probe_steps for s in stage_steps[1:]):
-        raise ValueError("every stage after the first must be at least probe_steps long")
+        raise InputError("every stage after the first must be at least probe_steps long")
     rng = as_generator(seed)
     lrs = learning_rates(int(sum(stage_steps)), lr, warmup, decay)
     record, chosen = _Record(), []
@@ -434,20 +483,20 @@ def train_adaptive(
                 options = _Options(operator, 1, "all", False, noise)
                 grown, _ = _grow_model(family, model, options, rng)
                 lr_part = lrs[record.step : record.step + probe]
-                trained, at, losses = family.train(
+                trained, at, losses, status = family.train(
                     grown, probe, lr_part, None, np.random.default_rng(batch_seed)
                 )
-                trials.append((losses[-1], operator, trained, at, losses))
+                trials.append((losses[-1], operator, trained, at, losses, status))
             best = min(range(len(trials)), key=lambda j: trials[j][0])
-            _, operator, model, at, losses = trials[best]
+            _, operator, model, at, losses, status = trials[best]
             chosen.append(operator)
             record.stage(len(model.layers))
             record.cost += (len(candidates) - 1) * probe * len(model.layers)
-            record.add(at, losses, len(model.layers), probe)
+            record.add(at, losses, len(model.layers), probe, status)
         else:
             record.stage(len(model.layers))
         if steps - probe:
             lr_part = lrs[record.step : record.step + steps - probe]
-            model, at, losses = family.train(model, steps - probe, lr_part, None, rng)
-            record.add(at, losses, len(model.layers), steps - probe)
+            model, at, losses, status = family.train(model, steps - probe, lr_part, None, rng)
+            record.add(at, losses, len(model.layers), steps - probe, status)
     return record.run(family, model), chosen

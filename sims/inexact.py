@@ -15,12 +15,14 @@ import numpy as np
 from scipy.special import logsumexp, softmax
 
 from sims.problems import as_generator
+from sims.results import RunResult, Status
 from theory import robust_nesterov as rn
-from theory._checks import check_array, check_choice, check_real, check_steps
+from theory.checks import InputError, check_array, check_choice, check_real, check_steps
 
 PLACEMENTS = ("gradient", "momentum")
 SIZINGS = ("absolute", "relative_progress", "relative_gradient")
 DIRECTIONS = ("random", "adversarial")
+DIVERGENCE_FACTOR = 1e6  # a gap above this multiple of the first counts as divergence
 
 
 class Quadratic:
@@ -29,10 +31,10 @@ class Quadratic:
     def __init__(self, H, x_star=None):
         H = check_array("H", H, ndim=2)
         if H.shape[0] != H.shape[1] or not np.allclose(H, H.T):
-            raise ValueError("H must be a symmetric square matrix")
+            raise InputError("H must be a symmetric square matrix")
         spectrum = np.linalg.eigvalsh(H)
         if spectrum[0] <= 0:
-            raise ValueError("H must be positive definite (finite mu > 0)")
+            raise InputError("H must be positive definite (finite mu > 0)")
         self.H, self.mu, self.L = H, float(spectrum[0]), float(spectrum[-1])
         self.x_star = (
             np.zeros(H.shape[0]) if x_star is None else check_array("x_star", x_star, ndim=1)
@@ -56,7 +58,7 @@ class QuadraticLogSumExp:
         gamma = check_real("gamma", gamma, low=0.0)
         spectrum = np.linalg.eigvalsh(A)
         if spectrum[0] <= 0:
-            raise ValueError("A must be positive definite (finite mu > 0)")
+            raise InputError("A must be positive definite (finite mu > 0)")
         self.A, self.B, self.gamma = A, B, gamma
         self.mu = float(spectrum[0])
         self.L = float(spectrum[-1] + gamma * np.linalg.norm(B, 2) ** 2)
@@ -100,19 +102,15 @@ def random_objective(rng, d, kappa, quadratic=True):
 
 
 @dataclass(frozen=True)
-class InexactRun:
-    """``gaps[k] = f(x_k) - f*``, ``potentials[k] = Phi_k``, ``bounds[k]``: the derived upper bound
-    on ``Phi_{k+1}`` from step k (``theory/robust_nesterov.py``), ``error_norms[k]``."""
+class InexactRun(RunResult):
+    """``losses[k] = f(x_k) - f*`` (the gap), ``potentials[k] = Phi_k``, ``bounds[k]``: the derived
+    upper bound on ``Phi_{k+1}`` from step k (``theory/robust_nesterov.py``), ``error_norms[k]``;
+    status: converged (gap at most ``target`` times the first), diverged (gap above
+    ``DIVERGENCE_FACTOR`` times the first, or not finite) or max_stages."""
 
-    gaps: np.ndarray
     potentials: np.ndarray
     bounds: np.ndarray
     error_norms: np.ndarray
-
-    def steps_to(self, eps: float) -> int | None:
-        """First k with ``gaps[k] <= eps * gaps[0]``."""
-        hits = np.flatnonzero(self.gaps <= eps * self.gaps[0])
-        return int(hits[0]) if hits.size else None
 
 
 def run_inexact_nag(
@@ -134,10 +132,10 @@ def run_inexact_nag(
     (divergence, recorded without overflow)."""
     for attribute in ("mu", "L", "x_star", "f_star", "value", "gradient"):
         if not hasattr(objective, attribute):
-            raise ValueError(f"objective must provide {attribute!r} (finite L and mu and x*)")
+            raise InputError(f"objective must provide {attribute!r} (finite L and mu and x*)")
     mu, L = objective.mu, objective.L
     if not (np.isfinite(mu) and np.isfinite(L) and 0 < mu <= L):
-        raise ValueError(f"objective must have finite 0 < mu <= L, got mu={mu}, L={L}")
+        raise InputError(f"objective must have finite 0 < mu <= L, got mu={mu}, L={L}")
     x0 = check_array("x0", x0, ndim=1)
     steps = check_steps("steps", steps)
     eps = check_real("eps", eps, low=0.0)
@@ -158,8 +156,9 @@ def run_inexact_nag(
         z = rn.z_sequence(x, x_prev, kappa)
         gaps.append(objective.value(x) - objective.f_star)
         potentials.append(rn.potential(gaps[-1], z, x_star, mu))
-        done = gaps[-1] <= target * gaps[0] or not gaps[-1] <= 1e6 * max(gaps[0], 1e-300)
-        if len(gaps) == steps + 1 or done:
+        converged = gaps[-1] <= target * gaps[0]
+        diverged = not gaps[-1] <= DIVERGENCE_FACTOR * max(gaps[0], 1e-300)
+        if len(gaps) == steps + 1 or converged or diverged:
             break
         # momentum error: perturb the look-ahead point y_k
         m = np.zeros_like(x)
@@ -188,7 +187,10 @@ def run_inexact_nag(
         norms.append(float(np.linalg.norm(e + m)))
         x_prev, x = x, y - (g + e) / L
         y = x + beta * (x - x_prev)
-    return InexactRun(np.array(gaps), np.array(potentials), np.array(bounds), np.array(norms))
+    status = Status.DIVERGED if diverged else Status.CONVERGED if converged else Status.MAX_STAGES
+    return InexactRun(
+        np.array(gaps), status, np.array(potentials), np.array(bounds), np.array(norms)
+    )
 
 
 def _error(eps, sizing, direction, rng, progress, grad_norm, worst_direction):

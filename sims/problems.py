@@ -1,4 +1,4 @@
-"""Problem generators (the project's conventions; see BACKGROUND.md sections 3 and 5)."""
+"""Problem generators (the project's conventions; see docs/theory.md §§3 and 5)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import ortho_group
 
-from theory._checks import check_array, check_choice, check_int, check_kappa, check_real
+from theory.checks import InputError, check_array, check_choice, check_int, check_kappa, check_real
 
 
 def as_generator(seed) -> np.random.Generator:
@@ -15,10 +15,24 @@ def as_generator(seed) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
     if seed is not None and not isinstance(seed, int | np.random.SeedSequence):
-        raise TypeError(f"seed must be an int, a SeedSequence, a Generator or None, got {seed!r}")
+        raise InputError(f"seed must be an int, a SeedSequence, a Generator or None, got {seed!r}")
     if isinstance(seed, int) and seed < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}")
+        raise InputError(f"seed must be >= 0, got {seed}")
     return np.random.default_rng(seed)
+
+
+def independent_seeds(seed, n: int) -> list[np.random.SeedSequence]:
+    """``n`` statistically independent seeds derived from ``seed`` (an int >= 0 or a
+    ``SeedSequence``) by ``SeedSequence.spawn``: one stream per purpose (problem, initialisation,
+    minibatches, noise), so that no integer ever feeds two streams. Deterministic: the same
+    ``seed`` always gives the same children (a given ``SeedSequence`` is not advanced)."""
+    if isinstance(seed, np.random.SeedSequence):
+        root = np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key)
+    elif isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0:
+        root = np.random.SeedSequence(seed)
+    else:
+        raise InputError(f"seed must be an int >= 0 or a SeedSequence, got {seed!r}")
+    return root.spawn(check_int("n", n, low=1, high=10**6))
 
 
 def spd_matrix(d: int, kappa: float, rng: np.random.Generator) -> np.ndarray:
@@ -79,7 +93,7 @@ INPUTS = ("boolean", "gaussian")
 @dataclass(frozen=True)
 class StaircaseTask:
     """Polynomial task ``y = sum_k c_k h_k(x)`` with ``h_k(x) = prod_{j in S_k} x_j`` and
-    ``|S_k| = k`` (BACKGROUND.md section 5; the project's choice). Inputs uniform on
+    ``|S_k| = k`` (docs/theory.md §5; the project's choice). Inputs uniform on
     ``{-1, +1}^d`` or standard Gaussian; in both cases the h_k are orthonormal (for Gaussian
     inputs they are products of degree-1 Hermite polynomials)."""
 
@@ -119,16 +133,16 @@ def staircase_task(
     check_choice("support", support, SUPPORTS)
     check_choice("inputs", inputs, INPUTS)
     if degrees > d:
-        raise ValueError(f"degrees must be <= d = {d}, got {degrees}")
+        raise InputError(f"degrees must be <= d = {d}, got {degrees}")
     if support == "disjoint" and degrees * (degrees + 1) // 2 > d:
-        raise ValueError(
+        raise InputError(
             f"degrees = {degrees} with disjoint supports needs d >= {degrees * (degrees + 1) // 2}"
         )
     if coefficients is None:
         coefficients = np.ones(degrees)
     coefficients = check_array("coefficients", coefficients, ndim=1)
     if coefficients.shape != (degrees,):
-        raise ValueError(f"coefficients must have length degrees = {degrees}")
+        raise InputError(f"coefficients must have length degrees = {degrees}")
     if support == "nested":
         supports = [tuple(range(k)) for k in range(1, degrees + 1)]
     elif support == "disjoint":
@@ -147,7 +161,7 @@ def component_errors(task: StaircaseTask, X, predictions) -> tuple[np.ndarray, f
     X = check_array("X", X, ndim=2)
     predictions = check_array("predictions", predictions, ndim=1)
     if X.shape != (predictions.shape[0], task.d):
-        raise ValueError(f"X must have shape (len(predictions), {task.d}), got {X.shape}")
+        raise InputError(f"X must have shape (len(predictions), {task.d}), got {X.shape}")
     H = task.components(X)
     a = H.T @ predictions / X.shape[0]
     return (a - task.coefficients) ** 2, float(np.mean((predictions - H @ a) ** 2))

@@ -1,4 +1,4 @@
-"""Pre-LN residual MLP on tabular inputs (BACKGROUND.md section 5; the architecture is the
+"""Pre-LN residual MLP on tabular inputs (docs/theory.md §5; the architecture is the
 project's choice, following the RaPTr paper's description):
 
     y_0 = X W_e + b_e,   y_l = y_{l-1} + alpha_l scale_l MLP_l(LN_l(y_{l-1})),   f = LN_f(y_L) w_o + b_o
@@ -22,7 +22,9 @@ import numpy as np
 from sims._kernels import residual_mlp as _kernel
 from sims._reference import residual_mlp_reference
 from sims.problems import as_generator
-from theory._checks import (
+from sims.results import RunResult, Status
+from theory.checks import (
+    InputError,
     check_array,
     check_choice,
     check_elements,
@@ -71,7 +73,7 @@ def init_params(d: int, width: int, depth: int, seed=None) -> dict[str, np.ndarr
 
 def _check_params(params) -> tuple[int, int, int]:
     if not isinstance(params, dict) or set(params) != set(PARAM_KEYS):
-        raise ValueError(f"params must be a dict with keys {', '.join(PARAM_KEYS)}")
+        raise InputError(f"params must be a dict with keys {', '.join(PARAM_KEYS)}")
     for key in PARAM_KEYS:
         check_array(f"params[{key!r}]", params[key])
     d, width = params["emb_w"].shape
@@ -83,7 +85,7 @@ def _check_params(params) -> tuple[int, int, int]:
     }  # fmt: skip
     for key, shape in shapes.items():
         if np.shape(params[key]) != shape:
-            raise ValueError(
+            raise InputError(
                 f"params[{key!r}] must have shape {shape}, got {np.shape(params[key])}"
             )
     return d, width, depth
@@ -93,24 +95,24 @@ def _coefficients(depth: int, mask, scale) -> np.ndarray:
     """``c_l = mask_l * scale_l``, validated."""
     mask = np.ones(depth) if mask is None else check_array("mask", mask, ndim=1)
     if mask.shape != (depth,):
-        raise ValueError(f"mask must have length depth = {depth}, got {mask.shape[0]}")
+        raise InputError(f"mask must have length depth = {depth}, got {mask.shape[0]}")
     if not np.all((mask == 0) | (mask == 1)):
-        raise ValueError("mask must contain only 0 and 1")
+        raise InputError("mask must contain only 0 and 1")
     scale = np.ones(depth) if scale is None else check_array("scale", scale, ndim=1)
     if scale.shape != (depth,) or np.any(scale <= 0):
-        raise ValueError(f"scale must be {depth} positive numbers")
+        raise InputError(f"scale must be {depth} positive numbers")
     return mask * scale
 
 
 def _check_data(X, y, d):
     X = check_array("X", X, ndim=2)
     if X.shape[1] != d or X.shape[0] == 0:
-        raise ValueError(f"X must have shape (n >= 1, {d}), got {X.shape}")
+        raise InputError(f"X must have shape (n >= 1, {d}), got {X.shape}")
     if y is None:
         return np.ascontiguousarray(X), None
     y = check_array("y", y, ndim=1)
     if y.shape != (X.shape[0],):
-        raise ValueError(f"y must have length {X.shape[0]} (rows of X), got {y.shape[0]}")
+        raise InputError(f"y must have length {X.shape[0]} (rows of X), got {y.shape[0]}")
     return np.ascontiguousarray(X), y
 
 
@@ -193,23 +195,20 @@ def _gradient_function(params, n: int, backend: str, activation, layernorm, resi
 
 
 @dataclass(frozen=True)
-class TrainResult:
-    """``train_losses[t]``: minibatch loss of step t (of the subnetwork trained at that step);
+class TrainResult(RunResult):
+    """``losses[t]``: minibatch loss of step t (of the subnetwork trained at that step);
     ``flops[t]``: cumulative active blocks over depth after step t+1 (full-model steps);
     ``eval_steps``/``eval_losses``: full-model eval loss after that many steps (0 = before
     training), ``eval_predictions[i]`` the matching predictions when recorded;
     ``checkpoints[t]``: a copy of the parameters after t steps, for each requested t; ``status``
-    in {"max_stages", "diverged"}, ``diverged_at`` the step whose loss was not finite."""
+    max_stages or diverged (``diverged_at``: the step whose loss was not finite)."""
 
     params: dict
-    train_losses: np.ndarray
     flops: np.ndarray
     eval_steps: np.ndarray
     eval_losses: np.ndarray
     eval_predictions: np.ndarray | None
     checkpoints: dict
-    status: str
-    diverged_at: int | None
     optimizer_state: dict | None = None
 
 
@@ -230,7 +229,7 @@ def _check_optimizer_state(state, params) -> dict:
     if state is None:
         return fresh_optimizer_state(params)
     if not isinstance(state, dict) or set(state) != {"m", "v", "shared_steps", "block_steps"}:
-        raise ValueError(
+        raise InputError(
             "optimizer_state must be a dict with keys m, v, shared_steps, block_steps "
             "(as fresh_optimizer_state returns)"
         )
@@ -238,9 +237,9 @@ def _check_optimizer_state(state, params) -> dict:
         if set(state[moment]) != set(PARAM_KEYS) or any(
             np.shape(state[moment][k]) != np.shape(params[k]) for k in PARAM_KEYS
         ):
-            raise ValueError(f"optimizer_state[{moment!r}] must match the shapes of params")
+            raise InputError(f"optimizer_state[{moment!r}] must match the shapes of params")
     if np.shape(state["block_steps"]) != (np.shape(params["w1"])[0],):
-        raise ValueError("optimizer_state['block_steps'] must have one count per block")
+        raise InputError("optimizer_state['block_steps'] must have one count per block")
     return {
         "m": {k: np.array(v, dtype=np.float64) for k, v in state["m"].items()},
         "v": {k: np.array(v, dtype=np.float64) for k, v in state["v"].items()},
@@ -254,7 +253,7 @@ def _learning_rates(lr, steps: int) -> np.ndarray:
         return np.full(steps, check_real("lr", lr, low=0.0, low_open=True))
     lrs = check_array("lr", lr, ndim=1)
     if lrs.shape != (steps,) or np.any(lrs <= 0):
-        raise ValueError(f"lr must be a positive number or {steps} positive numbers (one per step)")
+        raise InputError(f"lr must be a positive number or {steps} positive numbers (one per step)")
     return lrs
 
 
@@ -327,7 +326,7 @@ def train(
     else:
         updated = check_array("trainable", trainable, ndim=1)
         if updated.shape != (depth,) or not np.all((updated == 0) | (updated == 1)):
-            raise ValueError(f"trainable must be {depth} values in {{0, 1}} (one per block)")
+            raise InputError(f"trainable must be {depth} values in {{0, 1}} (one per block)")
         updated = updated == 1
     batch_size = check_int("batch_size", batch_size, low=1)
     eval_every = check_int("eval_every", eval_every, low=0)
@@ -337,9 +336,9 @@ def train(
         masks = check_array("schedule.masks", schedule.masks, ndim=2)
         scales = check_array("schedule.scales", schedule.scales, ndim=2)
         if masks.shape != (steps, depth) or scales.shape != (steps, depth):
-            raise ValueError(f"schedule must have shape (steps, depth) = ({steps}, {depth})")
+            raise InputError(f"schedule must have shape (steps, depth) = ({steps}, {depth})")
         if not np.all((masks == 0) | (masks == 1)) or np.any(scales <= 0):
-            raise ValueError("schedule.masks must contain only 0 and 1 and schedule.scales be > 0")
+            raise InputError("schedule.masks must contain only 0 and 1 and schedule.scales be > 0")
     has_eval = X_eval is not None
     if has_eval:
         X_eval, y_eval = _check_data(X_eval, y_eval, d)
@@ -366,7 +365,7 @@ def train(
                 predictions.append(f)
 
     evaluate(0)
-    status, diverged_at = "max_stages", None
+    status = Status.MAX_STAGES
     n = X.shape[0]
     gradient = _gradient_function(p, min(batch_size, n), backend, **options)
     coefs = masks * scales
@@ -376,7 +375,7 @@ def train(
             loss, grads = gradient(p, X[rows], y[rows], coefs[t])
         train_losses.append(loss)
         if not np.isfinite(loss):
-            status, diverged_at = "diverged", t
+            status = Status.DIVERGED
             break
         active = (masks[t] == 1) & updated
         state["block_steps"][active] += 1
@@ -386,18 +385,17 @@ def train(
             saved[t + 1] = {k: v.copy() for k, v in p.items()}
         if eval_every and (t + 1) % eval_every == 0 and t + 1 < steps:
             evaluate(t + 1)
-    if status != "diverged":
+    if status != Status.DIVERGED:
         evaluate(steps)
     flops = np.cumsum(masks[: len(train_losses)].sum(axis=1)) / depth
     return TrainResult(
+        losses=np.array(train_losses),
+        status=status,
         params=p,
-        train_losses=np.array(train_losses),
         flops=flops,
         eval_steps=np.array(eval_steps, dtype=int),
         eval_losses=np.array(evals),
         eval_predictions=np.array(predictions) if record_predictions and has_eval else None,
         checkpoints=saved,
-        status=status,
-        diverged_at=diverged_at,
         optimizer_state=state,
     )

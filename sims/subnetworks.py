@@ -1,4 +1,4 @@
-"""Progressive subnetwork schedules (BACKGROUND.md section 5): RaPTr and progressive layer
+"""Progressive subnetwork schedules (docs/theory.md §5): RaPTr and progressive layer
 dropping (PLD), as per-step masks ``alpha_l in {0, 1}`` and output scales for
 ``sims.residual_mlp.train``, drawn from a seed.
 
@@ -21,7 +21,7 @@ from scipy.optimize import brentq
 
 from sims.problems import as_generator
 from theory import flops
-from theory._checks import check_choice, check_int, check_real
+from theory.checks import InputError, check_choice, check_int, check_real
 
 SAMPLERS = ("bernoulli", "fixed_size")
 SCALES = ("none", "inv_p", "inv_sqrt_p")
@@ -42,7 +42,7 @@ class Schedule:
 def stage_bounds(total_steps: int, n_stages: int, fractions=None) -> np.ndarray:
     """First step of each stage and the end: ``T_s`` proportional to ``fractions`` (equal by
     default), rounded so that the lengths sum to ``total_steps``."""
-    weights = flops._stage_fractions(n_stages, fractions)
+    weights = flops.stage_fractions(n_stages, fractions)
     return np.round(np.concatenate([[0.0], np.cumsum(weights)]) * total_steps).astype(int)
 
 
@@ -66,9 +66,9 @@ def raptr_schedule(
     fixed = tuple(sorted({check_int("fixed", i, low=0, high=depth - 1) for i in fixed}))
     lengths = [check_real("path_lengths", v, low=len(fixed), high=depth) for v in path_lengths]
     if not lengths or any(b < a for a, b in itertools.pairwise(lengths)):
-        raise ValueError(f"path_lengths must be a non-empty non-decreasing sequence, got {lengths}")
+        raise InputError(f"path_lengths must be a non-empty non-decreasing sequence, got {lengths}")
     if sampler == "fixed_size" and any(v != int(v) for v in lengths):
-        raise ValueError("path_lengths must be integers with sampler 'fixed_size'")
+        raise InputError("path_lengths must be integers with sampler 'fixed_size'")
     bounds = stage_bounds(total_steps, len(lengths), fractions)
     rng = as_generator(seed)
     free = np.setdiff1d(np.arange(depth), fixed)
@@ -122,7 +122,7 @@ def calibrate_pld(depth: int, total_steps: int, budget: float, gamma: float = 1e
 
     lowest = flops.pld_relative_flops(depth, total_steps, 0.0, gamma)
     if budget < lowest:
-        raise ValueError(
+        raise InputError(
             f"budget must be >= {lowest:.4f}: PLD with gamma = {gamma} over {total_steps} steps "
             f"uses at least that fraction of full FLOPs"
         )

@@ -4,156 +4,181 @@ in local processes (the default) or on a Dask cluster, one Parquet row per cell.
 Layout of a results directory: ``grid.json`` (the sweep it belongs to) and ``rows/<task>.parquet``
 (one file per finished task of a few cells, written to a temporary file and renamed, so a sweep
 killed at any moment leaves only complete files). Re-running skips stored cells. Each cell's seed
-comes from ``SeedSequence`` applied to the cell's identity, so every backend gives identical rows.
+comes from ``SeedSequence`` applied to the cell's identity, so every backend gives identical rows;
+the cell splits it into independent streams (problem, run) with ``independent_seeds``.
+
+A family is a frozen dataclass of typed parameters with defaults and a ``run(seed) -> row``;
+every run's metrics go through one ``result_row``. Execution, atomic writes and version stamps
+are the task engine's (``sims.engine``).
 """
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import hashlib
 import itertools
 import json
 import math
-import os
 import time
 import tomllib
-from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
-from theory._checks import check_choice, check_int
+from sims.engine import (
+    BACKENDS,
+    atomic_write,
+    check_workers,
+    execute,
+    remove_leftovers,
+    versions,
+    write_text_atomic,
+)
+from sims.problems import independent_seeds
+from sims.results import RunResult
+from theory.checks import InputError, check_choice, check_int
 
-BACKENDS = ("inprocess", "processes", "dask")
-MAX_WORKERS = 1024
 
-
-def _deep_linear_cell(p: dict, seed: int) -> dict:
-    from sims.deep_linear import nesterov_reference, train_stagewise
-    from sims.problems import deep_linear_problem
-
-    sigma_mat, w_star = deep_linear_problem(p["d"], p["kappa"], p["sigma"], seed=seed)
-    options = {k: p[k] for k in ("init", "layer_grad", "random_scale") if k in p}
-    if p.get("beta") is not None:
-        options["beta"] = p["beta"]
-    if p.get("device", "cpu") == "gpu":
-        from sims.deep_linear_xp import train_stagewise_xp
-
-        run = train_stagewise_xp(
-            sigma_mat, w_star, p["stages"], device="gpu", target=p["target"], **options
-        )
-    else:
-        run = train_stagewise(
-            sigma_mat, w_star, p["stages"], seed=seed, target=p["target"], **options
-        )
-    nag = nesterov_reference(sigma_mat, w_star, p["stages"]).stages_to(p["target"])
-    reached = run.stages_to(p["target"])
-    return {
-        "status": run.status,
-        "stages_to_target": -1 if reached is None else reached,
-        "nag_stages_to_target": -1 if nag is None else nag,
-        "final_loss": float(run.losses[-1]),
+def result_row(run: RunResult, target: float | None = None) -> dict:
+    """The metrics of one run, the same for every family: status, stages done, first and last
+    loss and, with a (relative) ``target``, the stages to reach it (``inf`` when never reached:
+    a censored value, never a number to average)."""
+    row = {
+        "status": str(run.status),
+        "stages_done": run.stages_done,
         "initial_loss": float(run.losses[0]),
+        "final_loss": float(run.losses[-1]),
     }
-
-
-def _boosting_cell(p: dict, seed: int) -> dict:
-    from sims.boosting import train_ensemble
-    from sims.problems import classification_problem, regression_problem
-
-    make = regression_problem if p["loss"] == "squared" else classification_problem
-    X, y = make(p["n"], p["p"], p["kappa"], p["noise"], seed=seed)
-    options = {k: p[k] for k in ("learner", "init", "loss", "schedule") if k in p}
-    if p.get("beta") is not None:
-        options["beta"] = p["beta"]
-    run = train_ensemble(X, y, p["stages"], seed=seed, **options)
-    return {
-        "status": run.status,
-        "final_loss": float(run.train_losses[-1]),
-        "initial_loss": float(run.train_losses[0]),
-    }
-
-
-def _inexact_cell(p: dict, seed: int) -> dict:
-    from sims.inexact import random_objective, run_inexact_nag
-
-    rng = np.random.default_rng(seed)
-    f = random_objective(rng, p["d"], p["kappa"], p["objective"] == "quadratic")
-    run = run_inexact_nag(
-        f,
-        rng.standard_normal(p["d"]),
-        p["steps"],
-        p["eps"],
-        p["placement"],
-        p["sizing"],
-        p["direction"],
-        seed=seed,
-        target=p["target"],
-    )
-    reached = run.steps_to(p["target"])
-    return {
-        "status": "converged" if reached is not None else "max_stages",
-        "stages_to_target": -1 if reached is None else reached,
-        "final_gap": float(run.gaps[-1]),
-    }
+    if target is not None:
+        row["stages_to_target"] = float(run.steps_to(target))
+    return row
 
 
 @dataclass(frozen=True)
-class Family:
-    """A model family: its parameters with defaults, and the function that runs one cell."""
+class DeepLinearCell:
+    """A deep linear stagewise run (``sims.deep_linear.train_stagewise``) on the problem
+    ``sims.problems.deep_linear_problem(d, kappa, sigma)``, with NAG's stages on the same problem
+    for reference. ``target`` is relative to the initial loss."""
 
-    defaults: dict
-    run: Callable[[dict, int], dict]
+    d: int = 8
+    kappa: float = 100.0
+    sigma: float = 0.05
+    init: str = "stack"
+    layer_grad: str = "euclidean"
+    beta: float | None = None
+    random_scale: float = 0.0
+    stages: int = 1000
+    target: float = 1e-6
+    device: str = "cpu"
+
+    def run(self, seed: int) -> dict:
+        from sims.deep_linear import nesterov_reference, train_stagewise
+        from sims.deep_linear_xp import train_stagewise_xp
+        from sims.problems import deep_linear_problem
+
+        problem_seed, noise_seed = independent_seeds(seed, 2)
+        sigma_mat, w_star = deep_linear_problem(self.d, self.kappa, self.sigma, seed=problem_seed)
+        options = {
+            "init": self.init,
+            "layer_grad": self.layer_grad,
+            "random_scale": self.random_scale,
+            "seed": noise_seed,
+            "target": self.target,
+        }
+        if self.beta is not None:
+            options["beta"] = self.beta
+        if self.device == "gpu":
+            run = train_stagewise_xp(sigma_mat, w_star, self.stages, device="gpu", **options)
+        else:
+            check_choice("device", self.device, ("cpu", "gpu"))
+            run = train_stagewise(sigma_mat, w_star, self.stages, **options)
+        nag = nesterov_reference(sigma_mat, w_star, self.stages)
+        return result_row(run, self.target) | {
+            "nag_stages_to_target": float(nag.steps_to(self.target))
+        }
+
+
+@dataclass(frozen=True)
+class BoostingCell:
+    """A boosting run (``sims.boosting.train_ensemble``) on a regression (squared loss) or
+    classification (logistic loss) problem of ``n`` points in ``p`` dimensions."""
+
+    n: int = 200
+    p: int = 10
+    kappa: float = 100.0
+    noise: float = 0.3
+    learner: str = "linear"
+    init: str = "stack"
+    loss: str = "squared"
+    schedule: str = "constant"
+    beta: float | None = None
+    stages: int = 500
+
+    def run(self, seed: int) -> dict:
+        from sims.boosting import train_ensemble
+        from sims.problems import classification_problem, regression_problem
+
+        problem_seed, run_seed = independent_seeds(seed, 2)
+        make = regression_problem if self.loss == "squared" else classification_problem
+        X, y = make(self.n, self.p, self.kappa, self.noise, seed=problem_seed)
+        options = {
+            "learner": self.learner,
+            "init": self.init,
+            "loss": self.loss,
+            "schedule": self.schedule,
+        }
+        if self.beta is not None:
+            options["beta"] = self.beta
+        return result_row(train_ensemble(X, y, self.stages, seed=run_seed, **options))
+
+
+@dataclass(frozen=True)
+class InexactNagCell:
+    """NAG with injected errors (``sims.inexact.run_inexact_nag``) on a random quadratic or
+    log-sum-exp objective of dimension ``d``; ``target`` relative to the initial gap."""
+
+    d: int = 20
+    kappa: float = 100.0
+    objective: str = "quadratic"
+    eps: float = 0.1
+    placement: str = "gradient"
+    sizing: str = "relative_gradient"
+    direction: str = "random"
+    steps: int = 2000
+    target: float = 1e-6
+
+    def run(self, seed: int) -> dict:
+        from sims.inexact import random_objective, run_inexact_nag
+
+        problem_seed, error_seed = independent_seeds(seed, 2)
+        rng = np.random.default_rng(problem_seed)
+        check_choice("objective", self.objective, ("quadratic", "logsumexp"))
+        f = random_objective(rng, self.d, self.kappa, self.objective == "quadratic")
+        run = run_inexact_nag(
+            f,
+            rng.standard_normal(self.d),
+            self.steps,
+            self.eps,
+            self.placement,
+            self.sizing,
+            self.direction,
+            seed=error_seed,
+            target=self.target,
+        )
+        return result_row(run, self.target)
 
 
 FAMILIES = {
-    "deep_linear": Family(
-        {
-            "d": 8,
-            "kappa": 100.0,
-            "sigma": 0.05,
-            "init": "stack",
-            "layer_grad": "euclidean",
-            "beta": None,
-            "random_scale": 0.0,
-            "stages": 1000,
-            "target": 1e-6,
-            "device": "cpu",
-        },
-        _deep_linear_cell,
-    ),
-    "boosting": Family(
-        {
-            "n": 200,
-            "p": 10,
-            "kappa": 100.0,
-            "noise": 0.3,
-            "learner": "linear",
-            "init": "stack",
-            "loss": "squared",
-            "schedule": "constant",
-            "beta": None,
-            "stages": 500,
-        },
-        _boosting_cell,
-    ),
-    "inexact_nag": Family(
-        {
-            "d": 20,
-            "kappa": 100.0,
-            "objective": "quadratic",
-            "eps": 0.1,
-            "placement": "gradient",
-            "sizing": "relative_gradient",
-            "direction": "random",
-            "steps": 2000,
-            "target": 1e-6,
-        },
-        _inexact_cell,
-    ),
+    "deep_linear": DeepLinearCell,
+    "boosting": BoostingCell,
+    "inexact_nag": InexactNagCell,
 }
+
+
+def family_defaults(family: str) -> dict:
+    """The parameters of a family with their defaults."""
+    return {f.name: f.default for f in dataclasses.fields(FAMILIES[family])}
 
 
 @dataclass(frozen=True)
@@ -173,14 +198,14 @@ def parse_grid(spec) -> dict:
         try:
             spec = tomllib.loads(path.read_text())
         except FileNotFoundError:
-            raise ValueError(f"grid file {str(path)!r} does not exist") from None
+            raise InputError(f"grid file {str(path)!r} does not exist") from None
         except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"grid file {str(path)!r} is not valid TOML: {exc}") from None
+            raise InputError(f"grid file {str(path)!r} is not valid TOML: {exc}") from None
     if not isinstance(spec, dict):
-        raise ValueError("grid must be a dict or a TOML file")
+        raise InputError("grid must be a dict or a TOML file")
     unknown = set(spec) - {"family", "seeds", "parameters"}
     if unknown:
-        raise ValueError(
+        raise InputError(
             f"unknown grid key(s) {sorted(unknown)}; expected family, seeds, parameters"
         )
     family = check_choice("family", spec.get("family"), tuple(FAMILIES))
@@ -192,18 +217,18 @@ def parse_grid(spec) -> dict:
         or not seeds
         or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)
     ):
-        raise ValueError("seeds must be a positive count or a non-empty list of integers >= 0")
+        raise InputError("seeds must be a positive count or a non-empty list of integers >= 0")
     parameters = spec.get("parameters", {})
     if not isinstance(parameters, dict):
-        raise ValueError("parameters must be a table of name = [values]")
-    defaults = FAMILIES[family].defaults
+        raise InputError("parameters must be a table of name = [values]")
+    defaults = family_defaults(family)
     for name, values in parameters.items():
         if name not in defaults:
-            raise ValueError(
+            raise InputError(
                 f"unknown parameter {name!r} for family {family!r}; known: {', '.join(defaults)}"
             )
         if not isinstance(values, list) or not values:
-            raise ValueError(f"parameter {name!r} must be a non-empty list of values")
+            raise InputError(f"parameter {name!r} must be a non-empty list of values")
         for value in values:
             _check_grid_value(family, name, value, defaults[name])
     return {
@@ -219,14 +244,14 @@ def _check_grid_value(family: str, name: str, value, default) -> None:
     where = f"parameter {name!r} of family {family!r}"
     if isinstance(default, str):
         if not isinstance(value, str):
-            raise ValueError(f"{where} takes names (strings), got {value!r}")
+            raise InputError(f"{where} takes names (strings), got {value!r}")
         return
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{where} takes numbers, got {value!r}")
+        raise InputError(f"{where} takes numbers, got {value!r}")
     if not math.isfinite(value):
-        raise ValueError(f"{where} must be finite, got {value!r}")
+        raise InputError(f"{where} must be finite, got {value!r}")
     if isinstance(default, int) and not isinstance(value, int):
-        raise ValueError(f"{where} takes integers, got {value!r}")
+        raise InputError(f"{where} takes integers, got {value!r}")
 
 
 def cells(grid: dict) -> list[Cell]:
@@ -235,7 +260,7 @@ def cells(grid: dict) -> list[Cell]:
     names = list(grid["parameters"])
     out = []
     for values in itertools.product(*grid["parameters"].values()):
-        params = {**FAMILIES[family].defaults, **dict(zip(names, values, strict=True))}
+        params = {**family_defaults(family), **dict(zip(names, values, strict=True))}
         for seed_index in grid["seeds"]:
             identity = json.dumps(
                 {"family": family, "params": params, "seed": seed_index},
@@ -252,23 +277,13 @@ def cells(grid: dict) -> list[Cell]:
     return out
 
 
-def versions() -> dict:
-    out = {}
-    for name in ("stagewise", "numpy", "numba", "scipy"):
-        try:
-            out[f"version_{name}"] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[f"version_{name}"] = "not installed"
-    return out
-
-
 def run_cells(batch: list[Cell]) -> list[dict]:
     """Run a task's cells; a cell that raises is recorded with its error, not propagated."""
     rows = []
     for cell in batch:
         start = time.perf_counter()
         try:
-            metrics, error = FAMILIES[cell.family].run(cell.params, cell.seed), ""
+            metrics, error = FAMILIES[cell.family](**cell.params).run(cell.seed), ""
         except Exception as exc:  # recorded as a finding of the sweep, not a crash
             metrics, error = {"status": "error"}, f"{type(exc).__name__}: {exc}"
         rows.append(
@@ -281,7 +296,7 @@ def run_cells(batch: list[Cell]) -> list[dict]:
                 **metrics,
                 "error": error,
                 "seconds": time.perf_counter() - start,
-                **versions(),
+                **{f"version_{k}": v for k, v in versions().items()},
             }
         )
     return rows
@@ -291,14 +306,13 @@ def _write_rows(rows: list[dict], directory: Path) -> None:
     import pandas as pd
 
     task = hashlib.sha256("".join(r["key"] for r in rows).encode()).hexdigest()[:16]
-    final = directory / "rows" / f"{task}.parquet"
-    tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
     frame = pd.DataFrame(rows)
     for column in frame.columns:
         if frame[column].dtype == object:
             frame[column] = frame[column].astype(str)
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, final)
+    atomic_write(
+        directory / "rows" / f"{task}.parquet", lambda tmp: frame.to_parquet(tmp, index=False)
+    )
 
 
 def load_results(directory) -> pd.DataFrame:  # noqa: F821
@@ -320,26 +334,23 @@ def prepare(grid: dict, directory) -> tuple[Path, list[Cell]]:
         try:
             previous = json.loads(stored.read_text())
         except json.JSONDecodeError:
-            raise ValueError(
+            raise InputError(
                 f"{str(stored)!r} is corrupt; not a stagewise results directory"
             ) from None
         if previous != json.loads(json.dumps(grid)):
-            raise ValueError(
+            raise InputError(
                 f"{str(directory)!r} holds the rows of a different sweep; choose "
                 "another --out directory"
             )
     elif directory.exists() and any(directory.iterdir()):
-        raise ValueError(f"{str(directory)!r} is not empty and holds no stagewise sweep")
+        raise InputError(f"{str(directory)!r} is not empty and holds no stagewise sweep")
     try:
         (directory / "rows").mkdir(parents=True, exist_ok=True)
         if not stored.exists():
-            tmp = stored.with_name(".grid.json.tmp")
-            tmp.write_text(json.dumps(grid, indent=1))
-            os.replace(tmp, stored)
+            write_text_atomic(stored, json.dumps(grid, indent=1))
     except OSError as exc:
-        raise ValueError(f"cannot write to {str(directory)!r} ({exc.strerror})") from None
-    for leftover in (directory / "rows").glob(".*.tmp"):
-        leftover.unlink()  # a task killed mid-write; its cells run again
+        raise InputError(f"cannot write to {str(directory)!r} ({exc.strerror})") from None
+    remove_leftovers(directory / "rows")  # a task killed mid-write; its cells run again
     done = set(load_results(directory).get("key", []))
     return directory, [c for c in cells(grid) if c.key not in done]
 
@@ -362,8 +373,7 @@ def run_sweep(
     grid = parse_grid(spec)
     check_choice("backend", backend, BACKENDS)
     batch_size = check_int("batch_size", batch_size, low=1)
-    if workers is not None:
-        check_int("workers", workers, low=1, high=MAX_WORKERS)
+    check_workers(workers)
     directory, todo = prepare(grid, directory)
     tasks = batches(todo, batch_size)
     done = failed = 0
@@ -380,105 +390,19 @@ def run_sweep(
     return done
 
 
-def execute(function, tasks, on_result, backend="processes", workers=None, scheduler=None):
-    """Call ``function(task)`` for every task: in this process, in ``workers`` local processes
-    (spawned, one BLAS/Numba thread each) or on a Dask cluster (``scheduler`` address, or a local
-    cluster of ``workers`` processes). ``on_result(result)`` runs here, in completion order; local
-    processes start the tasks in the order given."""
-    check_choice("backend", backend, BACKENDS)
-    workers = (
-        os.cpu_count() or 1
-        if workers is None
-        else check_int("workers", workers, low=1, high=MAX_WORKERS)
-    )
-    if backend == "inprocess" or not tasks:
-        for task in tasks:
-            on_result(function(task))
-    elif backend == "processes":
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        # spawn, not fork: the parent may already run Numba's OpenMP thread pool
-        context = multiprocessing.get_context("spawn")
-        with (
-            _one_thread_per_child(),
-            ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool,
-        ):
-            for future in as_completed([pool.submit(function, t) for t in tasks]):
-                on_result(future.result())
-    else:
-        client = _dask_client(scheduler, workers)
-        try:
-            from distributed import as_completed as dask_completed
-
-            for future in dask_completed(client.map(function, tasks, pure=False)):
-                on_result(future.result())
-        finally:
-            client.close()
-            if scheduler is None:
-                client.cluster.close()
-
-
-THREAD_VARIABLES = (
-    "NUMBA_NUM_THREADS",
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-)
-
-
-@contextlib.contextmanager
-def _one_thread_per_child():
-    """Children spawned inside see one BLAS/OpenMP/Numba thread each (the cores are shared out
-    between processes, not oversubscribed); this process's environment is restored after."""
-    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
-    os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-def _dask_client(scheduler: str | None, workers: int):
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError:
-        raise ValueError(
-            "the dask backend needs the 'dist' extra: pip install 'stagewise[dist]'"
-        ) from None
-    scheduler = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
-    if scheduler is None:
-        cluster = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-        )
-        return Client(cluster)
-    try:
-        return Client(scheduler, timeout="10s")
-    except (OSError, TimeoutError) as exc:
-        raise ValueError(
-            f"cannot reach the Dask scheduler at {scheduler!r} within 10 s ({type(exc).__name__})"
-        ) from None
-
-
 def summary(directory) -> pd.DataFrame:  # noqa: F821
-    """Medians of the metrics per parameter combination (over seeds), with counts and failures."""
+    """Medians of the metrics per parameter combination (over seeds), with counts and failures.
+    A target never reached counts as infinitely many stages, so a median is finite only when
+    more than half of the seeds reached it."""
     frame = load_results(directory)
     if frame.empty:
-        raise ValueError(f"{str(directory)!r} holds no stored rows")
+        raise InputError(f"{str(directory)!r} holds no stored rows")
     params = [
         c for c in frame.columns if c.startswith("param_") and frame[c].nunique(dropna=False) > 1
     ]
     metrics = [
         c
-        for c in ("stages_to_target", "nag_stages_to_target", "final_loss", "final_gap", "seconds")
+        for c in ("stages_to_target", "nag_stages_to_target", "final_loss", "seconds")
         if c in frame.columns
     ]
     grouped = frame.groupby(params, dropna=False) if params else frame.groupby(lambda _: "all")

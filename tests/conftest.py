@@ -1,5 +1,7 @@
 import os
 
+import numpy as np
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -23,3 +25,19 @@ settings.register_profile(  # a quick pass per mutant; fewer examples can only k
 settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
 )
+
+
+@pytest.fixture
+def generator_states(monkeypatch):
+    """The initial state of every generator made through ``numpy.random.default_rng`` while the
+    test runs: two equal entries mean one seed fed two streams."""
+    made = []
+    original = np.random.default_rng
+
+    def recording(seed=None):
+        generator = original(seed)
+        made.append(str(generator.bit_generator.state["state"]))
+        return generator
+
+    monkeypatch.setattr(np.random, "default_rng", recording)
+    return made

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paper_checks import cli, registry
+from paper_checks import catalogue, cli
 from sims import boosting, deep_linear, growth, inexact, problems, residual_mlp, subnetworks, sweep
 from theory import flops, rates, robust_nesterov, spectral
 
@@ -214,7 +214,7 @@ def test_api_bad_input_raises_one_line_naming_the_argument(call, argument, tmp_p
 def _validate_only(args) -> int:
     """Stand-in for the commands: the parsing and the cheap validation, none of the work."""
     if args.command == "check":
-        registry.select(args.only, args.scale)
+        catalogue.select(args.only, args.scale)
     if args.command in ("check", "sweep"):
         cli._engine(args)
     return 0

@@ -1,4 +1,4 @@
-"""FLOPs identities of progressive training (BACKGROUND.md sections 5 and 6, `reconstructed`).
+"""FLOPs identities of progressive training (docs/theory.md §§5 and 6, `reconstructed`).
 
 Costs are counted in layer-steps: one step of a network with k active layers costs k, and
 "relative FLOPs" divide by the cost of training all L layers for the same number of steps.
@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory._checks import check_int, check_real
+from theory.checks import InputError, check_int, check_real
 
 
-def _stage_fractions(n_stages: int, fractions) -> np.ndarray:
+def stage_fractions(n_stages: int, fractions) -> np.ndarray:
     if fractions is None:
         return np.full(n_stages, 1.0 / n_stages)
     fractions = np.asarray([check_real("fractions", f, low=0.0) for f in fractions])
     if fractions.shape != (n_stages,) or not np.isclose(fractions.sum(), 1.0):
-        raise ValueError(f"fractions must be {n_stages} non-negative numbers summing to 1")
+        raise InputError(f"fractions must be {n_stages} non-negative numbers summing to 1")
     return fractions
 
 
@@ -31,7 +31,7 @@ def raptr_relative_flops(depth: int, path_lengths, n_fixed: int = 2, fractions=N
     lengths = np.asarray(
         [check_real("path_lengths", v, low=n_fixed, high=depth) for v in path_lengths]
     )
-    return float(np.dot(_stage_fractions(len(lengths), fractions), lengths) / depth)
+    return float(np.dot(stage_fractions(len(lengths), fractions), lengths) / depth)
 
 
 def stacking_relative_flops(depths, fractions=None) -> float:
@@ -39,8 +39,8 @@ def stacking_relative_flops(depths, fractions=None) -> float:
     ``sum_s T_s k_s / (k_last sum_s T_s)``. 6-9-12 with equal stages gives 0.75."""
     depths = np.asarray([check_int("depths", k, low=1) for k in depths], dtype=float)
     if depths.size == 0:
-        raise ValueError("depths must not be empty")
-    return float(np.dot(_stage_fractions(len(depths), fractions), depths) / depths[-1])
+        raise InputError("depths must not be empty")
+    return float(np.dot(stage_fractions(len(depths), fractions), depths) / depths[-1])
 
 
 def pld_keep_probabilities(depth: int, step: int, theta_bar: float, gamma: float) -> np.ndarray:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 
-from theory._checks import check_choice, check_eps, check_kappa, check_real
+from theory.checks import check_choice, check_eps, check_kappa, check_real
 
 METHODS = ("gd", "nag")
 

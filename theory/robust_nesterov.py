@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory._checks import check_kappa, check_real
+from theory.checks import InputError, check_kappa, check_real
 
 
 def z_sequence(x, x_prev, kappa: float) -> np.ndarray:
@@ -89,4 +89,4 @@ def decrease_bound(
         return factor * phi + error_term
     if placement == "momentum":
         return factor * (phi + error_term)
-    raise ValueError(f"placement must be 'gradient' or 'momentum', got {placement!r}")
+    raise InputError(f"placement must be 'gradient' or 'momentum', got {placement!r}")

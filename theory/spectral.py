@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from theory._checks import check_choice, check_eps, check_int, check_kappa, check_real
+from theory.checks import InputError, check_choice, check_eps, check_int, check_kappa, check_real
 from theory.rates import METHODS, nesterov_beta
 
 L_SMOOTH = 1.0  # the project's normalisation: L = 1, mu = 1/kappa
@@ -51,7 +51,7 @@ def _momentum(method: str, kappa: float, beta) -> float:
     check_choice("method", method, METHODS)
     if method == "gd":
         if beta is not None:
-            raise ValueError("beta applies to method 'nag' only; leave it None for 'gd'")
+            raise InputError("beta applies to method 'nag' only; leave it None for 'gd'")
         return 0.0
     if beta is None:
         return nesterov_beta(kappa)
@@ -168,5 +168,5 @@ def steps_to_accuracy(method: str, kappa: float, eps: float, beta: float | None 
                     n += 1
                 return n
         if n_max > 10**6:
-            raise ValueError(f"beta={beta} does not reach eps={eps} within 1e6 steps")
+            raise InputError(f"beta={beta} does not reach eps={eps} within 1e6 steps")
         n_max *= 4

@@ -1,4 +1,4 @@
-"""Numba kernel of boosting with learners linear in their parameters (BACKGROUND.md section 1).
+"""Numba kernel of boosting with learners linear in their parameters (docs/theory.md §1).
 
 With design Z (the inputs, or random features of them), the ensemble after t stages is
 ``F_t(x) = w_t . z(x)``, ``w_t = a_1 + ... + a_t``. Stage t+1 initialises the new learner at
@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+from sims.results import DIVERGED_CODE, MAX_STAGES_CODE
 
 INIT_CODES = {"zero": 0, "random": 1, "stack": 2, "copy": 3}
 
@@ -127,8 +129,8 @@ def ensemble_one(
                 _logistic_value(Ze, ye, w) if logistic else _quadratic_value(He, be, ce, w)
             )
         if not np.isfinite(loss) or loss > threshold:
-            return t + 1, 2
-    return stages, 0
+            return t + 1, DIVERGED_CODE
+    return stages, MAX_STAGES_CODE
 
 
 @njit(cache=True)

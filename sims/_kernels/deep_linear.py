@@ -1,4 +1,4 @@
-"""Numba kernel of stagewise training of deep linear residual networks (BACKGROUND.md section 3).
+"""Numba kernel of stagewise training of deep linear residual networks (docs/theory.md §3).
 
 Everything runs in the eigenbasis of ``Sigma = Q diag(lam) Q^T``: with ``X~ = Q^T X Q`` for every
 matrix X, products and transposes are preserved and ``R(P) = 1/2 sum_ij (P~ - W*~)_ij^2 lam_j``, so
@@ -22,10 +22,11 @@ functional). The stage then deviates from the NAG step by exactly ``E1 (I - eta 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import get_thread_id, njit, prange
+
+from sims.results import CONVERGED_CODE, DIVERGED_CODE, MAX_STAGES_CODE
 
 INIT_CODES = {"zero": 0, "random": 1, "stack": 2, "copy": 3, "trainable": 4}
-STATUS_NAMES = ("max_stages", "converged", "diverged")
 
 
 @njit(cache=True)
@@ -57,7 +58,7 @@ def stagewise_one(
     betas,
 ):
     """One run in the eigenbasis; fills ``losses[0..n]``, ``e1/e2/betas[0..n-1]``, returns
-    ``(n, status code)``."""
+    ``(n, status code)`` (``sims.results``)."""
     d = lam.shape[0]
     p = v0.copy()
     p_prev = v0.copy()
@@ -129,13 +130,14 @@ def stagewise_one(
         p_prev, p, p_new = p, p_new, p_prev  # rotate the buffers
         losses[t + 1] = loss
         if not np.isfinite(loss) or loss > threshold:
-            return t + 1, 2
+            return t + 1, DIVERGED_CODE
         if target_rel > 0 and loss <= target_rel * loss0:
-            return t + 1, 1
-    return stages, 0
+            return t + 1, CONVERGED_CODE
+    return stages, MAX_STAGES_CODE
 
 
-def _over_batch(
+@njit(cache=True, parallel=True)
+def stagewise_batch(
     lam,
     w_star,
     v0,
@@ -153,8 +155,12 @@ def _over_batch(
     betas,
     n_done,
     status,
+    thread,
 ):
-    """``stagewise_one`` over a batch of independent instances (``prange`` when parallel)."""
+    """``stagewise_one`` over a batch of independent instances, in parallel (``prange``);
+    ``thread[k]`` records the Numba thread that ran instance k. A single run calls
+    ``stagewise_one`` directly: the serial and parallel paths are distinct compiled functions with
+    distinct cache entries, so the order of first calls cannot decide which one runs."""
     for k in prange(lam.shape[0]):
         n, s = stagewise_one(
             lam[k],
@@ -175,7 +181,4 @@ def _over_batch(
         )
         n_done[k] = n
         status[k] = s
-
-
-stagewise_batch = njit(cache=True, parallel=True)(_over_batch)
-stagewise_serial = njit(cache=True)(_over_batch)
+        thread[k] = get_thread_id()

@@ -15,7 +15,7 @@ def test_linear_learner_n1000_p20_1000_stages(benchmark, backend, loss):
     X, y = make(1000, 20, 100, 0.3, seed=0)
     train_ensemble(X, y, 2, loss=loss, backend=backend)
     run = benchmark(train_ensemble, X, y, 1000, loss=loss, backend=backend)
-    assert len(run.train_losses) == 1001
+    assert len(run.losses) == 1001
 
 
 def test_tree_run_against_sklearn(benchmark):
@@ -28,4 +28,4 @@ def test_tree_run_against_sklearn(benchmark):
         kwargs={"learner": "tree", "init": "zero", "seed": 0},
         rounds=1,
     )
-    assert len(run.train_losses) == 101
+    assert len(run.losses) == 101

@@ -15,4 +15,4 @@ def test_ten_training_steps_width64_depth20_batch256(benchmark, backend, activat
     X, y = staircase_task(20, 10).sample(256, seed=0)
     params = residual_mlp.init_params(20, 64, 20, seed=1)
     run = benchmark(residual_mlp.train, params, X, y, 10, activation=activation, backend=backend)
-    assert run.status == "max_stages" and len(run.train_losses) == 10
+    assert run.status == "max_stages" and len(run.losses) == 10

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from paper_checks import registry
+from paper_checks import catalogue, registry
 from paper_checks.cli import main
 
 IN_PROCESS = ("--backend", "inprocess")  # claims registered or patched by a test exist only here
@@ -25,7 +25,7 @@ def run_cli(*args, cwd=None):
 def test_list_shows_every_claim_with_provenance():
     out = run_cli("list")
     assert out.returncode == 0
-    for c in registry.all_claims():
+    for c in catalogue.all_claims():
         assert c.id in out.stdout
         assert f"[{c.provenance}]" in out.stdout
 
@@ -64,7 +64,7 @@ def test_failing_claim_gives_exit_status_1(tmp_path, monkeypatch):
         doc = json.loads((tmp_path / "claims.json").read_text())
         assert doc["claims"][0]["verdict"] == "fail"
     finally:
-        registry._REGISTRY.pop("test.always-fails")
+        registry.REGISTRY.pop("test.always-fails")
 
 
 def test_erroring_claim_is_reported_not_raised(tmp_path):
@@ -84,7 +84,7 @@ def test_erroring_claim_is_reported_not_raised(tmp_path):
         assert doc["claims"][0]["verdict"] == "error"
         assert "boom" in doc["claims"][0]["summary"]
     finally:
-        registry._REGISTRY.pop("test.raises")
+        registry.REGISTRY.pop("test.raises")
 
 
 @pytest.mark.parametrize("command", ["check", "list", "figures", "pep-refresh", "bench", "sweep"])
@@ -110,3 +110,46 @@ def test_a_broken_figure_is_reported_not_fatal(tmp_path, monkeypatch, capsys):
     assert status == 0
     assert "could not be drawn" in capsys.readouterr().err
     assert (tmp_path / "report.md").exists()
+
+
+@pytest.mark.parametrize("bug", [ValueError("an internal bug"), TypeError("another"), KeyError(3)])
+def test_a_library_bug_is_an_internal_error_not_bad_usage(bug, monkeypatch, capsys):
+    """Only ``InputError`` (argument validation) means bad usage, exit 2; any other exception,
+    ValueError included, is a bug of the library: exit 3, one line naming the traceback's log."""
+    from paper_checks import cli
+
+    def broken(args):
+        raise bug
+
+    monkeypatch.setitem(cli.COMMANDS, "list", broken)
+    assert main(["list"]) == 3
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "internal error" in err and "--debug" in err
+    log = err.split("traceback in ")[1].split(" ")[0]
+    with open(log) as f:
+        assert type(bug).__name__ in f.read()
+    with pytest.raises(type(bug)):
+        main(["--debug", "list"])
+
+
+def test_bad_input_is_exit_2_and_one_line(monkeypatch, capsys):
+    from paper_checks import cli
+    from theory.checks import InputError
+
+    def refuses(args):
+        raise InputError("kappa must be >= 1, got 0.5")
+
+    monkeypatch.setitem(cli.COMMANDS, "list", refuses)
+    assert main(["list"]) == 2
+    assert capsys.readouterr().err.strip() == "stagewise list: error: kappa must be >= 1, got 0.5"
+
+
+def test_bench_smoke_runs_every_section(capsys):
+    """``stagewise bench --smoke`` runs every section at tiny sizes (a section that cannot run,
+    like the scaling section that imported a removed function, fails here)."""
+    assert main(["bench", "--smoke", "--repeats", "1", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report) == {"rates", "kernels", "scaling", "sweep"}
+    assert all(report[section] for section in report)
+    batch = next(r for r in report["kernels"] if "threads_used" in r)
+    assert 1 <= batch["threads_used"] <= batch["threads_available"]

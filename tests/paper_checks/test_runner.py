@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from paper_checks import registry, runner
+from paper_checks import catalogue, runner
 from paper_checks.cli import main
 
 # four groups, one of them (stacking.stages-table) with three claims, one spanning two modules
@@ -18,7 +18,7 @@ SELECTION = "stacking.*"
 
 
 def test_plan_puts_claims_sharing_an_experiment_in_one_task(tmp_path):
-    claims = registry.select(None, "paper")
+    claims = catalogue.select(None, "paper")
     tasks = runner.plan(claims, "paper", tmp_path)
     by_group = {t.group: t for t in tasks}
     assert set(by_group["growth.speed-runs"].claim_ids) == {
@@ -48,7 +48,7 @@ def test_claims_json_is_bit_identical_across_runs_and_backends(tmp_path):
     assert _check(tmp_path / "inprocess", "--backend", "inprocess") == first
     assert _check(tmp_path / "dask", "--backend", "dask", "--workers", "2") == first
     document = json.loads(first)
-    assert len(document["claims"]) == len(registry.select(SELECTION, "quick"))
+    assert len(document["claims"]) == len(catalogue.select(SELECTION, "quick"))
 
 
 def test_a_killed_check_resumes_from_its_stored_groups(tmp_path):
@@ -75,7 +75,7 @@ def test_a_killed_check_resumes_from_its_stored_groups(tmp_path):
 
 
 def test_stored_groups_of_other_code_are_not_reused(tmp_path):
-    claims = registry.select("nesterov.worst-case-*", "quick")
+    claims = catalogue.select("nesterov.worst-case-*", "quick")
     out = tmp_path / "out"
     runner.run_check(claims, "quick", out, backend="inprocess")
     _, _, _, reused = runner.run_check(claims, "quick", out, backend="inprocess")

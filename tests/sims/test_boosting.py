@@ -40,7 +40,7 @@ def test_numba_kernel_matches_numpy_reference(n, p, kappa, init, loss, schedule,
     fast = train_ensemble(X, y, stages, **options)
     slow = train_ensemble(X, y, stages, backend="numpy", **options)
     assert fast.status == slow.status
-    np.testing.assert_allclose(fast.train_losses, slow.train_losses, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(fast.losses, slow.losses, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(fast.eval_losses, slow.eval_losses, rtol=1e-9, atol=1e-12)
     scale = max(1.0, np.linalg.norm(slow.coef))
     np.testing.assert_allclose(fast.coef, slow.coef, rtol=1e-9, atol=1e-10 * scale)
@@ -66,7 +66,7 @@ def test_feature_learner_is_the_linear_learner_on_the_features():
     phi = random_features(X, 40, 5)
     a = train_ensemble(X, y, 30, learner="features", n_features=40, seed=5, beta=0.5)
     b = train_ensemble(phi(X), y, 30, learner="linear", beta=0.5)
-    np.testing.assert_allclose(a.train_losses, b.train_losses, rtol=1e-12)
+    np.testing.assert_allclose(a.losses, b.losses, rtol=1e-12)
 
 
 def test_zero_init_trees_are_sklearn_gradient_boosting():
@@ -86,7 +86,7 @@ def test_zero_init_trees_are_sklearn_gradient_boosting():
     ours = train_ensemble(
         X, y, 40, learner="tree", init="zero", eta=0.2, seed=4, tree_options={"max_depth": 2}
     )
-    np.testing.assert_allclose(ours.train_losses, expected, rtol=1e-12)
+    np.testing.assert_allclose(ours.losses, expected, rtol=1e-12)
 
 
 def test_stacked_trees_follow_the_lookahead_rule():
@@ -96,8 +96,8 @@ def test_stacked_trees_follow_the_lookahead_rule():
     run = train_ensemble(
         X, y, 20, learner="tree", init="stack", beta=0.5, eta=0.3, seed=0, X_eval=X, y_eval=y
     )
-    np.testing.assert_allclose(run.train_losses, run.eval_losses, rtol=1e-6)
-    assert run.train_losses[-1] < run.train_losses[0]
+    np.testing.assert_allclose(run.losses, run.eval_losses, rtol=1e-6)
+    assert run.losses[-1] < run.losses[0]
 
 
 def test_divergence_is_reported():
@@ -105,7 +105,7 @@ def test_divergence_is_reported():
     for backend in ("numba", "numpy"):
         run = train_ensemble(X, y, 300, init="zero", eta=5.0, backend=backend)
         assert run.status == "diverged"
-        assert np.all(np.isfinite(run.train_losses))
+        assert np.all(np.isfinite(run.losses))
 
 
 X0, Y0 = regression_problem(20, 3, 10, 0.1, seed=0)
@@ -150,13 +150,35 @@ def test_divergence_is_detected_at_the_same_stage_by_kernel_and_reference(init):
     fast = train_ensemble(X, y, 200, **options)
     slow = train_ensemble(X, y, 200, backend="numpy", **options)
     assert fast.status == slow.status == "diverged"
-    assert len(fast.train_losses) == len(slow.train_losses) < 201
-    assert slow.train_losses[-1] > 1e6 * slow.train_losses[0]
-    assert np.all(slow.train_losses[1:-1] <= 1e6 * slow.train_losses[0])
-    np.testing.assert_allclose(fast.train_losses, slow.train_losses, rtol=1e-9)
+    assert len(fast.losses) == len(slow.losses) < 201
+    assert slow.losses[-1] > 1e6 * slow.losses[0]
+    assert np.all(slow.losses[1:-1] <= 1e6 * slow.losses[0])
+    np.testing.assert_allclose(fast.losses, slow.losses, rtol=1e-9)
 
 
 def test_without_evaluation_data_there_are_no_evaluation_losses():
     X, y = regression_problem(30, 3, 10.0, 0.3, seed=1)
     for backend in ("numba", "numpy"):
         assert train_ensemble(X, y, 5, backend=backend).eval_losses is None
+
+
+def test_a_failure_inside_the_tree_loop_is_not_blamed_on_tree_options(monkeypatch):
+    """Bad tree options are input errors naming ``tree_options``; an error raised while the trees
+    are fitted (here: planted) surfaces as what it is, not relabelled as bad input."""
+    from sklearn.tree import DecisionTreeRegressor
+
+    from theory.checks import InputError
+
+    X, y = regression_problem(50, 3, 10, 0.1, seed=0)
+    with pytest.raises(InputError, match="tree_options"):
+        train_ensemble(X, y, 3, learner="tree", init="zero", tree_options={"max_depth": -3})
+    with pytest.raises(InputError, match="tree_options"):
+        train_ensemble(X, y, 3, learner="tree", init="zero", tree_options={"depth": 3})
+
+    def broken_predict(self, X, check_input=True):
+        raise ValueError("planted failure")
+
+    monkeypatch.setattr(DecisionTreeRegressor, "predict", broken_predict)
+    with pytest.raises(ValueError, match="planted failure") as raised:
+        train_ensemble(X, y, 3, learner="tree", init="zero")
+    assert not isinstance(raised.value, InputError)

@@ -147,7 +147,7 @@ def test_nesterov_reference_reaches_accuracy_faster_than_gd():
     sigma, w_star = deep_linear_problem(8, 1000, 0.05, seed=0)
     nag = nesterov_reference(sigma, w_star, 3000)
     gd = gd_reference(sigma, w_star, 30000)
-    assert nag.stages_to(1e-6) < gd.stages_to(1e-6) / 5
+    assert nag.steps_to(1e-6) < gd.steps_to(1e-6) / 5
 
 
 def test_diverging_run_stops_with_status_and_no_warning():
@@ -163,7 +163,7 @@ def test_target_stops_early_with_status_converged():
     sigma, w_star = deep_linear_problem(6, 10, 0.05, seed=1)
     run = train_stagewise(sigma, w_star, 10_000, target=1e-6)
     assert run.status == "converged"
-    assert run.stages_to(1e-6) == len(run.losses) - 1
+    assert run.steps_to(1e-6) == len(run.losses) - 1
 
 
 def test_batch_equals_single_runs():

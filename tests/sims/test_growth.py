@@ -54,7 +54,7 @@ def test_index_maps_for_odd_and_even_block_counts(operator, n, b, expected):
 @given(
     blocks=st.integers(1, 6),
     b=st.integers(1, 3),
-    operator=st.sampled_from(growth.OPERATORS),
+    operator=st.sampled_from(tuple(growth.OPERATORS)),
     seed=st.integers(0, 2**16),
 )
 def test_operators_keep_the_old_layers_in_order(blocks, b, operator, seed):
@@ -238,7 +238,7 @@ def test_zero_growth_keeps_the_loss_at_the_boundary(family_name):
         boundary = 3  # evaluations at 0, 5, 10 of stage 1
     assert run.depths.tolist() == [1, 2, 3]
     assert run.eval_steps[boundary] == run.eval_steps[boundary - 1]
-    assert run.eval_losses[boundary] == run.eval_losses[boundary - 1]
+    assert run.losses[boundary] == run.losses[boundary - 1]
     assert run.flops[-1] == pytest.approx((5 * 1 + 5 * 2 + 5 * 3) / 3 if boundary == 6 else 20)
 
 
@@ -289,3 +289,20 @@ def test_driver_bad_input():
         growth.train_grown(family, model, "zero", [5, 5], lr=0.1, decay=True)
     with pytest.raises(ValueError, match="probe_steps"):
         growth.train_adaptive(family, model, ["zero"], [5, 2], 3, lr=0.1, decay=False)
+
+
+def test_an_operator_is_one_table_entry_and_a_missing_piece_is_an_error(monkeypatch):
+    """Adding an operator is one entry of ``OPERATORS`` (here: copy the bottom block on top);
+    an entry without a way to make new layers or a depth rule cannot be built, so it can never
+    fall through to 'append a fresh block' as a new name in a tuple used to."""
+    layers = [{"W": np.full((2, 2), float(i))} for i in range(4)]
+    bottom = growth.Operator(lambda n, b: list(range(n)) + list(range(b)), "copy", "add_block")
+    monkeypatch.setitem(growth.OPERATORS, "bottom", bottom)
+    grown, index_map = growth.grow(layers, "bottom", block_size=2)
+    assert index_map == (0, 1, 2, 3, 0, 1)
+    np.testing.assert_array_equal(grown[5]["W"], layers[1]["W"])
+    assert list(growth.stage_depths("bottom", 1, 3)) == [1, 2, 3]
+    with pytest.raises(TypeError):
+        growth.Operator(lambda n, b: list(range(n)), "copy")  # no depth rule
+    with pytest.raises(ValueError, match="new_layer"):
+        growth.Operator(lambda n, b: list(range(n)), "clone", "add_block")

@@ -146,7 +146,7 @@ def test_training_agrees_between_backends():
                      batch_size=64, seed=8, backend=backend, **options)
             for backend in rm.BACKENDS
         ]  # fmt: skip
-        np.testing.assert_allclose(runs[0].train_losses, runs[1].train_losses, rtol=1e-10)
+        np.testing.assert_allclose(runs[0].losses, runs[1].losses, rtol=1e-10)
         for key in rm.PARAM_KEYS:
             np.testing.assert_allclose(
                 runs[0].params[key], runs[1].params[key], rtol=1e-9, atol=1e-12
@@ -222,7 +222,7 @@ def test_divergence_is_recorded_not_raised():
     params = rm.init_params(3, 4, 2, seed=0)
     result = rm.train(params, X, y, 200, lr=1e3, optimizer="sgd", layernorm=False, seed=1)
     assert result.status == "diverged"
-    assert result.diverged_at is not None and len(result.train_losses) == result.diverged_at + 1
+    assert result.diverged_at is not None and len(result.losses) == result.diverged_at + 1
 
 
 @pytest.mark.parametrize(

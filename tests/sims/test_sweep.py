@@ -153,3 +153,39 @@ def test_example_grid_parses():
 
     grid = sweep.parse_grid(Path(__file__).parents[2] / "examples" / "deep_linear_grid.toml")
     assert len(sweep.cells(grid)) == 3 * 2 * 2 * 5
+
+
+def test_a_diverging_inexact_nag_cell_is_stored_as_diverged(tmp_path):
+    """Adversarial gradient errors as large as the gradient make NAG diverge: the row says so
+    (it used to read max_stages, as the inexact-NAG result carried no status)."""
+    grid = {
+        "family": "inexact_nag",
+        "parameters": {"eps": [0.0, 3.0], "direction": ["adversarial"], "steps": [500]},
+    }
+    sweep.run_sweep(grid, tmp_path, backend="inprocess")
+    rows = sweep.load_results(tmp_path)
+    status = dict(zip(rows["param_eps"].astype(float), rows["status"], strict=True))
+    assert status == {0.0: "converged", 3.0: "diverged"}
+
+
+@pytest.mark.parametrize(
+    "family, parameters",
+    [
+        ("deep_linear", {"init": "random", "random_scale": 0.1, "stages": 5}),
+        ("boosting", {"init": "random", "stages": 5}),
+        ("inexact_nag", {"steps": 5}),
+    ],
+)
+def test_a_cell_never_feeds_one_seed_to_two_streams(family, parameters, generator_states):
+    """The problem and the run (noise, errors) draw from independent streams: no two generators
+    made while a cell runs start in the same state (they used to: one integer fed both)."""
+    sweep.FAMILIES[family](**parameters).run(12345)
+    assert len(generator_states) >= 2
+    assert len(set(generator_states)) == len(generator_states)
+
+
+def test_unreached_targets_are_censored_not_minus_one():
+    """A cell that never reaches its target stores inf stages (it used to store -1, which a
+    median then took for a small number)."""
+    row = sweep.DeepLinearCell(kappa=1000.0, init="zero", stages=3).run(0)
+    assert row["status"] == "max_stages" and row["stages_to_target"] == float("inf")

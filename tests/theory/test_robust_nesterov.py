@@ -68,8 +68,8 @@ def test_error_terms_vanish_without_errors_and_grow_quadratically():
 def test_diverging_run_stops_without_warnings():
     f = Quadratic(np.diag([0.01, 1.0]))
     run = run_inexact_nag(f, np.ones(2), 5000, 3.0, "gradient", "relative_gradient", "adversarial")
-    assert len(run.gaps) < 5001
-    assert np.all(np.isfinite(run.gaps))
+    assert len(run.losses) < 5001
+    assert np.all(np.isfinite(run.losses))
 
 
 @pytest.mark.parametrize(

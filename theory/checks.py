@@ -1,7 +1,8 @@
 """Argument validation shared by every public function of the project.
 
-Each helper raises ``ValueError`` (or ``TypeError`` for a wrong type) whose message names the
-argument and the accepted range, so that the CLI can print it as a one-line error.
+Each helper raises ``InputError`` whose message names the argument and the accepted range. The
+CLI maps ``InputError`` (and only it) to a one-line usage error with exit status 2; any other
+exception is a bug of the library and surfaces as an internal error.
 """
 
 from __future__ import annotations
@@ -10,6 +11,12 @@ import math
 import numbers
 
 import numpy as np
+
+
+class InputError(ValueError, TypeError):
+    """Bad input to a public function: a value out of range (a ``ValueError``) or of the wrong
+    type (a ``TypeError``). Raised only by argument validation, never by a failing computation."""
+
 
 MAX_STEPS = 10**8  # more steps or stages than any run here needs: the loss trace alone is 800 MB
 MAX_ELEMENTS = 2**28  # largest parameter or data array accepted (2 GiB of float64)
@@ -23,7 +30,7 @@ def check_steps(name: str, value, *, low: int = 0) -> int:
 def check_elements(names: str, count: int) -> None:
     """Refuse sizes whose arrays would hold more than ``MAX_ELEMENTS`` numbers."""
     if count > MAX_ELEMENTS:
-        raise ValueError(
+        raise InputError(
             f"{names} too large: {count:.3g} numbers ({count * 8 / 2**30:.3g} GiB), limit "
             f"{MAX_ELEMENTS:.3g}"
         )
@@ -32,33 +39,33 @@ def check_elements(names: str, count: int) -> None:
 def check_real(name: str, value, *, low=None, high=None, low_open=False, high_open=False) -> float:
     """Return ``value`` as a finite float in the given interval, or raise naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+        raise InputError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
     value = float(value)
     if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
+        raise InputError(f"{name} must be finite, got {value!r}")
     if low is not None and (value < low or (low_open and value == low)):
-        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}")
+        raise InputError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}")
     if high is not None and (value > high or (high_open and value == high)):
-        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value!r}")
+        raise InputError(f"{name} must be {'<' if high_open else '<='} {high}, got {value!r}")
     return value
 
 
 def check_int(name: str, value, *, low=None, high=None) -> int:
     """Return ``value`` as an int in ``[low, high]``, or raise naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+        raise InputError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
     value = int(value)
     if low is not None and value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
+        raise InputError(f"{name} must be >= {low}, got {value}")
     if high is not None and value > high:
-        raise ValueError(f"{name} must be <= {high}, got {value}")
+        raise InputError(f"{name} must be <= {high}, got {value}")
     return value
 
 
 def check_choice(name: str, value, choices) -> str:
     """Return ``value`` if it is one of ``choices``, or raise naming ``name`` and the choices."""
     if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+        raise InputError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
     return value
 
 
@@ -77,9 +84,9 @@ def check_array(name: str, value, *, ndim: int | None = None) -> np.ndarray:
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be an array of real numbers ({exc})") from None
+        raise InputError(f"{name} must be an array of real numbers ({exc})") from None
     if ndim is not None and arr.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
+        raise InputError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must have finite entries (found NaN or inf)")
+        raise InputError(f"{name} must have finite entries (found NaN or inf)")
     return arr

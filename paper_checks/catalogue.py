@@ -1,0 +1,42 @@
+"""Every claim of the project: importing the claim modules registers their claims with
+``paper_checks.registry`` (which imports none of them, so there is no import loop)."""
+
+from __future__ import annotations
+
+import fnmatch
+
+from paper_checks import (  # noqa: F401  (imported for their registrations)
+    claims_boosting,
+    claims_growth,
+    claims_nesterov,
+    claims_raptr,
+    claims_robust,
+    claims_stacking,
+)
+from paper_checks.registry import REGISTRY, SCALES, Claim
+from theory.checks import InputError
+
+
+def all_claims() -> list[Claim]:
+    """Every registered claim, sorted by id."""
+    return sorted(REGISTRY.values(), key=lambda c: c.id)
+
+
+def select(pattern: str | None, scale: str) -> list[Claim]:
+    """Claims whose id matches the glob ``pattern`` (all when None) and that run at ``scale``."""
+    if scale not in SCALES:
+        raise InputError(f"scale must be one of {', '.join(SCALES)}; got {scale!r}")
+    claims = [c for c in all_claims() if scale in c.scales]
+    if pattern is None:
+        return claims
+    chosen = [
+        c
+        for c in claims
+        if fnmatch.fnmatchcase(c.id, pattern) or fnmatch.fnmatchcase(c.id, f"*{pattern}*")
+    ]
+    if not chosen:
+        raise InputError(
+            f"--only {pattern!r} matches no claim at scale {scale!r} "
+            "(see 'stagewise list' for the ids)"
+        )
+    return chosen
