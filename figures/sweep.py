@@ -1,5 +1,7 @@
-"""A figure from a sweep's results directory: a metric against one parameter, one line per
-setting of the others, median and inter-quartile range over seeds."""
+"""A figure from a sweep's summary table (``sims.sweep.summary``): a metric's median against one
+parameter, one line per setting of the others, with its inter-quartile band. Where the median is
+infinite (a target that half of the seeds or more never reached) the line stops and a triangle at
+the top of the axes marks the setting."""
 
 from __future__ import annotations
 
@@ -8,25 +10,40 @@ import numpy as np
 from figures.style import PALETTE, new_figure
 
 
-def plot_metric(frame, x: str, y: str, groups: list[str]):
-    """``frame``: one row per cell (``sims.sweep.load_results``); log-log if all values > 0."""
-    fig, (ax,) = new_figure(width=5.0, height=3.6)
-    keyed = frame.groupby(groups, dropna=False) if groups else [("all", frame)]
-    for colour, (key, part) in zip(PALETTE * 4, keyed, strict=False):
-        stats = part.groupby(x)[y].quantile([0.25, 0.5, 0.75]).unstack()
-        xs = stats.index.to_numpy(dtype=float)
+def plot_summary(table, x: str, metric: str, groups: list[str]):
+    """``table``: rows of ``sims.sweep.summary``; ``x`` a numeric ``param_`` column; ``metric`` a
+    metric whose ``_q1``, ``_median`` and ``_q3`` columns the table holds."""
+    fig, (ax,) = new_figure(width=5.4, height=3.8)
+    keyed = table.groupby(groups, dropna=False) if groups else [("all", table)]
+    unreached_any = False
+    for i, (key, part) in enumerate(keyed):
+        colour, dashes = PALETTE[i % len(PALETTE)], ((0, ()), (0, (4, 2)))[i // len(PALETTE) % 2]
+        part = part.sort_values(x)
+        xs = part[x].to_numpy(dtype=float)
+        median, q1, q3 = (
+            part[f"{metric}_{q}"].to_numpy(dtype=float) for q in ("median", "q1", "q3")
+        )
         label = ", ".join(
             f"{g.removeprefix('param_')}={v}"
             for g, v in zip(groups, key if isinstance(key, tuple) else (key,), strict=False)
         )
-        ax.plot(xs, stats[0.5], marker="o", color=colour, label=label or y)
-        ax.fill_between(xs, stats[0.25], stats[0.75], color=colour, alpha=0.2, linewidth=0)
-    values = frame[y].to_numpy(dtype=float)
-    if np.all(frame[x].astype(float) > 0):
+        finite = np.isfinite(median)
+        ax.plot(xs[finite], median[finite], marker="o", color=colour, linestyle=dashes,
+                label=label or metric)  # fmt: skip
+        band = np.isfinite(q1) & np.isfinite(q3)
+        ax.fill_between(xs[band], q1[band], q3[band], color=colour, alpha=0.15, linewidth=0)
+        if not finite.all():
+            unreached_any = True
+            ax.plot(xs[~finite], np.ones((~finite).sum()), marker="^", linestyle="none",
+                    color=colour, transform=ax.get_xaxis_transform(), clip_on=False)  # fmt: skip
+    if np.all(table[x].astype(float) > 0):
         ax.set_xscale("log")
+    values = table[f"{metric}_median"].to_numpy(dtype=float)
     if np.all(values[np.isfinite(values)] > 0):
         ax.set_yscale("log")
     ax.set_xlabel(x.removeprefix("param_"))
-    ax.set_ylabel(f"{y} (median, IQR over seeds)")
-    ax.legend()
+    ax.set_ylabel(f"{metric}\n(median; band: quartiles over seeds)")
+    if unreached_any:
+        ax.set_title("triangle at the top: target not reached by half of the seeds", fontsize=7)
+    ax.legend(loc="best", fontsize=6)
     return fig

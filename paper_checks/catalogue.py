@@ -29,6 +29,8 @@ def select(pattern: str | None, scale: str) -> list[Claim]:
     claims = [c for c in all_claims() if scale in c.scales]
     if pattern is None:
         return claims
+    if not pattern.strip():
+        raise InputError("--only must not be empty (leave it out to run every claim)")
     chosen = [
         c
         for c in claims

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -42,6 +43,13 @@ def one_line(text: str) -> str:
     terminal), runs of white space folded to one space."""
     printable = "".join(c if c.isprintable() or c in " \t\n" else ascii(c)[1:-1] for c in text)
     return " ".join(printable.split())
+
+
+def _path(text: str) -> Path:
+    """A path argument; an empty one (which would mean the current directory) is refused."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must name a file or directory, got an empty string")
+    return Path(text)
 
 
 def _add_engine_options(parser: argparse.ArgumentParser, unit: str) -> None:
@@ -80,6 +88,15 @@ def _engine(args) -> tuple[str, int | None, str | None]:
     return args.backend or ("dask" if scheduler else "processes"), args.workers, scheduler
 
 
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("stagewise")
+    except metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="stagewise",
@@ -90,6 +107,7 @@ def _build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.add_argument(
         "--debug",
         action="store_true",
@@ -118,7 +136,7 @@ def _build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--out",
         metavar="DIR",
-        type=Path,
+        type=_path,
         default=Path("stagewise-report"),
         help="output directory (default: ./stagewise-report)",
     )
@@ -144,7 +162,7 @@ def _build_parser() -> argparse.ArgumentParser:
     figs.add_argument(
         "--out",
         metavar="DIR",
-        type=Path,
+        type=_path,
         default=Path("stagewise-report/figures"),
         help="output directory (default: ./stagewise-report/figures)",
     )
@@ -155,6 +173,7 @@ def _build_parser() -> argparse.ArgumentParser:
         default="quick",
         help="size of the runs behind the figures (default quick)",
     )
+    _add_engine_options(figs, "figures")
 
     pep = sub.add_parser(
         "pep-refresh",
@@ -166,7 +185,7 @@ def _build_parser() -> argparse.ArgumentParser:
     pep.add_argument(
         "--out",
         metavar="FILE",
-        type=Path,
+        type=_path,
         default=None,
         help="where to write (default: the package's theory/data/pep_rates.json)",
     )
@@ -188,12 +207,17 @@ def _build_parser() -> argparse.ArgumentParser:
         "  stagewise sweep --summary results/deep",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sweep.add_argument("grid", nargs="?", type=Path, help="grid file (TOML)")
-    sweep.add_argument("--out", metavar="DIR", type=Path, help="results directory")
+    sweep.add_argument("grid", nargs="?", type=_path, help="grid file (TOML)")
+    sweep.add_argument(
+        "--families",
+        action="store_true",
+        help="list every family with its parameters, their defaults and meaning, and exit",
+    )
+    sweep.add_argument("--out", metavar="DIR", type=_path, help="results directory")
     sweep.add_argument(
         "--summary",
         metavar="DIR",
-        type=Path,
+        type=_path,
         help="print a table of the rows stored in DIR and exit",
     )
     _add_engine_options(sweep, "cells")
@@ -201,7 +225,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sweep.add_argument(
         "--plot",
         metavar="PNG",
-        type=Path,
+        type=_path,
         help="with --summary: also draw stages_to_target (or final_loss) against "
         "the first numeric parameter that varies, one line per other setting",
     )
@@ -248,42 +272,84 @@ def _writable_dir(path: Path) -> Path:
     return path
 
 
+REPORT_MARKER = ".stagewise-report"
+
+
+def _report_dir(path: Path) -> Path:
+    """The output directory of ``check``: new, empty, or a stagewise report (it holds our marker
+    file, or a claims.json that ``check`` wrote); anything else is refused untouched."""
+    if path.exists() and not path.is_dir():
+        raise InputError(f"--out: {str(path)!r} is a file, not a directory")
+    ours = {REPORT_MARKER, ".stagewise.lock"}
+    if path.is_dir() and any(p.name not in ours for p in path.iterdir()) and not _is_report(path):
+        raise InputError(
+            f"--out: {str(path)!r} is not empty and holds no stagewise report; choose a new "
+            "or empty directory"
+        )
+    return _writable_dir(path)
+
+
+def _is_report(path: Path) -> bool:
+    if (path / REPORT_MARKER).exists():
+        return True
+    try:  # a report written before the marker existed
+        document = json.loads((path / "claims.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(document, dict) and {"scale", "claims"} <= set(document)
+
+
+def _remove_stale_figures(figures_dir: Path, drawn) -> None:
+    """Delete the gallery figures of an earlier run that this run did not draw."""
+    from paper_checks.gallery import RECIPES
+
+    for name in set(RECIPES) - set(drawn):
+        for ext in ("png", "pdf"):
+            (figures_dir / f"{name}.{ext}").unlink(missing_ok=True)
+
+
 def _cmd_check(args) -> int:
     from tqdm import tqdm
 
     from paper_checks import catalogue, report, runner
+    from sims.engine import directory_lock, remove_leftovers
 
     claims = catalogue.select(args.only, args.scale)
     backend, workers, scheduler = _engine(args)
-    out = _writable_dir(args.out)
-    _writable_dir(out / "figures")
-    groups = len({c.group for c in claims})
-    with tqdm(total=groups, desc="claim groups", unit="group", file=sys.stderr) as bar:
+    out = _report_dir(args.out)
+    with directory_lock(out, "check"):
+        (out / REPORT_MARKER).touch()
+        remove_leftovers(_writable_dir(out / "figures"))  # of a run killed mid-write
+        groups = len({c.group for c in claims})
+        with tqdm(total=groups, desc="claim groups", unit="group", file=sys.stderr) as bar:
 
-        def on_task(result):
-            bar.update()
-            bar.set_postfix_str(result["group"])
+            def on_task(result):
+                bar.update()
+                bar.set_postfix_str(", ".join(result["claim_ids"]))
 
-        verdicts, figures, problems, reused = runner.run_check(
-            claims, args.scale, out, backend, workers, scheduler, on_task
-        )
-    for problem in problems:
-        print(f"stagewise: {problem}", file=sys.stderr)
-    if reused:
-        print(
-            f"stagewise: resumed: {reused} of {groups} claim groups stored by an interrupted run",
-            file=sys.stderr,
-        )
-    document = report.claims_document(verdicts, args.scale)
-    write_text_atomic(out / "claims.json", json.dumps(document, indent=1) + "\n")
-    write_text_atomic(out / "report.md", report.render_markdown(verdicts, args.scale, figures))
-    runner.finish(out)
+            verdicts, figures, problems, reused = runner.run_check(
+                claims, args.scale, out, backend, workers, scheduler, on_task
+            )
+        for problem in problems:
+            print(f"stagewise: {problem}", file=sys.stderr)
+        if reused:
+            print(
+                f"stagewise: resumed: {reused} of {groups} claim groups stored by an "
+                "interrupted run",
+                file=sys.stderr,
+            )
+        _remove_stale_figures(out / "figures", figures)
+        document = report.claims_document(verdicts, args.scale, args.only)
+        markdown = report.render_markdown(verdicts, args.scale, figures, args.only)
+        write_text_atomic(out / "claims.json", json.dumps(document, indent=1) + "\n")
+        write_text_atomic(out / "report.md", markdown)
+        runner.finish(out)
     if args.json:
         print(json.dumps(document, indent=1))
     else:
         width = max(len(v.claim.id) for v in verdicts)
         for v in verdicts:
-            print(f"{v.verdict.upper():5}  {v.claim.id:<{width}}  {v.seconds:6.1f} s  {v.summary}")
+            print(f"{v.verdict.upper():5}  {v.claim.id:<{width}}  {report.timing(v)}  {v.summary}")
         tally = ", ".join(f"{n} {k}" for k, n in document["summary"].items())
         print(f"\n{tally}. Report: {out / 'report.md'}")
     return 0 if all(v.verdict == "pass" for v in verdicts) else 1
@@ -323,8 +389,14 @@ def _cmd_list(args) -> int:
 def _cmd_figures(args) -> int:
     import fnmatch
 
-    from paper_checks.gallery import RECIPES
+    from tqdm import tqdm
 
+    from paper_checks.gallery import RECIPES
+    from paper_checks.runner import draw_figure_task
+    from sims.engine import execute
+
+    if args.only is not None and not args.only.strip():
+        raise InputError("--only must not be empty (leave it out to draw every figure)")
     names = [
         n
         for n in RECIPES
@@ -332,20 +404,25 @@ def _cmd_figures(args) -> int:
     ]
     if not names:
         raise InputError(f"--only {args.only!r} matches no figure; figures: {', '.join(RECIPES)}")
-    from tqdm import tqdm
-
-    from paper_checks.runner import draw_figures
-
+    backend, workers, scheduler = _engine(args)
     out = _writable_dir(args.out)
     drawn = {}
-    for name in tqdm(names, desc="figures", unit="figure", file=sys.stderr, leave=False):
-        done, problems = draw_figures([name], args.scale, out)
-        drawn.update(done)
-        for problem in problems:
-            print(f"stagewise: {problem}", file=sys.stderr)
-    for name in drawn:
-        print(f"{args.out / name}.png  (and .pdf)")
-    return 0
+    with tqdm(total=len(names), desc="figures", unit="figure", file=sys.stderr) as bar:
+
+        def on_result(result):
+            done, problems = result
+            drawn.update(done)
+            for problem in problems:
+                bar.write(f"stagewise: {problem}", file=sys.stderr)
+            bar.update()
+            bar.set_postfix_str(", ".join(done) or "(failed)")
+
+        tasks = [(name, args.scale, str(out)) for name in names]
+        execute(draw_figure_task, tasks, on_result, backend, workers, scheduler)
+    for name in names:
+        if name in drawn:
+            print(f"{args.out / name}.png  (and .pdf)")
+    return 0 if len(drawn) == len(names) else 1
 
 
 def _cmd_pep_refresh(args) -> int:
@@ -383,8 +460,8 @@ def _cmd_pep_refresh(args) -> int:
 def _cmd_bench(args) -> int:
     from paper_checks import bench
 
-    if args.repeats < 1:
-        raise InputError(f"--repeats must be >= 1, got {args.repeats}")
+    if not 1 <= args.repeats <= 1000:
+        raise InputError(f"--repeats must be between 1 and 1000, got {args.repeats}")
     sections = (
         ("rates", "kernels", "scaling", "sweep") if args.section == "all" else (args.section,)
     )
@@ -463,23 +540,20 @@ def _cmd_bench(args) -> int:
     return 0
 
 
-def _plot_sweep(directory: Path, target: Path) -> None:
+def _plot_sweep(table, target: Path) -> None:
     import pandas as pd
 
     from figures.style import save, styled
-    from figures.sweep import plot_metric
-    from sims import sweep
+    from figures.sweep import plot_summary
 
-    frame = sweep.load_results(directory)
-    frame = frame[frame["status"] != "error"]
-    varying = [c for c in frame.columns if c.startswith("param_") and frame[c].nunique() > 1]
-    numeric = [c for c in varying if pd.api.types.is_numeric_dtype(frame[c])]
+    varying = [c for c in table.columns if c.startswith("param_")]
+    numeric = [c for c in varying if pd.api.types.is_numeric_dtype(table[c])]
     if not numeric:
         raise InputError("--plot needs a numeric parameter that varies across the sweep")
-    metric = "stages_to_target" if "stages_to_target" in frame.columns else "final_loss"
+    metric = "stages_to_target" if "stages_to_target_median" in table.columns else "final_loss"
     with styled():
         save(
-            plot_metric(frame, numeric[0], metric, [c for c in varying if c != numeric[0]]),
+            plot_summary(table, numeric[0], metric, [c for c in varying if c != numeric[0]]),
             target.with_suffix(""),
         )
     print(f"figure: {target.with_suffix('.png')} (and .pdf)")
@@ -490,22 +564,34 @@ def _cmd_sweep(args) -> int:
 
     from sims import sweep
 
+    if args.families:
+        print(sweep.describe_families())
+        return 0
     if args.summary is not None:
         if args.grid is not None or args.out is not None:
             raise InputError("--summary DIR takes no grid file and no --out")
         if not args.summary.is_dir():
             raise InputError(f"--summary: {str(args.summary)!r} is not a directory")
-        print(sweep.summary(args.summary).to_string(index=False))
+        table = sweep.summary(args.summary)
         if args.plot is not None:
-            _plot_sweep(args.summary, args.plot)
+            _writable_dir(args.plot.parent)  # refused before anything is printed
+        print(table.to_string(index=False))
+        print(
+            "quartiles over seeds; inf: the target was not reached by that fraction of the seeds "
+            "(a target never reached counts as infinitely many stages)"
+        )
+        if args.plot is not None:
+            _plot_sweep(table, args.plot)
         return 0
+    if args.plot is not None:
+        raise InputError("--plot goes with --summary DIR")
     if args.grid is None or args.out is None:
         raise InputError("give a grid file and --out DIR (or --summary DIR)")
     grid = sweep.parse_grid(args.grid)
     if args.device == "gpu":
         if grid["family"] != "deep_linear":
             raise InputError("--device gpu applies to family 'deep_linear' only")
-        grid["parameters"]["device"] = ["gpu"]
+        grid = sweep.parse_grid({**grid, "parameters": {**grid["parameters"], "device": ["gpu"]}})
     backend, workers, scheduler = _engine(args)
     if args.batch < 1:
         raise InputError(f"--batch must be >= 1, got {args.batch}")
@@ -530,8 +616,22 @@ def _cmd_sweep(args) -> int:
             progress=progress,
         )
     print(f"ran {ran} cells ({total - ran} already stored) into {args.out}")
+    errors = sweep.load_results(args.out).query("status == 'error'")["error"]
+    if len(errors):
+        print(
+            f"stagewise sweep: {len(errors)} of {total} cells failed; their errors:",
+            file=sys.stderr,
+        )
+        for message, count in errors.value_counts().items():
+            print(f"  {count} x {one_line(message)}", file=sys.stderr)
+        return 1
     return 0
 
+
+RESUME_HINTS = {
+    "check": "; every finished claim group is stored: run the same command again to resume",
+    "sweep": "; every finished cell is stored: run the same command again to resume",
+}
 
 COMMANDS = {
     "check": _cmd_check,
@@ -551,7 +651,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"stagewise {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"stagewise {args.command}: interrupted", file=sys.stderr)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # stopping already: a second Ctrl-C waits
+        print(f"stagewise {args.command}: interrupted{RESUME_HINTS.get(args.command, '')}",
+              file=sys.stderr)  # fmt: skip
         return 130
     except Exception as exc:  # a bug of the library, not bad input
         if args.debug:

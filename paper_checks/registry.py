@@ -60,9 +60,19 @@ class Verdict:
     measured: dict[str, Any] = field(default_factory=dict)
     summary: str = ""
     seconds: float = 0.0
+    shared_by: int = 1  # claims of one group share one experiment: seconds is the group's time
 
 
 REGISTRY: dict[str, Claim] = {}
+
+# how to install what a claim may import beyond the main dependencies
+INSTALL_HINTS = {
+    "PEPit": "pip install 'stagewise[pep]'",
+    "cvxpy": "pip install 'stagewise[pep]'",
+    "distributed": "pip install 'stagewise[dist]'",
+    "cupy": "pip install 'stagewise[gpu]'",
+    "torch": "pip install torch",
+}
 
 
 def claim(
@@ -104,15 +114,19 @@ def run_claim(c: Claim, scale: str) -> Verdict:
         outcome = c.check(scale, c.rng())
     except Exception as exc:  # a broken check is a finding, not a crash of the whole run
         last = traceback.extract_tb(exc.__traceback__)[-1]
+        message = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, ModuleNotFoundError) and exc.name:
+            package = exc.name.partition(".")[0]
+            message = (
+                f"needs the optional package {package!r}, which is not installed: "
+                f"{INSTALL_HINTS.get(package, f'pip install {package}')}"
+            )
         return Verdict(
             c,
             scale,
             "error",
-            {
-                "exception": f"{type(exc).__name__}: {exc}",
-                "where": f"{last.filename}:{last.lineno}",
-            },
-            f"{type(exc).__name__}: {exc}",
+            {"exception": message, "where": f"{last.filename}:{last.lineno}"},
+            message,
             time.perf_counter() - start,
         )
     return Verdict(

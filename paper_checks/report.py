@@ -31,10 +31,12 @@ def plain(value):
     return value
 
 
-def claims_document(verdicts: list[Verdict], scale: str) -> dict:
-    """The content of ``claims.json``."""
+def claims_document(verdicts: list[Verdict], scale: str, selection: str | None = None) -> dict:
+    """The content of ``claims.json``; ``selection`` is the ``--only`` pattern of a partial run
+    (None: every claim of the scale)."""
     return {
         "scale": scale,
+        "selection": selection,
         "versions": versions(),
         "summary": {v: sum(x.verdict == v for x in verdicts) for v in ("pass", "fail", "error")},
         "claims": [
@@ -54,15 +56,24 @@ def claims_document(verdicts: list[Verdict], scale: str) -> dict:
     }
 
 
+def timing(v: Verdict) -> str:
+    """A claim's time; for claims sharing one experiment, the group's time, marked."""
+    shared = f" (group of {v.shared_by})" if v.shared_by > 1 else ""
+    return f"{v.seconds:6.1f} s{shared}"
+
+
 def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def render_markdown(
-    verdicts: list[Verdict], scale: str, figures: dict[str, tuple[str, str]]
+    verdicts: list[Verdict],
+    scale: str,
+    figures: dict[str, tuple[str, str]],
+    selection: str | None = None,
 ) -> str:
     """``figures[name] = (relative png path, caption)`` for every figure that was drawn."""
-    doc = claims_document(verdicts, scale)
+    doc = claims_document(verdicts, scale, selection)
     tally = ", ".join(f"{n} {v}" for v, n in doc["summary"].items())
     lines = [
         "# stagewise claims report",
@@ -72,6 +83,15 @@ def render_markdown(
         + ", ".join(f"{k} {v}" for k, v in doc["versions"].items())
         + ".",
         "",
+        *(
+            [
+                f"**Partial run**: only the {len(verdicts)} claims matching `--only "
+                f"{selection}` were run; the other claims are not in this report.",
+                "",
+            ]
+            if selection is not None
+            else []
+        ),
         "Provenance: `paper` = stated in the paper's abstract, caption or theorem name; "
         "`secondary` = from summaries of the paper; `reconstructed` = derived here to agree with "
         "those, constants may differ from the paper; `standard` = textbook fact.",
@@ -84,7 +104,7 @@ def render_markdown(
         lines.append(
             f"| [`{c.id}`](#{c.id.replace('.', '')}) | {_cell(c.source)} | "
             f"{c.provenance} | {_cell(c.statement)} | {_cell(v.summary)} | "
-            f"{_cell(c.expected)} | **{v.verdict}** | {v.seconds:.1f} s |"
+            f"{_cell(c.expected)} | **{v.verdict}** | {timing(v).strip()} |"
         )
     for v in verdicts:
         c = v.claim

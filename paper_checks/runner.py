@@ -82,10 +82,17 @@ def draw_figures(names, scale: str, out_dir: Path) -> tuple[dict, list[str]]:
     return drawn, problems
 
 
+def draw_figure_task(task: tuple[str, str, str]) -> tuple[dict, list[str]]:
+    """``(name, scale, out_dir)``: one figure of ``stagewise figures``, as a task of the engine."""
+    name, scale, out_dir = task
+    return draw_figures([name], scale, Path(out_dir))
+
+
 def run_task(task: Task) -> dict:
     """Run a task's claims, then draw its figures (in whichever process runs the task)."""
     by_id = {c.id: c for c in catalogue.all_claims()}
     verdicts = [registry.run_claim(by_id[i], task.scale) for i in task.claim_ids]
+    group_seconds = sum(v.seconds for v in verdicts)  # the first claim runs the shared experiment
     figures, problems = draw_figures(task.figures, task.scale, Path(task.figures_dir))
     return {
         "group": task.group,
@@ -96,7 +103,8 @@ def run_task(task: Task) -> dict:
                 "verdict": v.verdict,
                 "measured": plain(v.measured),
                 "summary": v.summary,
-                "seconds": v.seconds,
+                "seconds": group_seconds,
+                "shared_by": len(verdicts),
             }
             for v in verdicts
         ],
@@ -174,6 +182,7 @@ def run_check(
             stored[c.id]["measured"],
             stored[c.id]["summary"],
             stored[c.id]["seconds"],
+            stored[c.id]["shared_by"],
         )
         for c in claims
     ]

@@ -19,7 +19,15 @@ from sims._kernels import deep_linear as kernel
 from sims._reference import stagewise_reference
 from sims.problems import as_generator
 from sims.results import RunResult, Status
-from theory.checks import InputError, check_array, check_choice, check_real, check_steps
+from theory.checks import (
+    MAX_DIMENSION,
+    InputError,
+    check_array,
+    check_choice,
+    check_elements,
+    check_real,
+    check_steps,
+)
 from theory.rates import nesterov_beta
 
 INITS = tuple(kernel.INIT_CODES)
@@ -84,6 +92,8 @@ def prepare_instance(
         raise InputError(f"Sigma must be a non-empty square matrix, got shape {sigma.shape}")
     if not np.allclose(sigma, sigma.T, rtol=0, atol=1e-10 * np.abs(sigma).max()):
         raise InputError("Sigma must be symmetric")
+    if d > MAX_DIMENSION:
+        raise InputError(f"Sigma is {d} x {d}; the largest d is {MAX_DIMENSION}")
     lam, q = np.linalg.eigh((sigma + sigma.T) / 2)
     if lam[0] <= 0:
         raise InputError(f"Sigma must be positive definite (smallest eigenvalue {lam[0]:.3g})")
@@ -110,6 +120,7 @@ def prepare_instance(
     eta = float(1.0 / lam[-1]) if eta is None else check_real("eta", eta, low=0.0, low_open=True)
     random_scale = check_real("random_scale", random_scale, low=0.0)
     if init == "random":
+        check_elements("stages x d x d (random-init noise)", stages * d * d)
         xi = as_generator(seed).standard_normal((stages, d, d)) * (random_scale / np.sqrt(d))
     else:
         xi = np.zeros((1, d, d))

@@ -6,12 +6,20 @@ Backends: ``inprocess`` (a plain loop), ``processes`` (local spawned processes, 
 Numba thread each, so the cores are shared out rather than oversubscribed) and ``dask`` (a Dask
 cluster at a scheduler address, or a local one on loopback). Results are handed to ``on_result`` in
 this process, in completion order.
+
+Interruption: workers ignore SIGINT (a Ctrl-C in a terminal reaches the whole process group), so
+only this process sees it. It then stops at once: pending tasks are dropped, running workers are
+terminated, and ``KeyboardInterrupt`` propagates. Every result handed to ``on_result`` before that
+is kept (callers store each as it arrives), so a second run with the same arguments resumes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
@@ -92,27 +100,77 @@ def execute(
             on_result(function(task))
     elif backend == "processes":
         import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
 
         # spawn, not fork: the parent may already run Numba's OpenMP thread pool
         context = multiprocessing.get_context("spawn")
-        with (
-            one_thread_per_child(),
-            ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool,
-        ):
-            for future in as_completed([pool.submit(function, t) for t in tasks]):
-                on_result(future.result())
+        with one_thread_per_child():
+            pool = context.Pool(min(workers, len(tasks)), initializer=_ignore_sigint)
+        try:
+            for result in pool.imap_unordered(function, tasks, chunksize=1):
+                on_result(result)
+            pool.close()
+        finally:
+            with sigint_ignored():  # a second Ctrl-C must not cut the clean-up short
+                pool.terminate()  # at once: after an exception or a Ctrl-C nothing else runs
+                pool.join()
     else:
         client = _dask_client(scheduler, workers)
+        futures = []
         try:
             from distributed import as_completed as dask_completed
 
-            for future in dask_completed(client.map(function, tasks, pure=False)):
+            futures = client.map(function, tasks, pure=False)
+            for future in dask_completed(futures):
                 on_result(future.result())
         finally:
+            client.cancel(futures)
             client.close()
             if scheduler is None:
                 client.cluster.close()
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def sigint_ignored() -> Iterator[None]:
+    """Ignore Ctrl-C inside the block (in the main thread; elsewhere signals never arrive)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def directory_lock(directory, what: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``directory`` (the file ``.stagewise.lock`` in it) while the
+    block runs: a second stagewise run writing into the same directory is refused at once with an
+    ``InputError`` instead of interleaving its files with ours. The lock goes with the process
+    (a killed run leaves no stale lock)."""
+    path = Path(directory) / ".stagewise.lock"
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise InputError(
+                f"{str(directory)!r} is in use by another stagewise {what} ({holder}); wait for "
+                "it to finish or choose another --out"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager

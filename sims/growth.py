@@ -35,6 +35,7 @@ from sims.subnetworks import stage_bounds
 from theory.checks import InputError, check_choice, check_int, check_real, check_steps
 
 NEW_LAYERS = ("copy", "copy_noise", "zero", "fresh")
+MAX_BLOCKS = 10**6  # deepest network a growth schedule may reach
 DEPTH_RULES = ("double", "add_block")
 
 
@@ -166,7 +167,7 @@ def prop_alpha(total_steps: int, n_stages: int, alpha: float) -> np.ndarray:
     n_stages = check_int("n_stages", n_stages, low=1)
     if n_stages > total_steps:
         raise InputError(f"n_stages ({n_stages}) must not exceed total_steps ({total_steps})")
-    alpha = check_real("alpha", alpha, low=0.0)
+    alpha = check_real("alpha", alpha, low=0.0, high=30.0)  # n^alpha stays finite up to n = 1e8
     weights = np.arange(1, n_stages + 1, dtype=float) ** alpha
     return np.diff(stage_bounds(total_steps, n_stages, weights / weights.sum()))
 
@@ -175,10 +176,17 @@ def stage_depths(operator: str, start_blocks: int, n_stages: int) -> np.ndarray:
     """Blocks in each stage, by the operator's depth rule: doubling (``progressive``) or one more
     block per stage."""
     op = OPERATORS[check_choice("operator", operator, tuple(OPERATORS))]
-    start_blocks = check_int("start_blocks", start_blocks, low=1)
-    n_stages = check_int("n_stages", n_stages, low=1)
+    start_blocks = check_int("start_blocks", start_blocks, low=1, high=MAX_BLOCKS)
+    n_stages = check_int("n_stages", n_stages, low=1, high=MAX_BLOCKS)
+    doubling = op.depth == "double"
+    final = start_blocks * 2 ** (n_stages - 1) if doubling else start_blocks + n_stages - 1
+    if final > MAX_BLOCKS:  # Python integers: no silent int64 overflow
+        raise InputError(
+            f"{operator!r} from {start_blocks} blocks over {n_stages} stages reaches {final:.3g} "
+            f"blocks; the limit is {MAX_BLOCKS} (fewer n_stages)"
+        )
     stages = np.arange(n_stages)
-    return start_blocks * 2**stages if op.depth == "double" else start_blocks + stages
+    return start_blocks * 2**stages if doubling else start_blocks + stages
 
 
 def learning_rates(

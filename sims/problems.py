@@ -7,7 +7,15 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import ortho_group
 
-from theory.checks import InputError, check_array, check_choice, check_int, check_kappa, check_real
+from theory.checks import (
+    MAX_DIMENSION,
+    InputError,
+    check_array,
+    check_choice,
+    check_int,
+    check_kappa,
+    check_real,
+)
 
 
 def as_generator(seed) -> np.random.Generator:
@@ -47,7 +55,7 @@ def deep_linear_problem(d: int, kappa: float, sigma: float, seed=None):
     """``(Sigma, W_star)``: input covariance ``Sigma = Q diag(s) Q^T`` (s geometric from 1 to
     1/kappa, so L = 1 and mu = 1/kappa) and target ``W_star = I + sigma G / sqrt(d)``, G standard
     normal."""
-    d = check_int("d", d, low=1, high=4096)
+    d = check_int("d", d, low=1, high=MAX_DIMENSION)
     kappa = check_kappa(kappa)
     sigma = check_real("sigma", sigma, low=0.0)
     rng = as_generator(seed)

@@ -21,7 +21,7 @@ from scipy.optimize import brentq
 
 from sims.problems import as_generator
 from theory import flops
-from theory.checks import InputError, check_choice, check_int, check_real
+from theory.checks import InputError, check_choice, check_elements, check_int, check_real
 
 SAMPLERS = ("bernoulli", "fixed_size")
 SCALES = ("none", "inv_p", "inv_sqrt_p")
@@ -60,6 +60,7 @@ def raptr_schedule(
     in [|fixed|, depth]); ``fixed`` defaults to (0, depth - 1) (first and last layer)."""
     depth = check_int("depth", depth, low=1)
     total_steps = check_int("total_steps", total_steps, low=1)
+    check_elements("total_steps x depth (the schedule's masks)", total_steps * depth)
     check_choice("sampler", sampler, SAMPLERS)
     check_choice("scale", scale, SCALES)
     fixed = (0, depth - 1) if fixed is None else tuple(fixed)
@@ -98,6 +99,7 @@ def pld_schedule(
     kept outputs scaled by 1/keep. One stage."""
     depth = check_int("depth", depth, low=1)
     total_steps = check_int("total_steps", total_steps, low=1)
+    check_elements("total_steps x depth (the schedule's masks)", total_steps * depth)
     theta_bar = check_real("theta_bar", theta_bar, low=0.0, high=1.0)
     gamma = check_real("gamma", gamma, low=0.0)
     keep = np.stack(

@@ -30,6 +30,7 @@ from sims.engine import (
     BACKENDS,
     atomic_write,
     check_workers,
+    directory_lock,
     execute,
     remove_leftovers,
     versions,
@@ -37,7 +38,23 @@ from sims.engine import (
 )
 from sims.problems import independent_seeds
 from sims.results import RunResult
-from theory.checks import InputError, check_choice, check_int
+from theory.checks import (
+    MAX_DIMENSION,
+    InputError,
+    check_choice,
+    check_int,
+    check_kappa,
+    check_real,
+    check_steps,
+)
+
+MAX_CELLS = 100_000  # largest grid: parameter combinations times seeds
+OBJECTIVES = ("quadratic", "logsumexp")
+
+
+def param(default, meaning: str):
+    """A family parameter: its default and what it means (``stagewise sweep --families``)."""
+    return dataclasses.field(default=default, metadata={"meaning": meaning})
 
 
 def result_row(run: RunResult, target: float | None = None) -> dict:
@@ -61,16 +78,41 @@ class DeepLinearCell:
     ``sims.problems.deep_linear_problem(d, kappa, sigma)``, with NAG's stages on the same problem
     for reference. ``target`` is relative to the initial loss."""
 
-    d: int = 8
-    kappa: float = 100.0
-    sigma: float = 0.05
-    init: str = "stack"
-    layer_grad: str = "euclidean"
-    beta: float | None = None
-    random_scale: float = 0.0
-    stages: int = 1000
-    target: float = 1e-6
-    device: str = "cpu"
+    d: int = param(8, "dimension of x, W* and every layer")
+    kappa: float = param(100.0, "condition number of Sigma (spectrum geometric from 1 to 1/kappa)")
+    sigma: float = param(0.05, "distance of W* from the identity: W* = I + sigma G / sqrt(d)")
+    init: str = param("stack", "new layer's initialisation: zero, random, stack, copy, trainable")
+    layer_grad: str = param(
+        "euclidean", "euclidean (true layer gradient G P^T) or functional (G P^-1)"
+    )
+    beta: float | None = param(
+        None, "momentum of stack/trainable (default beta* = (sqrt(kappa)-1)/(sqrt(kappa)+1))"
+    )
+    random_scale: float = param(0.0, "std of the random-init noise (entries N(0, scale^2/d))")
+    stages: int = param(1000, "stage budget (one layer, one gradient step each)")
+    target: float = param(1e-6, "stop once the loss is at most target times the initial loss")
+    device: str = param("cpu", "cpu (Numba) or gpu (CuPy, extra gpu)")
+
+    def __post_init__(self):
+        from sims.deep_linear import INITS, LAYER_GRADS
+
+        check_int("d", self.d, low=1, high=MAX_DIMENSION)
+        check_kappa(self.kappa)
+        check_real("sigma", self.sigma, low=0.0)
+        check_choice("init", self.init, INITS)
+        check_choice("layer_grad", self.layer_grad, LAYER_GRADS)
+        if self.beta is not None:
+            check_real("beta", self.beta, low=0.0, high=1.0)
+            if self.init not in ("stack", "trainable"):
+                raise InputError(f"beta applies to init 'stack' or 'trainable', not {self.init!r}")
+        check_real("random_scale", self.random_scale, low=0.0)
+        check_steps("stages", self.stages, low=1)
+        check_real("target", self.target, low=0.0, high=1.0)
+        check_choice("device", self.device, ("cpu", "gpu"))
+        if self.device == "gpu":
+            from sims.deep_linear_xp import array_namespace
+
+            array_namespace("gpu")  # an InputError naming the install command without CuPy
 
     def run(self, seed: int) -> dict:
         from sims.deep_linear import nesterov_reference, train_stagewise
@@ -91,7 +133,6 @@ class DeepLinearCell:
         if self.device == "gpu":
             run = train_stagewise_xp(sigma_mat, w_star, self.stages, device="gpu", **options)
         else:
-            check_choice("device", self.device, ("cpu", "gpu"))
             run = train_stagewise(sigma_mat, w_star, self.stages, **options)
         nag = nesterov_reference(sigma_mat, w_star, self.stages)
         return result_row(run, self.target) | {
@@ -104,16 +145,34 @@ class BoostingCell:
     """A boosting run (``sims.boosting.train_ensemble``) on a regression (squared loss) or
     classification (logistic loss) problem of ``n`` points in ``p`` dimensions."""
 
-    n: int = 200
-    p: int = 10
-    kappa: float = 100.0
-    noise: float = 0.3
-    learner: str = "linear"
-    init: str = "stack"
-    loss: str = "squared"
-    schedule: str = "constant"
-    beta: float | None = None
-    stages: int = 500
+    n: int = param(200, "number of data points")
+    p: int = param(10, "number of features")
+    kappa: float = param(100.0, "condition number of the features' covariance")
+    noise: float = param(
+        0.3,
+        "label noise: std of y's noise (squared loss) or fraction of flipped labels, at most 0.5 (logistic)",
+    )
+    learner: str = param("linear", "weak learner: linear, features (random Fourier), tree")
+    init: str = param("stack", "new learner's initialisation: zero, random, stack, copy")
+    loss: str = param("squared", "squared or logistic")
+    schedule: str = param("constant", "constant beta or convex beta_t = (t-1)/(t+2)")
+    beta: float | None = param(None, "momentum of stack (default beta* from kappa)")
+    stages: int = param(500, "number of learners")
+
+    def __post_init__(self):
+        from sims.boosting import INITS, LEARNERS, LOSSES, SCHEDULES
+
+        check_int("n", self.n, low=2, high=10**6)
+        check_int("p", self.p, low=1, high=10**4)
+        check_kappa(self.kappa)
+        check_real("noise", self.noise, low=0.0, high=0.5 if self.loss == "logistic" else None)
+        check_choice("learner", self.learner, LEARNERS)
+        check_choice("init", self.init, INITS)
+        check_choice("loss", self.loss, LOSSES)
+        check_choice("schedule", self.schedule, SCHEDULES)
+        if self.beta is not None:
+            check_real("beta", self.beta, low=0.0, high=1.0)
+        check_steps("stages", self.stages, low=1)
 
     def run(self, seed: int) -> dict:
         from sims.boosting import train_ensemble
@@ -138,22 +197,38 @@ class InexactNagCell:
     """NAG with injected errors (``sims.inexact.run_inexact_nag``) on a random quadratic or
     log-sum-exp objective of dimension ``d``; ``target`` relative to the initial gap."""
 
-    d: int = 20
-    kappa: float = 100.0
-    objective: str = "quadratic"
-    eps: float = 0.1
-    placement: str = "gradient"
-    sizing: str = "relative_gradient"
-    direction: str = "random"
-    steps: int = 2000
-    target: float = 1e-6
+    d: int = param(20, "dimension")
+    kappa: float = param(100.0, "condition number (L = 1, mu = 1/kappa)")
+    objective: str = param("quadratic", "quadratic or logsumexp (quadratic + log-sum-exp)")
+    eps: float = param(0.1, "size of the injected error")
+    placement: str = param(
+        "gradient", "where the error enters: gradient or momentum (look-ahead point)"
+    )
+    sizing: str = param(
+        "relative_gradient", "error size absolute, relative to |x_k - x_k-1| or to |grad f(y_k)|"
+    )
+    direction: str = param("random", "random or adversarial (worst for the potential bound)")
+    steps: int = param(2000, "step budget")
+    target: float = param(1e-6, "stop once the gap is at most target times the initial gap")
+
+    def __post_init__(self):
+        from sims.inexact import DIRECTIONS, PLACEMENTS, SIZINGS
+
+        check_int("d", self.d, low=2, high=MAX_DIMENSION)
+        check_kappa(self.kappa)
+        check_choice("objective", self.objective, OBJECTIVES)
+        check_real("eps", self.eps, low=0.0)
+        check_choice("placement", self.placement, PLACEMENTS)
+        check_choice("sizing", self.sizing, SIZINGS)
+        check_choice("direction", self.direction, DIRECTIONS)
+        check_steps("steps", self.steps, low=1)
+        check_real("target", self.target, low=0.0, high=1.0)
 
     def run(self, seed: int) -> dict:
         from sims.inexact import random_objective, run_inexact_nag
 
         problem_seed, error_seed = independent_seeds(seed, 2)
         rng = np.random.default_rng(problem_seed)
-        check_choice("objective", self.objective, ("quadratic", "logsumexp"))
         f = random_objective(rng, self.d, self.kappa, self.objective == "quadratic")
         run = run_inexact_nag(
             f,
@@ -174,6 +249,17 @@ FAMILIES = {
     "boosting": BoostingCell,
     "inexact_nag": InexactNagCell,
 }
+
+
+def describe_families() -> str:
+    """Every family with what it runs, and its parameters with their defaults and meanings."""
+    lines = []
+    for name, cell in FAMILIES.items():
+        lines += [f"{name}: {' '.join(cell.__doc__.split())}"]
+        for f in dataclasses.fields(cell):
+            lines.append(f"  {f.name} = {f.default!r}: {f.metadata['meaning']}")
+        lines.append("")
+    return "\n".join(lines).rstrip()
 
 
 def family_defaults(family: str) -> dict:
@@ -231,11 +317,33 @@ def parse_grid(spec) -> dict:
             raise InputError(f"parameter {name!r} must be a non-empty list of values")
         for value in values:
             _check_grid_value(family, name, value, defaults[name])
-    return {
+    n_cells = math.prod(len(v) for v in parameters.values()) * len(seeds)
+    if n_cells > MAX_CELLS:
+        raise InputError(
+            f"grid too large: {n_cells:.3g} cells (parameter combinations times seeds), limit "
+            f"{MAX_CELLS}; split it into several sweeps"
+        )
+    grid = {
         "family": family,
         "seeds": seeds,
         "parameters": {k: list(v) for k, v in sorted(parameters.items())},
     }
+    for params in _combinations(grid):  # every cell's parameters, checked before any runs
+        try:
+            FAMILIES[family](**{**defaults, **params})
+        except InputError as exc:
+            cell = ", ".join(f"{k}={v!r}" for k, v in params.items())
+            raise InputError(f"{exc} (grid cell {cell})" if cell else str(exc)) from None
+    return grid
+
+
+def _combinations(grid: dict) -> list[dict]:
+    """The parameter values of each cell of a parsed grid (without seeds or defaults)."""
+    names = list(grid["parameters"])
+    return [
+        dict(zip(names, values, strict=True))
+        for values in itertools.product(*grid["parameters"].values())
+    ]
 
 
 def _check_grid_value(family: str, name: str, value, default) -> None:
@@ -257,10 +365,9 @@ def _check_grid_value(family: str, name: str, value, default) -> None:
 def cells(grid: dict) -> list[Cell]:
     """Every cell of a parsed grid, keyed by a hash of (family, parameters, seed index)."""
     family = grid["family"]
-    names = list(grid["parameters"])
     out = []
-    for values in itertools.product(*grid["parameters"].values()):
-        params = {**family_defaults(family), **dict(zip(names, values, strict=True))}
+    for values in _combinations(grid):
+        params = {**family_defaults(family), **values}
         for seed_index in grid["seeds"]:
             identity = json.dumps(
                 {"family": family, "params": params, "seed": seed_index},
@@ -342,6 +449,8 @@ def prepare(grid: dict, directory) -> tuple[Path, list[Cell]]:
                 f"{str(directory)!r} holds the rows of a different sweep; choose "
                 "another --out directory"
             )
+    elif directory.exists() and not directory.is_dir():
+        raise InputError(f"--out: {str(directory)!r} is a file, not a directory")
     elif directory.exists() and any(directory.iterdir()):
         raise InputError(f"{str(directory)!r} is not empty and holds no stagewise sweep")
     try:
@@ -386,27 +495,55 @@ def run_sweep(
         if progress is not None:
             progress(done, failed, len(todo) - done)
 
-    execute(run_cells, tasks, record, backend, workers, scheduler)
+    with directory_lock(directory, "sweep"):
+        execute(run_cells, tasks, record, backend, workers, scheduler)
     return done
 
 
+CENSORED_METRICS = ("stages_to_target", "nag_stages_to_target")  # inf: never reached
+SUMMARY_METRICS = (*CENSORED_METRICS, "final_loss", "seconds")
+QUARTILES = {"q1": 0.25, "median": 0.5, "q3": 0.75}
+
+
+def censored_quantiles(values) -> dict[str, float]:
+    """First quartile, median and third quartile of ``values``, in which ``inf`` stands for a
+    target never reached: empirical quantiles (inverted CDF, no interpolation), so a quantile is
+    finite exactly when at least that fraction of the values is finite, and an unreached target
+    is never averaged with a number."""
+    values = np.asarray(values, dtype=float)
+    if values.size == 0:
+        return dict.fromkeys(QUARTILES, np.nan)
+    found = np.quantile(values, list(QUARTILES.values()), method="inverted_cdf")
+    return dict(zip(QUARTILES, map(float, found), strict=True))
+
+
 def summary(directory) -> pd.DataFrame:  # noqa: F821
-    """Medians of the metrics per parameter combination (over seeds), with counts and failures.
-    A target never reached counts as infinitely many stages, so a median is finite only when
-    more than half of the seeds reached it."""
+    """One row per parameter combination (over seeds): for each metric its quartiles
+    (``<metric>_q1``, ``_median``, ``_q3``, see ``censored_quantiles``), for the stages to a
+    target also how many cells reached it (``<metric>_reached``, "k/n"), and the counts of cells
+    and of failed cells (errors are left out of the quantiles)."""
+    import pandas as pd
+
     frame = load_results(directory)
     if frame.empty:
         raise InputError(f"{str(directory)!r} holds no stored rows")
     params = [
         c for c in frame.columns if c.startswith("param_") and frame[c].nunique(dropna=False) > 1
     ]
-    metrics = [
-        c
-        for c in ("stages_to_target", "nag_stages_to_target", "final_loss", "seconds")
-        if c in frame.columns
-    ]
-    grouped = frame.groupby(params, dropna=False) if params else frame.groupby(lambda _: "all")
-    table = grouped[metrics].median()
-    table["cells"] = grouped.size()
-    table["errors"] = grouped["status"].apply(lambda s: int((s == "error").sum()))
-    return table.reset_index()
+    metrics = [c for c in SUMMARY_METRICS if c in frame.columns]
+    rows = []
+    grouped = frame.groupby(params, dropna=False) if params else [((), frame)]
+    for key, part in grouped:
+        key = key if isinstance(key, tuple) else (key,)
+        ran = part[part["status"] != "error"]
+        row = dict(zip(params, key, strict=True))
+        row["cells"] = len(part)
+        row["errors"] = len(part) - len(ran)
+        for metric in metrics:
+            values = ran[metric].to_numpy(dtype=float)
+            for name, value in censored_quantiles(values).items():
+                row[f"{metric}_{name}"] = value
+            if metric in CENSORED_METRICS:
+                row[f"{metric}_reached"] = f"{int(np.isfinite(values).sum())}/{len(values)}"
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -33,6 +33,14 @@ GRIDS = {
     "huge-seeds.toml": 'family = "deep_linear"\nseeds = 1000000000\n',
     "typo.toml": 'family = "deep_linear"\nsedes = 3\n',
     "gpu-boosting.toml": 'family = "boosting"\n',
+    # grids whose every cell would fail: refused before any cell runs
+    "kappa-half.toml": 'family = "deep_linear"\n[parameters]\nkappa = [0.5]\n',
+    "negative-sigma.toml": 'family = "deep_linear"\n[parameters]\nsigma = [-0.1]\n',
+    "stages-cap.toml": 'family = "deep_linear"\n[parameters]\nstages = [1000000000]\n',
+    "d-zero.toml": 'family = "deep_linear"\n[parameters]\nd = [0]\n',
+    "wrong-case.toml": 'family = "deep_linear"\n[parameters]\ninit = ["Stack"]\n',
+    "target-big.toml": 'family = "deep_linear"\n[parameters]\ntarget = [2.0]\n',
+    "huge-grid.toml": 'family = "deep_linear"\nseeds = 100000\n[parameters]\nkappa = [1.0, 2.0]\n',
 }
 
 CLI_CASES = [  # (arguments, a fragment the one-line message must contain)
@@ -88,6 +96,22 @@ CLI_CASES = [  # (arguments, a fragment the one-line message must contain)
     (["sweep", "--summary", "no-such-dir"], "not a directory"),
     (["sweep", "--summary", "empty-results"], "no stored rows"),
     (["sweep", "--summary", "empty-results", "--out", "x"], "--summary"),
+    (["sweep", "kappa-half.toml", "--out", "results"], "kappa must be >= 1"),
+    (["sweep", "negative-sigma.toml", "--out", "results"], "sigma must be >= 0"),
+    (["sweep", "stages-cap.toml", "--out", "results"], "stages must be <="),
+    (["sweep", "d-zero.toml", "--out", "results"], "d must be >= 1"),
+    (["sweep", "wrong-case.toml", "--out", "results"], "init must be one of"),
+    (["sweep", "target-big.toml", "--out", "results"], "target must be <= 1"),
+    (["sweep", "huge-grid.toml", "--out", "results"], "grid too large"),
+    (["sweep", "ok.toml", "--out", "results", "--device", "gpu"], "CuPy"),
+    (["sweep", "ok.toml", "--out", "blocker"], "is a file"),
+    (["sweep", "ok.toml", "--out", ""], "empty"),
+    (["sweep", "ok.toml", "--out", "results", "--plot", "x.png"], "--plot goes with --summary"),
+    (["check", "--out", ""], "empty"),
+    (["check", "--only", ""], "--only must not be empty"),
+    (["check", "--out", "not-a-sweep"], "holds no stagewise report"),
+    (["figures", "--only", ""], "--only must not be empty"),
+    (["bench", "--repeats", "1000000000"], "--repeats"),
 ]
 
 
@@ -194,6 +218,19 @@ API_CASES = [  # (call, the argument its message must name)
     (lambda: inexact.run_inexact_nag(OBJECTIVE, np.zeros(3), 5, 0.1, "hessian"), "placement"),
     (lambda: sweep.parse_grid({"family": "deep_linear", "parameters": {"kappa": [None]}}), "kappa"),
     (lambda: sweep.run_sweep(GRIDS_DICT, "unused", backend="mpi"), "backend"),
+    # size caps and silent wrong input
+    (lambda: spectral.worst_case_ratio("nag", 10.0, 10**6), "n_steps"),
+    (lambda: spectral.worst_case_ratio("gd", 10.0, 10**13), "n_steps"),
+    (lambda: subnetworks.raptr_schedule(8, [6, 8], 10**12), "total_steps"),
+    (lambda: subnetworks.pld_schedule(8, 10**12), "total_steps"),
+    (lambda: deep_linear.train_stagewise(np.eye(4100), np.eye(4100), 3), "Sigma"),
+    (lambda: deep_linear.train_stagewise(SIGMA, W_STAR, 10**8, init="random"), "stages x d x d"),
+    (lambda: growth.stage_depths("progressive", 1, 200), "n_stages"),
+    (lambda: growth.prop_alpha(100, 4, 1e6), "alpha"),
+    (lambda: problems.deep_linear_problem(4, 1e17, 0.1), "kappa"),
+    (lambda: deep_linear.train_stagewise(SIGMA + 0j, W_STAR, 3), "Sigma"),
+    (lambda: boosting.train_ensemble(np.ones((5, 2)) * 1j, np.zeros(5), 3), "X"),
+    (lambda: residual_mlp.forward(_params(), np.ones((2, 3)) + 1j), "X"),
 ]
 GRIDS_DICT = {"family": "deep_linear", "parameters": {"stages": [5]}}
 

@@ -19,6 +19,7 @@ class InputError(ValueError, TypeError):
 
 
 MAX_STEPS = 10**8  # more steps or stages than any run here needs: the loss trace alone is 800 MB
+MAX_DIMENSION = 4096  # largest d of a d x d problem (deep linear networks, inexact NAG)
 MAX_ELEMENTS = 2**28  # largest parameter or data array accepted (2 GiB of float64)
 
 
@@ -69,9 +70,12 @@ def check_choice(name: str, value, choices) -> str:
     return value
 
 
+MAX_KAPPA = 1e15  # beyond this, 1/kappa is lost against 1 in float64 arithmetic
+
+
 def check_kappa(kappa) -> float:
-    """Condition number: a finite real >= 1."""
-    return check_real("kappa", kappa, low=1.0)
+    """Condition number: a finite real in ``[1, MAX_KAPPA]``."""
+    return check_real("kappa", kappa, low=1.0, high=MAX_KAPPA)
 
 
 def check_eps(eps, name: str = "eps") -> float:
@@ -81,6 +85,8 @@ def check_eps(eps, name: str = "eps") -> float:
 
 def check_array(name: str, value, *, ndim: int | None = None) -> np.ndarray:
     """Return ``value`` as a finite float64 array of dimension ``ndim``, or raise naming ``name``."""
+    if np.iscomplexobj(value):
+        raise InputError(f"{name} must be real, got complex values")
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:

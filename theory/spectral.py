@@ -38,6 +38,8 @@ from theory.rates import METHODS, nesterov_beta
 
 L_SMOOTH = 1.0  # the project's normalisation: L = 1, mu = 1/kappa
 
+MAX_MOMENTUM_STEPS = 10_000  # largest N of an exact worst case with momentum
+
 
 @dataclass(frozen=True)
 class WorstCase:
@@ -118,10 +120,11 @@ def _polished_maximum(kappa: float, n_steps: int, beta: float) -> WorstCase:
 def worst_case(method: str, kappa: float, n_steps: int, beta: float | None = None) -> WorstCase:
     """Exact ``max_{lam in [1/kappa, 1]} g_N(lam)`` and its maximiser; see the module docstring."""
     kappa = check_kappa(kappa)
-    n_steps = check_int("n_steps", n_steps, low=0)
     beta = _momentum(method, kappa, beta)
-    if beta == 0.0:
-        return _gd_worst_case(kappa, n_steps)
+    if beta == 0.0:  # a closed form at any N
+        return _gd_worst_case(kappa, check_int("n_steps", n_steps, low=0, high=10**12))
+    # the maximum over a grid of a degree-N polynomial: seconds at N = 10^4, growing like N^2
+    n_steps = check_int("n_steps", n_steps, low=0, high=MAX_MOMENTUM_STEPS)
     return _polished_maximum(kappa, n_steps, beta)
 
 
