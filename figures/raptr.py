@@ -11,22 +11,23 @@ from figures.style import PALETTE, new_figure
 def plot_toy(curves: dict, degrees: dict, boundaries) -> object:
     """``curves[method] = (flops, eval losses)`` (medians over seeds); ``degrees[k] = (steps,
     e_k)`` for RaPTr; ``boundaries``: RaPTr's stage starts (steps)."""
-    fig, (left, right) = new_figure(2)
+    groups = [list(degrees)[i : i + 5] for i in range(0, len(degrees), 5)]  # <= 5 lines a panel
+    fig, (left, *right) = new_figure(1 + len(groups))
     for colour, (name, (x, loss)) in zip(PALETTE, curves.items(), strict=False):
         left.semilogy(x, loss, color=colour, label=name)
     left.set_xlabel("training FLOPs (full-model steps)")
-    left.set_ylabel("eval mean squared error")
+    left.set_ylabel("eval mean squared error (median over seeds)")
     left.legend()
-    for i, (k, (steps, err)) in enumerate(degrees.items()):
-        style = "-" if i < len(PALETTE) else "--"  # the palette has 8 colours
-        right.semilogy(
-            steps, np.maximum(err, 1e-6), style, color=PALETTE[i % len(PALETTE)], label=f"k = {k}"
-        )
-    for b in boundaries[1:]:
-        right.axvline(b, color="grey", linestyle=":")
-    right.set_xlabel("training step (RaPTr; dotted: stage boundaries)")
-    right.set_ylabel("component error e_k")
-    right.legend(ncol=2)
+    for ax, group in zip(right, groups, strict=True):
+        for colour, k in zip(PALETTE, group, strict=False):
+            steps, err = degrees[k]
+            ax.semilogy(steps, np.maximum(err, 1e-6), color=colour, label=f"k = {k}")
+        for b in boundaries[1:]:
+            ax.axvline(b, color="grey", linestyle=":")
+        ax.set_title(f"RaPTr, degrees {group[0]}..{group[-1]}")
+        ax.set_xlabel("training step (dotted: stage boundaries)")
+        ax.set_ylabel("component error e_k\n(median over seeds, floored at 1e-6)")
+        ax.legend()
     return fig
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from figures.style import PALETTE, new_figure
+from figures.style import PALETTE, legend_below, new_figure
 
 
 def plot_steps_vs_eps(eps_grid, panels: dict):
@@ -22,6 +22,15 @@ def plot_steps_vs_eps(eps_grid, panels: dict):
                 color=colour,
                 label=label,
             )
+            ax.plot(  # the runs that never reached the target, at the top edge
+                np.asarray(eps_grid)[~finite],
+                np.ones((~finite).sum()),
+                "^",
+                color=colour,
+                transform=ax.get_xaxis_transform(),
+                clip_on=False,
+                label="^: 1e-6 not reached within GD's steps" if (~finite).any() else None,
+            )
         ax.axhline(data["gd"], color="grey", linestyle="-.", label="GD, exact")
         ax.axhline(data["nag"], color="black", linestyle=":", label="NAG, exact")
         if data.get("pep"):
@@ -35,8 +44,8 @@ def plot_steps_vs_eps(eps_grid, panels: dict):
             )
         ax.set_title(f"kappa = {kappa}")
         ax.set_xlabel("relative error size eps")
-        ax.set_ylabel("steps to 1e-6 (adversarial errors)")
-    axes[0].legend(loc="upper left")
+    axes[0].set_ylabel("steps to 1e-6 (adversarial errors)")
+    legend_below(fig, axes, ncols=3)
     return fig
 
 

@@ -36,12 +36,34 @@ def styled() -> Iterator[None]:
         yield
 
 
-def new_figure(ncols: int = 1, width: float = 4.2, height: float = 3.4):
-    """A figure with ``ncols`` side-by-side axes in the house style."""
+def new_figure(ncols: int = 1, width: float = 4.2, height: float = 3.4, nrows: int = 1):
+    """A figure with ``nrows`` x ``ncols`` axes of ``width`` x ``height`` inches each in the
+    house style; the axes in reading order."""
     with styled():
-        fig = Figure(figsize=(width * ncols, height), layout="constrained")
-        axes = fig.subplots(1, ncols, squeeze=False)
-    return fig, list(axes[0])
+        fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
+        axes = fig.subplots(nrows, ncols, squeeze=False)
+    return fig, list(axes.ravel())
+
+
+def panel_grid(n: int, width: float, height: float, max_columns: int = 3):
+    """``n`` panels in rows of at most ``max_columns``; spare axes of the last row are hidden."""
+    ncols = min(n, max_columns)
+    fig, axes = new_figure(ncols, width, height, nrows=-(-n // ncols))
+    for spare in axes[n:]:
+        spare.set_visible(False)
+    return fig, axes[:n]
+
+
+def legend_below(fig: Figure, axes, ncols: int = 4) -> None:
+    """One legend for all panels, under them (never over the data): every labelled artist,
+    each label once."""
+    entries = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            entries.setdefault(label, handle)
+    fig.legend(
+        entries.values(), entries.keys(), loc="outside lower center", ncols=min(ncols, len(entries))
+    )
 
 
 def save(fig: Figure, stem: Path) -> list[Path]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from figures.style import PALETTE, new_figure
+from figures.style import PALETTE, legend_below, new_figure
 
 
 def plot_worst_case_vs_steps(curves: dict, pep_points: dict):
@@ -37,17 +37,24 @@ def plot_worst_case_vs_steps(curves: dict, pep_points: dict):
                 )
         ax.set_title(f"kappa = {kappa}")
         ax.set_xlabel("steps N")
-        ax.set_ylabel("worst (f(x_N) - f*) / (f(x_0) - f* + mu/2 |x_0 - x*|^2)")
-    axes[0].legend(loc="lower left")
+    axes[0].set_ylabel("worst case of (f(x_N) - f*)\n/ (f(x_0) - f* + mu/2 |x_0 - x*|^2)")
+    legend_below(fig, axes, ncols=3)
     return fig
 
 
 def plot_steps_vs_kappa(kappas, steps: dict, slopes: dict):
     """Log-log steps to accuracy versus kappa, ``steps[label] = list``, with fitted slopes."""
     fig, (ax,) = new_figure()
-    for colour, (label, values) in zip(PALETTE, steps.items(), strict=False):
-        ax.loglog(
-            kappas, values, marker="o", color=colour, label=f"{label} (slope {slopes[label]:.2f})"
+    for i, (colour, (label, values)) in enumerate(zip(PALETTE, steps.items(), strict=False)):
+        ax.loglog(  # open markers of falling size: a series under another still shows
+            kappas,
+            values,
+            marker="osD^v"[i % 5],
+            markersize=9 - 1.5 * (i % 4),
+            markerfacecolor="none",
+            linestyle=("-", "--", ":", "-.")[i % 4],
+            color=colour,
+            label=f"{label} (slope {slopes[label]:.2f})",
         )
     ref = np.asarray(kappas, dtype=float)
     ax.loglog(ref, 10 * np.sqrt(ref), color="grey", linestyle=":", label="sqrt(kappa) reference")

@@ -211,3 +211,8 @@ def test_sweep_families_lists_every_parameter_with_its_meaning(capsys):
         assert f"{family}:" in listing
         for name in sweep.family_defaults(family):
             assert f"  {name} = " in listing
+
+
+def test_the_readme_lists_the_sweep_families_as_the_code_has_them():
+    listing = sweep.describe_families()
+    assert listing in (ROOT / "README.md").read_text()
