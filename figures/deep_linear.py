@@ -7,7 +7,7 @@ import numpy as np
 from figures.style import PALETTE, legend_below, panel_grid
 
 STYLES = {  # label -> (colour, line style, line width)
-    "zero init": (PALETTE[1], "-", 1.2),
+    "zero init": (PALETTE[1], "-", 2.4),  # wide, under GD's thin line (they are equal)
     "random init": ("#999999", "-", 1.2),
     "stack (beta*)": (PALETTE[0], "-", 1.2),
     "copy (beta = 1)": (PALETTE[3], "-", 1.2),

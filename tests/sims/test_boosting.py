@@ -182,3 +182,4 @@ def test_a_failure_inside_the_tree_loop_is_not_blamed_on_tree_options(monkeypatc
     with pytest.raises(ValueError, match="planted failure") as raised:
         train_ensemble(X, y, 3, learner="tree", init="zero")
     assert not isinstance(raised.value, InputError)
+    assert "tree_options" not in str(raised.value)  # it used to be relabelled as bad options
