@@ -41,3 +41,22 @@ def generator_states(monkeypatch):
 
     monkeypatch.setattr(np.random, "default_rng", recording)
     return made
+
+
+@pytest.fixture
+def plant_cell_failure(monkeypatch):
+    """``plant(when)``: deep-linear sweep cells for which ``when(cell)`` is true raise
+    ``FloatingPointError("planted failure")`` while they run; the others run as usual."""
+    from sims import sweep
+
+    def plant(when):
+        original = sweep.DeepLinearCell.run
+
+        def run(self, seed):
+            if when(self):
+                raise FloatingPointError("planted failure")
+            return original(self, seed)
+
+        monkeypatch.setattr(sweep.DeepLinearCell, "run", run)
+
+    return plant

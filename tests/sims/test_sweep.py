@@ -77,21 +77,14 @@ def test_rerun_skips_stored_cells(tmp_path):
     assert sweep.run_sweep(FAST, tmp_path, backend="inprocess") == 0
 
 
-def test_a_failing_cell_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
+def test_a_failing_cell_is_recorded_and_the_sweep_goes_on(tmp_path, plant_cell_failure):
     """A cell that raises while it runs is stored with its error; the others run. (A value that
     validation can refuse, like beta = 1.5, is refused before any cell runs.)"""
     grid = {"family": "deep_linear", "parameters": {"beta": [0.5, 1.5], "stages": [50]}}
     with pytest.raises(ValueError, match="beta must be <= 1"):
         sweep.run_sweep(grid, tmp_path / "refused", backend="inprocess")
     assert not (tmp_path / "refused").exists()
-    original = sweep.DeepLinearCell.run
-
-    def fails_at_high_beta(self, seed):
-        if self.beta == 0.9:
-            raise FloatingPointError("planted failure")
-        return original(self, seed)
-
-    monkeypatch.setattr(sweep.DeepLinearCell, "run", fails_at_high_beta)
+    plant_cell_failure(lambda cell: cell.beta == 0.9)
     grid = {"family": "deep_linear", "parameters": {"beta": [0.5, 0.9], "stages": [50]}}
     assert sweep.run_sweep(grid, tmp_path / "ran", backend="inprocess") == 2
     rows = sweep.load_results(tmp_path / "ran")
