@@ -1,20 +1,20 @@
-"""Every claim of the project: importing the claim modules registers their claims with
-``paper_checks.registry`` (which imports none of them, so there is no import loop)."""
+"""Every claim and figure of the project: ``paper_checks.claims.load()`` imports the claim modules,
+which register themselves with ``paper_checks.registry`` (which imports none of them)."""
 
 from __future__ import annotations
 
 import fnmatch
 
-from paper_checks import (  # noqa: F401  (imported for their registrations)
-    claims_boosting,
-    claims_growth,
-    claims_nesterov,
-    claims_raptr,
-    claims_robust,
-    claims_stacking,
-)
-from paper_checks.registry import REGISTRY, SCALES, Claim
+from paper_checks import claims
+from paper_checks.registry import FIGURES, REGISTRY, SCALES, Claim, Recipe
 from theory.checks import InputError
+
+claims.load()
+
+
+def figures() -> dict[str, Recipe]:
+    """Every figure recipe, by name."""
+    return dict(FIGURES)
 
 
 def all_claims() -> list[Claim]:

@@ -1,6 +1,6 @@
 """The ``stagewise`` command line: check claims, list them, draw figures, refresh PEPit tables.
 
-Exit status: 0 when every selected claim passes, 1 when any fails or errors, 2 on bad usage
+Exit status: 0 when no selected claim is refuted, mis-posed or in error, 1 otherwise, 2 on bad usage
 (one line on stderr, no traceback, no file written), 3 on an internal error (a bug of stagewise:
 one line on stderr naming a log file with the traceback; ``--debug`` prints it instead).
 """
@@ -26,8 +26,12 @@ examples:
 Claims that share an experiment form a group; groups run as tasks of the sweep engine (local
 processes by default, one per core). Interrupted (Ctrl-C, killed)? Run the same command again:
 finished groups stored in DIR/.tasks are reused when the code, scale and --only are unchanged.
-verdicts: pass, fail (the expectation did not hold: the numbers say by how much) or error
-(the check itself raised). Exit status 0 if all pass, 1 otherwise, 2 on bad usage.
+Each claim's measurement runs three times: on the claim, on a positive control (where the
+statement holds by construction) and on a negative control (where it is false by construction).
+verdicts: supported (every statistic's 95% interval inside its band), refuted (an interval
+outside its band), inconclusive (an interval straddling an edge: more seeds needed), mis-posed (a
+control misbehaved: the measurement cannot decide the claim) or error (the check raised).
+Exit status 0 if nothing is refuted, mis-posed or in error; 1 otherwise; 2 on bad usage.
 """
 
 
@@ -175,6 +179,32 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     _add_engine_options(figs, "figures")
 
+    rep = sub.add_parser(
+        "report",
+        help="rewrite the README's claims table from a claims.json",
+        description="Rewrite the claims table of a README (between its marker comments) from the "
+        "verdicts in a claims.json, so that the table is never kept by hand.",
+    )
+    rep.add_argument(
+        "--readme",
+        metavar="FILE",
+        type=_path,
+        default=Path("README.md"),
+        help="the README to update (default: ./README.md)",
+    )
+    rep.add_argument(
+        "--claims",
+        metavar="FILE",
+        type=_path,
+        default=Path("docs/claims.json"),
+        help="the claims.json to read (default: docs/claims.json, the paper-scale record)",
+    )
+    rep.add_argument(
+        "--check",
+        action="store_true",
+        help="change nothing; exit 1 if the table is not current",
+    )
+
     pep = sub.add_parser(
         "pep-refresh",
         help="recompute theory/data/pep_rates.json with PEPit",
@@ -301,9 +331,9 @@ def _is_report(path: Path) -> bool:
 
 def _remove_stale_figures(figures_dir: Path, drawn) -> None:
     """Delete the gallery figures of an earlier run that this run did not draw."""
-    from paper_checks.gallery import RECIPES
+    from paper_checks import catalogue
 
-    for name in set(RECIPES) - set(drawn):
+    for name in set(catalogue.figures()) - set(drawn):
         for ext in ("png", "pdf"):
             (figures_dir / f"{name}.{ext}").unlink(missing_ok=True)
 
@@ -311,7 +341,7 @@ def _remove_stale_figures(figures_dir: Path, drawn) -> None:
 def _cmd_check(args) -> int:
     from tqdm import tqdm
 
-    from paper_checks import catalogue, report, runner
+    from paper_checks import catalogue, registry, report, runner
     from sims.engine import directory_lock, remove_leftovers
 
     claims = catalogue.select(args.only, args.scale)
@@ -347,12 +377,23 @@ def _cmd_check(args) -> int:
     if args.json:
         print(json.dumps(document, indent=1))
     else:
-        width = max(len(v.claim.id) for v in verdicts)
-        for v in verdicts:
-            print(f"{v.verdict.upper():5}  {v.claim.id:<{width}}  {report.timing(v)}  {v.summary}")
+        _print_verdicts(verdicts, document, report)
         tally = ", ".join(f"{n} {k}" for k, n in document["summary"].items())
         print(f"\n{tally}. Report: {out / 'report.md'}")
-    return 0 if all(v.verdict == "pass" for v in verdicts) else 1
+    return 1 if any(v.verdict in registry.FAILING for v in verdicts) else 0
+
+
+def _print_verdicts(verdicts, document, report) -> None:
+    """One block per claim: verdict, id, time; statistics with intervals, bands; both controls."""
+    width = max(len(v.claim.id) for v in verdicts)
+    for v, entry in zip(verdicts, document["claims"], strict=True):
+        print(f"{v.verdict.upper():12}  {v.claim.id:<{width}}  {report.timing(v)}")
+        print(f"{'':14}measured: {report.statistics_text(entry)}")
+        print(f"{'':14}band:     {'; '.join(entry['bands'].values())}")
+        print(
+            f"{'':14}controls: positive {report.control_text(entry, 'positive')}, "
+            f"negative {report.control_text(entry, 'negative')}"
+        )
 
 
 def _cmd_list(args) -> int:
@@ -368,7 +409,11 @@ def _cmd_list(args) -> int:
                         "source": c.source,
                         "provenance": c.provenance,
                         "statement": c.statement,
+                        "measurement": c.measurement,
                         "expected": c.expected,
+                        "positive_control": c.positive,
+                        "negative_control": c.negative,
+                        "revision": c.revision,
                         "scales": list(c.scales),
                     }
                     for c in claims
@@ -381,7 +426,8 @@ def _cmd_list(args) -> int:
         print(
             f"{c.id}  [{c.provenance}]  scales: {', '.join(c.scales)}\n"
             f"    source:    {c.source}\n    statement: {c.statement}\n"
-            f"    expected:  {c.expected}"
+            f"    expected:  {c.expected}\n    controls:  positive: {c.positive}; "
+            f"negative: {c.negative}"
         )
     return 0
 
@@ -391,19 +437,20 @@ def _cmd_figures(args) -> int:
 
     from tqdm import tqdm
 
-    from paper_checks.gallery import RECIPES
+    from paper_checks import catalogue
     from paper_checks.runner import draw_figure_task
     from sims.engine import execute
 
     if args.only is not None and not args.only.strip():
         raise InputError("--only must not be empty (leave it out to draw every figure)")
+    recipes = catalogue.figures()
     names = [
         n
-        for n in RECIPES
+        for n in recipes
         if args.only is None or fnmatch.fnmatchcase(n, args.only) or args.only in n
     ]
     if not names:
-        raise InputError(f"--only {args.only!r} matches no figure; figures: {', '.join(RECIPES)}")
+        raise InputError(f"--only {args.only!r} matches no figure; figures: {', '.join(recipes)}")
     backend, workers, scheduler = _engine(args)
     out = _writable_dir(args.out)
     drawn = {}
@@ -633,8 +680,36 @@ RESUME_HINTS = {
     "sweep": "; every finished cell is stored: run the same command again to resume",
 }
 
+
+def _cmd_report(args) -> int:
+    from paper_checks import report
+
+    try:
+        document = json.loads(args.claims.read_text())
+        readme = args.readme.read_text()
+    except OSError as exc:
+        raise InputError(f"cannot read {exc.filename}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise InputError(f"{args.claims} is not a claims.json ({exc})") from None
+    if not isinstance(document, dict) or not {"scale", "summary", "claims"} <= set(document):
+        raise InputError(f"{args.claims} is not a claims.json written by 'stagewise check'")
+    link = os.path.relpath(args.claims.with_name("report.md"), args.readme.resolve().parent)
+    try:
+        updated = report.replace_readme_table(readme, report.readme_table(document, link))
+    except ValueError as exc:
+        raise InputError(f"{args.readme}: {exc}") from None
+    if args.check:
+        current = updated == readme
+        print(f"{args.readme}: claims table {'is current' if current else 'is out of date'}")
+        return 0 if current else 1
+    write_text_atomic(args.readme, updated)
+    print(f"{args.readme}: claims table written from {args.claims}")
+    return 0
+
+
 COMMANDS = {
     "check": _cmd_check,
+    "report": _cmd_report,
     "list": _cmd_list,
     "figures": _cmd_figures,
     "pep-refresh": _cmd_pep_refresh,

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 
 
-def seeds(n: int, salt: int) -> list[int]:
-    """``n`` problem seeds drawn from ``SeedSequence(salt)``: the same on every run."""
-    return [int(s) for s in np.random.SeedSequence(salt).generate_state(n)]
+def seeds(n: int, key: str) -> list[int]:
+    """``n`` problem seeds derived from ``key`` (an experiment's or claim's id, with whatever
+    distinguishes its sub-experiments, e.g. ``"stacking.stages-table/kappa=100"``): the same on
+    every run, different for every key."""
+    return [int(s) for s in np.random.SeedSequence(zlib.crc32(key.encode())).generate_state(n)]
 
 
 def fitted_slope(xs, ys) -> float:

@@ -1,8 +1,20 @@
-"""The claims registry: what each claim checks, where it comes from, and how it is measured.
+"""The claims registry: what each claim states, where it comes from, how it is measured, and the
+two controls that show the measurement can tell true from false.
 
-A claim is registered with the ``claim`` decorator on a function ``check(scale, rng) -> Outcome``.
-Its verdict is ``pass`` or ``fail`` as the check decides against the registered expectation, or
-``error`` when the check raised; either way the measured numbers are kept.
+A claim is registered with the ``claim`` decorator on ``measure(scale, arm, rng) ->
+Measurement``. The same measurement runs on three arms:
+
+* ``claim``: the system the statement is about;
+* ``positive``: a reference for which the statement holds by construction (exact NAG on the same
+  instances, a closed form, a planted effect). It must come out ``supported``;
+* ``negative``: a variant for which the statement is false by construction (beta = 0, a perturbed
+  recursion, no planted effect). It must come out ``refuted``.
+
+The verdict is the claim arm's decision (``supported`` / ``refuted`` / ``inconclusive``, read from
+the intervals of its statistics against the bands of ``expect``) when both controls behave, and
+``mis-posed`` when either does not: a measurement that fails a control says nothing about the
+paper. ``error`` when any arm raised. Figure recipes are registered with ``figure`` next to the
+claims whose data they draw.
 """
 
 from __future__ import annotations
@@ -16,54 +28,104 @@ from typing import Any
 
 import numpy as np
 
+from paper_checks import expect as ex
+
 PROVENANCES = ("paper", "secondary", "reconstructed", "standard")
 SCALES = ("quick", "paper")
-VERDICTS = ("pass", "fail", "error")
+ARMS = ("claim", "positive", "negative")
+VERDICTS = ("supported", "refuted", "inconclusive", "mis-posed", "error")
+FAILING = ("refuted", "mis-posed", "error")  # verdicts that make ``stagewise check`` exit 1
+CONTROL_EXPECTED = {"positive": "supported", "negative": "refuted"}
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """What a check returns: whether the expectation held, the numbers, a one-line summary."""
+class Measurement:
+    """What one arm of a measurement returns: named statistics with intervals, the numbers behind
+    them, and a one-line summary."""
 
-    passed: bool
+    statistics: dict[str, ex.Estimate]
     measured: dict[str, Any]
     summary: str
 
 
 @dataclass(frozen=True)
+class Revision:
+    """A change of a claim's measurement: the revision it made, and what changed and why."""
+
+    number: int
+    change: str
+
+
+@dataclass(frozen=True)
 class Claim:
-    """A checkable statement with its source, provenance tag and expectation."""
+    """A checkable statement with its source, provenance tag, measurement, bands and controls.
+
+    ``measurement`` says in words what the statistics are; ``expect`` maps each statistic to its
+    band; ``positive`` and ``negative`` say what the controls apply the measurement to.
+    ``must_hold``: a textbook fact or exact identity, whose failure at the quick scale is a bug of
+    the suite (not a finding). ``revisions``: every change of the measurement after revision 1."""
 
     id: str
     source: str
     provenance: str
     statement: str
-    expected: str
-    check: Callable[[str, np.random.Generator], Outcome]
+    measurement: str
+    expect: dict[str, ex.Band]
+    positive: str
+    negative: str
+    measure: Callable[[str, str, np.random.Generator], Measurement]
     scales: tuple[str, ...] = SCALES
     figures: tuple[str, ...] = ()
     group: str = ""  # claims of one group share a cached experiment and run in one process
     minutes: float = 0.0  # rough paper-scale cost of the group; long groups are started first
+    must_hold: bool = False
+    revisions: tuple[Revision, ...] = ()
+
+    @property
+    def expected(self) -> str:
+        """The expectation in words, rendered from the bands that decide it."""
+        return f"{self.measurement}: {ex.render(self.expect)}"
+
+    @property
+    def revision(self) -> int:
+        return 1 + len(self.revisions)
 
     def rng(self) -> np.random.Generator:
-        """The claim's own generator: seeded from its id, so every run gives the same numbers."""
+        """The claim's own generator: seeded from its id, so every run gives the same numbers
+        (and every arm sees the same instances)."""
         return np.random.default_rng(np.random.SeedSequence(zlib.crc32(self.id.encode())))
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """A claim's result at one scale."""
+    """A claim's result at one scale. ``arms[arm]``: that arm's ``decision``, ``statistics``
+    (estimates as dicts) and ``summary``; ``measured``: the claim arm's numbers; ``reason``: one
+    sentence saying why the verdict is what it is; ``seeds_needed``: per statistic, the seeds a
+    power calculation from the measured spread asks for (None for exact statistics)."""
 
     claim: Claim
     scale: str
     verdict: str
+    arms: dict[str, dict] = field(default_factory=dict)
     measured: dict[str, Any] = field(default_factory=dict)
     summary: str = ""
+    reason: str = ""
+    seeds_needed: dict[str, float | None] = field(default_factory=dict)
     seconds: float = 0.0
     shared_by: int = 1  # claims of one group share one experiment: seconds is the group's time
 
 
 REGISTRY: dict[str, Claim] = {}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    caption: str
+    draw: Callable[[str], object]  # scale -> matplotlib Figure
+
+
+FIGURES: dict[str, Recipe] = {}
 
 # how to install what a claim may import beyond the main dependencies
 INSTALL_HINTS = {
@@ -81,59 +143,113 @@ def claim(
     source: str,
     provenance: str,
     statement: str,
-    expected: str,
+    measurement: str,
+    expect: dict[str, ex.Band],
+    positive: str,
+    negative: str,
     scales: tuple[str, ...] = SCALES,
     figures: tuple[str, ...] = (),
     group: str = "",
     minutes: float = 0.0,
+    must_hold: bool = False,
+    revisions: tuple[Revision, ...] = (),
 ):
-    """Register the decorated ``check(scale, rng) -> Outcome`` as a claim. Claims naming the same
-    ``group`` share a cached experiment: ``stagewise check`` runs them in one task, one process.
-    ``minutes`` (the group's rough cost at paper scale) only orders the tasks, longest first."""
+    """Register the decorated ``measure(scale, arm, rng) -> Measurement`` as a claim. Claims
+    naming the same ``group`` share a cached experiment: ``stagewise check`` runs them in one task,
+    one process. ``minutes`` (the group's rough cost at paper scale) only orders the tasks."""
     if provenance not in PROVENANCES:
         raise ValueError(f"provenance must be one of {PROVENANCES}, got {provenance!r}")
     if not set(scales) <= set(SCALES):
         raise ValueError(f"scales must be a subset of {SCALES}, got {scales!r}")
+    if not expect or not positive.strip() or not negative.strip():
+        raise ValueError(f"claim {id!r} needs bands and both controls")
+    numbers = [r.number for r in revisions]
+    if numbers != list(range(2, 2 + len(revisions))):
+        raise ValueError(f"claim {id!r}: revisions must be numbered 2, 3, ... in order")
 
-    def register(check):
+    def register(measure):
         if id in REGISTRY:
             raise ValueError(f"claim id {id!r} is registered twice")
         REGISTRY[id] = Claim(
-            id, source, provenance, statement, expected, check, tuple(scales), tuple(figures),
-            group or id, minutes,
+            id, source, provenance, statement, measurement, dict(expect), positive, negative,
+            measure, tuple(scales), tuple(figures), group or id, minutes, must_hold,
+            tuple(revisions),
         )  # fmt: skip
-        return check
+        return measure
 
     return register
 
 
-def run_claim(c: Claim, scale: str) -> Verdict:
-    """Run one claim; an exception becomes the verdict ``error`` carrying its message."""
-    start = time.perf_counter()
-    try:
-        outcome = c.check(scale, c.rng())
-    except Exception as exc:  # a broken check is a finding, not a crash of the whole run
-        last = traceback.extract_tb(exc.__traceback__)[-1]
-        message = f"{type(exc).__name__}: {exc}"
-        if isinstance(exc, ModuleNotFoundError) and exc.name:
-            package = exc.name.partition(".")[0]
-            message = (
-                f"needs the optional package {package!r}, which is not installed: "
-                f"{INSTALL_HINTS.get(package, f'pip install {package}')}"
-            )
-        return Verdict(
-            c,
-            scale,
-            "error",
-            {"exception": message, "where": f"{last.filename}:{last.lineno}"},
-            message,
-            time.perf_counter() - start,
+def figure(name: str, caption: str):
+    """Register the decorated ``draw(scale) -> Figure`` as the gallery recipe ``name``."""
+
+    def register(draw):
+        if name in FIGURES:
+            raise ValueError(f"figure {name!r} is registered twice")
+        FIGURES[name] = Recipe(name, caption, draw)
+        return draw
+
+    return register
+
+
+def _error_message(exc: Exception) -> str:
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        package = exc.name.partition(".")[0]
+        return (
+            f"needs the optional package {package!r}, which is not installed: "
+            f"{INSTALL_HINTS.get(package, f'pip install {package}')}"
         )
+    return f"{type(exc).__name__}: {exc}"
+
+
+def judge(c: Claim, arms: dict[str, str]) -> tuple[str, str]:
+    """The verdict from the three arms' decisions, and the one-sentence reason for it."""
+    for arm, wanted in CONTROL_EXPECTED.items():
+        if arms[arm] != wanted:
+            what = c.positive if arm == "positive" else c.negative
+            return "mis-posed", (
+                f"the {arm} control ({what}) came out {arms[arm]}, not {wanted}: the measurement "
+                "cannot decide this claim"
+            )
+    decision = arms["claim"]
+    reason = {
+        "supported": "every statistic's interval lies in its band, and both controls behave",
+        "refuted": "a statistic's interval lies outside its band, and both controls behave",
+        "inconclusive": "an interval straddles its band's edge: more seeds or instances needed",
+    }[decision]
+    return decision, reason
+
+
+def run_claim(c: Claim, scale: str) -> Verdict:
+    """Run the claim and its two controls (each arm on a fresh copy of the claim's generator);
+    an exception in any arm becomes the verdict ``error`` carrying its message."""
+    start = time.perf_counter()
+    arms: dict[str, dict] = {}
+    estimates: dict[str, dict[str, ex.Estimate]] = {}
+    measured: dict[str, Any] = {}
+    for arm in ARMS:
+        try:
+            m = c.measure(scale, arm, c.rng())
+            decision = ex.decide(c.expect, m.statistics)
+        except Exception as exc:  # a broken check is a finding, not a crash of the whole run
+            last = traceback.extract_tb(exc.__traceback__)[-1]
+            message = _error_message(exc)
+            where = f"{last.filename}:{last.lineno}"
+            return Verdict(
+                c, scale, "error", arms, {"exception": message, "where": where, "arm": arm},
+                f"{arm} arm: {message}", f"the {arm} arm raised", {},
+                time.perf_counter() - start,
+            )  # fmt: skip
+        estimates[arm] = m.statistics
+        arms[arm] = {
+            "decision": decision,
+            "statistics": {k: m.statistics[k].as_dict() for k in c.expect},
+            "summary": m.summary,
+        }
+        if arm == "claim":
+            measured, summary = m.measured, m.summary
+    verdict, reason = judge(c, {a: arms[a]["decision"] for a in ARMS})
+    needed = {k: ex.seeds_needed(band, estimates["claim"][k]) for k, band in c.expect.items()}
     return Verdict(
-        c,
-        scale,
-        "pass" if outcome.passed else "fail",
-        outcome.measured,
-        outcome.summary,
-        time.perf_counter() - start,
+        c, scale, verdict, arms, measured, summary, reason, needed, time.perf_counter() - start
     )

@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from paper_checks.registry import Verdict
+from paper_checks.expect import Estimate
+from paper_checks.registry import CONTROL_EXPECTED, VERDICTS, Verdict
 from sims.engine import versions
 
 
@@ -31,6 +32,31 @@ def plain(value):
     return value
 
 
+def claim_entry(v: Verdict) -> dict:
+    """One claim of ``claims.json``: what it states, how it is measured and controlled, and
+    what came out on each arm."""
+    c = v.claim
+    return {
+        "id": c.id,
+        "revision": c.revision,
+        "revisions": [{"number": r.number, "change": r.change} for r in c.revisions],
+        "source": c.source,
+        "provenance": c.provenance,
+        "statement": c.statement,
+        "measurement": c.measurement,
+        "expected": c.expected,
+        "bands": {name: band.render(name) for name, band in c.expect.items()},
+        "controls": {"positive": c.positive, "negative": c.negative},
+        "verdict": v.verdict,
+        "reason": v.reason,
+        "summary": v.summary,
+        "arms": plain(v.arms),
+        "seeds_needed": plain(v.seeds_needed),
+        "measured": plain(v.measured),
+        "figures": list(c.figures),
+    }
+
+
 def claims_document(verdicts: list[Verdict], scale: str, selection: str | None = None) -> dict:
     """The content of ``claims.json``; ``selection`` is the ``--only`` pattern of a partial run
     (None: every claim of the scale)."""
@@ -38,22 +64,22 @@ def claims_document(verdicts: list[Verdict], scale: str, selection: str | None =
         "scale": scale,
         "selection": selection,
         "versions": versions(),
-        "summary": {v: sum(x.verdict == v for x in verdicts) for v in ("pass", "fail", "error")},
-        "claims": [
-            {
-                "id": v.claim.id,
-                "source": v.claim.source,
-                "provenance": v.claim.provenance,
-                "statement": v.claim.statement,
-                "expected": v.claim.expected,
-                "verdict": v.verdict,
-                "summary": v.summary,
-                "measured": plain(v.measured),
-                "figures": list(v.claim.figures),
-            }
-            for v in verdicts
-        ],
+        "summary": {name: sum(x.verdict == name for x in verdicts) for name in VERDICTS},
+        "claims": [claim_entry(v) for v in verdicts],
     }
+
+
+def statistics_text(entry: dict, arm: str = "claim") -> str:
+    """``name = value [low, high]`` for each statistic of one arm of a ``claims.json`` entry."""
+    stats = (entry.get("arms") or {}).get(arm, {}).get("statistics", {})
+    return "; ".join(f"{k} = {Estimate.from_dict(e).text()}" for k, e in stats.items())
+
+
+def control_text(entry: dict, arm: str) -> str:
+    """An arm's decision, marked when it is not what a control must give."""
+    decision = (entry.get("arms") or {}).get(arm, {}).get("decision", "-")
+    wanted = CONTROL_EXPECTED[arm]
+    return decision if decision in (wanted, "-") else f"{decision} (!)"
 
 
 def timing(v: Verdict) -> str:
@@ -64,6 +90,11 @@ def timing(v: Verdict) -> str:
 
 def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _needed(entry: dict) -> str:
+    needed = {k: n for k, n in (entry.get("seeds_needed") or {}).items() if n is not None}
+    return "; ".join(f"{k}: {n if isinstance(n, str) else int(n)}" for k, n in needed.items())
 
 
 def render_markdown(
@@ -92,35 +123,52 @@ def render_markdown(
             if selection is not None
             else []
         ),
+        VERDICT_LEGEND,
+        "",
         "Provenance: `paper` = stated in the paper's abstract, caption or theorem name; "
         "`secondary` = from summaries of the paper; `reconstructed` = derived here to agree with "
         "those, constants may differ from the paper; `standard` = textbook fact.",
         "",
-        "| id | source | provenance | statement | measured | expected | verdict | time |",
-        "|---|---|---|---|---|---|---|---|",
+        "| id | rev. | provenance | statistic [95% interval] | band | verdict | + control | "
+        "- control | time |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for v in verdicts:
+    for v, entry in zip(verdicts, doc["claims"], strict=True):
         c = v.claim
         lines.append(
-            f"| [`{c.id}`](#{c.id.replace('.', '')}) | {_cell(c.source)} | "
-            f"{c.provenance} | {_cell(c.statement)} | {_cell(v.summary)} | "
-            f"{_cell(c.expected)} | **{v.verdict}** | {timing(v).strip()} |"
+            f"| [`{c.id}`](#{c.id.replace('.', '')}) | {c.revision} | {c.provenance} | "
+            f"{_cell(statistics_text(entry))} | {_cell('; '.join(entry['bands'].values()))} | "
+            f"**{v.verdict}** | {control_text(entry, 'positive')} | "
+            f"{control_text(entry, 'negative')} | {timing(v).strip()} |"
         )
-    for v in verdicts:
+    for v, entry in zip(verdicts, doc["claims"], strict=True):
         c = v.claim
         lines += [
             "",
             f"## {c.id}",
             "",
-            f"*{c.provenance}*: {c.source}",
+            f"*{c.provenance}*, revision {c.revision}: {c.source}",
             "",
             f"**Statement.** {c.statement}",
             "",
-            f"**Expected.** {c.expected}",
+            f"**Measurement.** {c.measurement}.",
             "",
-            f"**Verdict: {v.verdict}.** {v.summary}",
+            f"**Bands.** {'; '.join(entry['bands'].values())}.",
             "",
+            f"**Verdict: {v.verdict}** ({v.reason}). {v.summary}",
+            "",
+            f"* claim: {entry['arms'].get('claim', {}).get('decision', '-')}: "
+            f"{statistics_text(entry)}",
+            f"* positive control ({c.positive}): {control_text(entry, 'positive')}: "
+            f"{statistics_text(entry, 'positive')}",
+            f"* negative control ({c.negative}): {control_text(entry, 'negative')}: "
+            f"{statistics_text(entry, 'negative')}",
         ]
+        if _needed(entry):
+            lines.append(f"* seeds a power calculation asks for (80% power): {_needed(entry)}")
+        for r in c.revisions:
+            lines.append(f"* revision {r.number}: {r.change}")
+        lines.append("")
         for name in c.figures:
             if name in figures:
                 png, caption = figures[name]
@@ -134,3 +182,46 @@ def render_markdown(
             "</details>",
         ]
     return "\n".join(lines) + "\n"
+
+
+VERDICT_LEGEND = (
+    "Verdicts: `supported` (every statistic's 95% interval inside its band), `refuted` (an "
+    "interval outside its band), `inconclusive` (an interval straddling an edge), `mis-posed` "
+    "(a control failed: the positive control, where the statement holds by construction, was not "
+    "supported, or the negative control, where it is false by construction, was not refuted; the "
+    "measurement then says nothing about the paper), `error` (the check raised)."
+)
+
+README_BEGIN = "<!-- claims table: generated by 'stagewise report --readme', do not edit -->"
+README_END = "<!-- end of claims table -->"
+
+
+def readme_table(document: dict, report_link: str = "docs/report.md") -> str:
+    """The README's claims table from a ``claims.json`` document (between the markers)."""
+    claims = document["claims"]
+    tally = ", ".join(f"{n} {v}" for v, n in document["summary"].items() if n)
+    lines = [
+        README_BEGIN,
+        f"Scale `{document['scale']}`: {tally}.",
+        "",
+        "| claim | rev. | provenance | statistic [95% interval] | band | verdict | + / - control |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for e in claims:
+        bands = "; ".join((e.get("bands") or {}).values()) or e.get("expected", "")
+        stats = statistics_text(e) or e.get("summary", "")
+        controls = f"{control_text(e, 'positive')} / {control_text(e, 'negative')}"
+        lines.append(
+            f"| [`{e['id']}`]({report_link}#{e['id'].replace('.', '')}) | "
+            f"{e.get('revision', 1)} | {e['provenance']} | {_cell(stats)} | {_cell(bands)} | "
+            f"**{e['verdict']}** | {controls} |"
+        )
+    return "\n".join([*lines, README_END])
+
+
+def replace_readme_table(readme: str, table: str) -> str:
+    """``readme`` with the text between the claims-table markers replaced by ``table``."""
+    start, end = readme.find(README_BEGIN), readme.find(README_END)
+    if start < 0 or end < start:
+        raise ValueError(f"the README has no claims-table markers ({README_BEGIN!r})")
+    return readme[:start] + table + readme[end + len(README_END) :]

@@ -65,11 +65,10 @@ def draw_figures(names, scale: str, out_dir: Path) -> tuple[dict, list[str]]:
     """Draw the gallery recipes ``names`` into ``out_dir`` (PNG and PDF). Returns
     ``{name: [relative png path, caption]}`` and one line per figure that could not be drawn."""
     from figures.style import save, styled
-    from paper_checks.gallery import RECIPES
 
     drawn, problems = {}, []
     for name in names:
-        recipe = RECIPES[name]
+        recipe = catalogue.figures()[name]
         try:
             with styled():
                 save(recipe.draw(scale), Path(out_dir) / name)
@@ -101,8 +100,11 @@ def run_task(task: Task) -> dict:
             {
                 "id": v.claim.id,
                 "verdict": v.verdict,
+                "arms": plain(v.arms),
                 "measured": plain(v.measured),
                 "summary": v.summary,
+                "reason": v.reason,
+                "seeds_needed": plain(v.seeds_needed),
                 "seconds": group_seconds,
                 "shared_by": len(verdicts),
             }
@@ -174,18 +176,9 @@ def run_check(
 
     execute(run_task, todo, record, backend, workers, scheduler)
     stored = {v["id"]: v for r in results.values() for v in r["verdicts"]}
-    verdicts = [
-        registry.Verdict(
-            c,
-            scale,
-            stored[c.id]["verdict"],
-            stored[c.id]["measured"],
-            stored[c.id]["summary"],
-            stored[c.id]["seconds"],
-            stored[c.id]["shared_by"],
-        )
-        for c in claims
-    ]
+    fields = ("verdict", "arms", "measured", "summary", "reason", "seeds_needed", "seconds",
+              "shared_by")  # fmt: skip
+    verdicts = [registry.Verdict(c, scale, **{k: stored[c.id][k] for k in fields}) for c in claims]
     figures = {name: tuple(v) for r in results.values() for name, v in r["figures"].items()}
     problems = [p for t in tasks for p in results[t.group]["problems"]]
     return verdicts, figures, problems, reused

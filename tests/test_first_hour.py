@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from paper_checks import cli, registry
+from paper_checks import cli, expect, registry
 from sims import sweep
 from sims.engine import directory_lock
 
@@ -170,14 +170,18 @@ def test_summary_plot_into_an_unwritable_place_fails_before_printing(tmp_path, c
 
 
 def test_a_missing_optional_package_is_named_with_its_install_command():
-    def needs_pepit(scale, rng):
+    def needs_pepit(scale, arm, rng):
         raise ModuleNotFoundError("No module named 'PEPit'", name="PEPit")
 
-    claim = registry.Claim("test.needs-pepit", "test", "standard", "s", "e", needs_pepit)
+    claim = registry.Claim(
+        "test.needs-pepit", "test", "standard", "s", "m", {"x": expect.AtMost(0)}, "p", "n",
+        needs_pepit,
+    )  # fmt: skip
     verdict = registry.run_claim(claim, "quick")
     assert verdict.verdict == "error"
     assert verdict.summary == (
-        "needs the optional package 'PEPit', which is not installed: pip install 'stagewise[pep]'"
+        "claim arm: needs the optional package 'PEPit', which is not installed: "
+        "pip install 'stagewise[pep]'"
     )
 
 

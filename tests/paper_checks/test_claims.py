@@ -1,5 +1,7 @@
-"""Every registered claim runs at the quick scale. Textbook facts and exact identities must pass
-(a failure there is a bug); the other claims may fail (a finding) but must not error."""
+"""Every registered claim runs at the quick scale with both controls. A control that misbehaves
+makes the claim ``mis-posed``: its measurement cannot tell a true statement from a false one.
+Until their measurements are revised, the claims whose controls fail are listed here, visibly;
+the list must stay exact (a claim that is fixed must leave it)."""
 
 import math
 
@@ -7,12 +9,13 @@ import pytest
 
 from paper_checks import catalogue, registry
 
-MUST_PASS = {
-    "growth.exact",
-    "nesterov.worst-case-bound",
-    "nesterov.worst-case-pep",
-    "nesterov.steps-scaling",
-    "stacking.error-identities",
+# measurements the controls flag at the quick scale, with the control that fails (to be revised)
+KNOWN_MIS_POSED = {
+    "growth.adaptive": "positive: a planted 20% effect is not resolved by 5 seeds",
+    "stacking.acceleration": "positive: exact NAG/GD on the same instances fit slopes outside the "
+    "bands (a target relative to the initial loss biases them)",
+    "boosting.strongly-convex-scaling": "positive: exact NAG/GD on the same instances fit slopes "
+    "outside the bands",
 }
 
 
@@ -27,38 +30,57 @@ def _finite_numbers(value):
 
 
 @pytest.mark.parametrize("claim", catalogue.all_claims(), ids=lambda c: c.id)
-def test_claim_runs_at_quick_scale(claim):
+def test_claim_and_its_controls_at_quick_scale(claim):
     verdict = registry.run_claim(claim, "quick")
     assert verdict.verdict != "error", verdict.summary
-    assert verdict.summary
+    assert verdict.summary and verdict.reason
     assert _finite_numbers(verdict.measured)
-    if claim.id in MUST_PASS:
-        assert verdict.verdict == "pass", verdict.summary
+    controls = {arm: verdict.arms[arm]["decision"] for arm in ("positive", "negative")}
+    if claim.id in KNOWN_MIS_POSED:
+        assert verdict.verdict == "mis-posed", "no longer mis-posed: remove it from the list"
+        return
+    assert controls == {"positive": "supported", "negative": "refuted"}, verdict.arms
+    if claim.must_hold:  # a textbook fact or exact identity: a failure is a bug of the suite
+        assert verdict.verdict == "supported", verdict.summary
 
 
-def test_every_claim_is_fully_described():
+def test_every_claim_is_fully_described_with_both_controls():
     ids = [c.id for c in catalogue.all_claims()]
-    assert len(ids) == len(set(ids))
+    assert len(ids) == len(set(ids)) and set(KNOWN_MIS_POSED) <= set(ids)
     for c in catalogue.all_claims():
         assert c.provenance in registry.PROVENANCES
-        assert c.source and c.statement and c.expected
-        assert "." in c.id
+        assert c.source and c.statement and c.measurement
+        assert c.positive.strip() and c.negative.strip() and c.positive != c.negative
+        assert c.expect and c.revision == 1 + len(c.revisions)
+        for name, band in c.expect.items():
+            assert band.render(name) in c.expected  # the text is rendered from the bands
+        assert "." in c.id and c.id.split(".")[0] in {"stacking", "boosting", "nesterov", "raptr",
+                                                      "growth"}  # fmt: skip
 
 
-def test_every_figure_of_the_gallery_belongs_to_a_claim():
+def test_every_figure_belongs_to_a_claim():
     """``stagewise check`` draws the figures its claims name: each recipe must be named, and
     every name must be a recipe."""
-    from paper_checks.gallery import RECIPES
-
     named = {name for c in catalogue.all_claims() for name in c.figures}
-    assert named == set(RECIPES)
+    assert named == set(catalogue.figures())
+
+
+def test_claim_modules_are_discovered_without_a_list():
+    """Every module of ``paper_checks.claims`` registers claims; none is listed by hand."""
+    import pkgutil
+
+    from paper_checks import claims
+
+    modules = {m.name for m in pkgutil.iter_modules(claims.__path__)}
+    owners = {c.measure.__module__.rsplit(".", 1)[1] for c in catalogue.all_claims()}
+    assert owners == modules
 
 
 @pytest.mark.parametrize("setup", ["_mlp_setup", "_linear_setup"])
 def test_growth_experiments_feed_each_stream_its_own_seed(setup, generator_states):
     """Data, evaluation data, initialisation and training of a growth experiment draw from
     independent streams (the data and the initial weights used to come from one integer)."""
-    from paper_checks import claims_growth
+    from paper_checks.claims import growth as claims_growth
     from sims import growth
 
     family, model, _, _, options = getattr(claims_growth, setup)("quick", 7)

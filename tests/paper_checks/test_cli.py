@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from paper_checks import catalogue, registry
+from paper_checks import catalogue, expect, registry
 from paper_checks.cli import main
 
 IN_PROCESS = ("--backend", "inprocess")  # claims registered or patched by a test exist only here
@@ -33,51 +33,72 @@ def test_list_shows_every_claim_with_provenance():
 def test_check_writes_report_and_json(tmp_path, capsys):
     status = main(["check", "--only", "nesterov.worst-case-*", "--out", str(tmp_path)])
     document = json.loads((tmp_path / "claims.json").read_text())
-    assert status == (0 if document["summary"]["pass"] == len(document["claims"]) else 1)
+    failing = sum(document["summary"][v] for v in registry.FAILING)
+    assert status == (1 if failing else 0)
     assert {c["id"] for c in document["claims"]} == {
         "nesterov.worst-case-bound",
         "nesterov.worst-case-pep",
     }
+    for entry in document["claims"]:
+        assert set(entry["arms"]) == {"claim", "positive", "negative"}
+        assert entry["controls"]["positive"] and entry["controls"]["negative"]
+        assert entry["bands"] and entry["revision"] >= 1
     report = (tmp_path / "report.md").read_text()
-    assert "| `nesterov.worst-case-bound`" in report or "nesterov.worst-case-bound" in report
+    assert "nesterov.worst-case-bound" in report and "+ control" in report
     assert (tmp_path / "figures" / "worst-case-vs-steps.png").stat().st_size > 10_000
     assert not list(tmp_path.rglob("*.tmp"))
     printed = capsys.readouterr().out
-    assert "nesterov.worst-case-pep" in printed
+    assert "nesterov.worst-case-pep" in printed and "controls: positive supported" in printed
 
 
-def test_failing_claim_gives_exit_status_1(tmp_path, monkeypatch):
-    @registry.claim(
-        id="test.always-fails",
+def _register(claim_id, measure, band=None):
+    """A test claim with statistic ``x`` and band ``x <= 0`` (default)."""
+    return registry.claim(
+        id=claim_id,
         source="test",
         provenance="standard",
-        statement="a claim that does not hold",
-        expected="never",
-    )
-    def _fails(scale, rng):
-        return registry.Outcome(False, {"x": 1.0}, "x = 1.0")
+        statement="a test claim",
+        measurement="x",
+        expect={"x": band or expect.AtMost(0.0)},
+        positive="x = 0",
+        negative="x = 1",
+    )(measure)
 
+
+@pytest.mark.parametrize(
+    ("claim_x", "negative_x", "band", "verdict", "status"),
+    [
+        (1.0, 1.0, None, "refuted", 1),
+        (0.0, 1.0, None, "supported", 0),
+        (1.0, 0.0, None, "mis-posed", 1),  # the negative control is not refuted
+        ((-1.0, 2.0), 1.0, None, "inconclusive", 0),  # an interval straddling the band's edge
+    ],
+)
+def test_verdicts_follow_the_intervals_and_the_controls(
+    tmp_path, claim_x, negative_x, band, verdict, status
+):
+    def measure(scale, arm, rng):
+        x = {"claim": claim_x, "positive": 0.0, "negative": negative_x}[arm]
+        low, high = x if isinstance(x, tuple) else (x, x)
+        estimate = expect.Estimate((low + high) / 2, low, high, 3, "t")
+        return registry.Measurement({"x": estimate}, {"x": low}, f"x = {low}")
+
+    _register("test.verdict", measure, band)
     try:
-        assert (
-            main(["check", "--only", "test.always-fails", "--out", str(tmp_path), *IN_PROCESS]) == 1
-        )
-        doc = json.loads((tmp_path / "claims.json").read_text())
-        assert doc["claims"][0]["verdict"] == "fail"
+        argv = ["check", "--only", "test.verdict", "--out", str(tmp_path), *IN_PROCESS]
+        assert main(argv) == status
+        entry = json.loads((tmp_path / "claims.json").read_text())["claims"][0]
+        assert entry["verdict"] == verdict
+        assert entry["arms"]["positive"]["decision"] == "supported"
     finally:
-        registry.REGISTRY.pop("test.always-fails")
+        registry.REGISTRY.pop("test.verdict")
 
 
 def test_erroring_claim_is_reported_not_raised(tmp_path):
-    @registry.claim(
-        id="test.raises",
-        source="test",
-        provenance="standard",
-        statement="a broken check",
-        expected="anything",
-    )
-    def _raises(scale, rng):
+    def _raises(scale, arm, rng):
         raise RuntimeError("boom")
 
+    _register("test.raises", _raises)
     try:
         assert main(["check", "--only", "test.raises", "--out", str(tmp_path), *IN_PROCESS]) == 1
         doc = json.loads((tmp_path / "claims.json").read_text())
@@ -87,7 +108,40 @@ def test_erroring_claim_is_reported_not_raised(tmp_path):
         registry.REGISTRY.pop("test.raises")
 
 
-@pytest.mark.parametrize("command", ["check", "list", "figures", "pep-refresh", "bench", "sweep"])
+def test_report_readme_rewrites_only_the_table(tmp_path):
+    (tmp_path / "docs").mkdir()
+    document = {"scale": "paper", "summary": {"supported": 1}, "claims": [
+        {"id": "a.b", "provenance": "paper", "verdict": "supported", "bands": {"x": "x <= 0"},
+         "arms": {"claim": {"statistics": {"x": {"value": 0.0, "low": 0.0, "high": 0.0, "n": 1,
+                                                 "method": "exact"}}}}}]}  # fmt: skip
+    (tmp_path / "docs" / "claims.json").write_text(json.dumps(document))
+    from paper_checks.report import README_BEGIN, README_END
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{README_BEGIN}\nold\n{README_END}\noutro\n")
+    argv = ["report", "--readme", str(readme), "--claims", str(tmp_path / "docs" / "claims.json")]
+    assert main([*argv, "--check"]) == 1
+    assert main(argv) == 0
+    text = readme.read_text()
+    assert text.startswith("intro\n") and text.endswith("outro\n") and "old" not in text
+    assert "| [`a.b`](docs/report.md#ab) | 1 | paper | x = 0 | x <= 0 | **supported** |" in text
+    assert main([*argv, "--check"]) == 0
+    readme.write_text("no markers")
+    assert main(argv) == 2
+
+
+def test_the_readme_claims_table_is_current():
+    """The README's table is generated from docs/claims.json, never kept by hand."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    out = run_cli("report", "--check", cwd=root)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize(
+    "command", ["check", "list", "figures", "report", "pep-refresh", "bench", "sweep"]
+)
 def test_every_subcommand_has_help(command):
     out = run_cli(command, "--help")
     assert out.returncode == 0
@@ -96,13 +150,11 @@ def test_every_subcommand_has_help(command):
 
 
 def test_a_broken_figure_is_reported_not_fatal(tmp_path, monkeypatch, capsys):
-    from paper_checks import gallery
-
     def broken(scale):
         raise KeyError("missing table row")
 
     monkeypatch.setitem(
-        gallery.RECIPES, "steps-vs-kappa", gallery.Recipe("steps-vs-kappa", "broken", broken)
+        registry.FIGURES, "steps-vs-kappa", registry.Recipe("steps-vs-kappa", "broken", broken)
     )
     status = main(
         ["check", "--only", "nesterov.steps-scaling", "--out", str(tmp_path), *IN_PROCESS]

@@ -1,0 +1,18 @@
+"""The claims, one module per id prefix (``stacking``, ``boosting``, ``nesterov``, ``raptr``,
+``growth``): each holds its claims with their controls, the experiments they share (sizes per
+scale as data) and the figure recipes drawn from those experiments.
+
+``load()`` imports every module of this package, which registers its claims and figures with
+``paper_checks.registry`` (the registry imports no claim module, so there is no import loop).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+
+def load() -> None:
+    """Import every claim module of this package (idempotent)."""
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
