@@ -26,5 +26,6 @@ def test_tutorial_notebook_executes(tmp_path, monkeypatch):
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     text = "".join(o.get("text", "") for o in outputs)
-    assert "pass |" in text and "stages to 1e-6" in text
+    assert "supported |" in text and "'negative': 'refuted'" in text
+    assert "stages to 1e-6" in text
     assert sum("image/png" in o.get("data", {}) for o in outputs) >= 3
