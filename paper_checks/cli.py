@@ -390,9 +390,11 @@ def _print_verdicts(verdicts, document, report) -> None:
         print(f"{v.verdict.upper():12}  {v.claim.id:<{width}}  {report.timing(v)}")
         print(f"{'':14}measured: {report.statistics_text(entry)}")
         print(f"{'':14}band:     {'; '.join(entry['bands'].values())}")
+        blind = report.uncalibrated(entry)
         print(
             f"{'':14}controls: positive {report.control_text(entry, 'positive')}, "
             f"negative {report.control_text(entry, 'negative')}"
+            + (f" (not refuted by it: {', '.join(blind)})" if blind else "")
         )
 
 

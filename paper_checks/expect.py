@@ -103,6 +103,14 @@ def slope_interval(xs, ys, n: int | None = None) -> Estimate:
     )
 
 
+def pooled_slope(per_x: dict) -> Estimate:
+    """``slope_interval`` over every pair of ``per_x = {x: [y, one per seed]}``, with ``n`` the
+    number of seeds per x."""
+    xs = [x for x, ys in per_x.items() for _ in ys]
+    ys = [y for values in per_x.values() for y in values]
+    return slope_interval(xs, ys, min(len(v) for v in per_x.values()))
+
+
 @dataclass(frozen=True)
 class Band:
     """The closed interval [lo, hi] a statistic is expected in (either end may be infinite)."""

@@ -14,6 +14,23 @@ def seeds(n: int, key: str) -> list[int]:
     return [int(s) for s in np.random.SeedSequence(zlib.crc32(key.encode())).generate_state(n)]
 
 
+def generator(key: str) -> np.random.Generator:
+    """A generator seeded from ``key`` (a claim's or experiment's id): the same on every run."""
+    return np.random.default_rng(np.random.SeedSequence(zlib.crc32(key.encode())))
+
+
+def planted_shift(values, mean: float) -> np.ndarray:
+    """A control's planted effect: ``values`` shifted to have mean ``mean``, their spread kept."""
+    values = np.asarray(values, dtype=float)
+    return values - values.mean() + mean
+
+
+def planted_power_law(reference, at: float, xs, power: float) -> dict:
+    """A control's planted effect: per seed, ``c x^power`` for each x in ``xs``, with ``c`` fixed
+    by that seed's measured ``reference`` value at ``x = at`` (so the seeds keep their spread)."""
+    return {x: [r * (x / at) ** power for r in reference] for x in xs}
+
+
 def fitted_slope(xs, ys) -> float:
     """Least-squares slope of ``log y`` against ``log x`` (a power law's exponent)."""
     return float(np.polyfit(np.log(xs), np.log(ys), 1)[0])

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import time
 import traceback
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from paper_checks import expect as ex
+from paper_checks.measure import generator
 
 PROVENANCES = ("paper", "secondary", "reconstructed", "standard")
 SCALES = ("quick", "paper")
@@ -93,13 +93,13 @@ class Claim:
     def rng(self) -> np.random.Generator:
         """The claim's own generator: seeded from its id, so every run gives the same numbers
         (and every arm sees the same instances)."""
-        return np.random.default_rng(np.random.SeedSequence(zlib.crc32(self.id.encode())))
+        return generator(self.id)
 
 
 @dataclass(frozen=True)
 class Verdict:
     """A claim's result at one scale. ``arms[arm]``: that arm's ``decision``, ``statistics``
-    (estimates as dicts) and ``summary``; ``measured``: the claim arm's numbers; ``reason``: one
+    (estimates as dicts), per-statistic ``decisions`` and ``summary``; ``measured``: the claim arm's numbers; ``reason``: one
     sentence saying why the verdict is what it is; ``seeds_needed``: per statistic, the seeds a
     power calculation from the measured spread asks for (None for exact statistics)."""
 
@@ -244,6 +244,7 @@ def run_claim(c: Claim, scale: str) -> Verdict:
         arms[arm] = {
             "decision": decision,
             "statistics": {k: m.statistics[k].as_dict() for k in c.expect},
+            "decisions": {k: band.decide(m.statistics[k]) for k, band in c.expect.items()},
             "summary": m.summary,
         }
         if arm == "claim":

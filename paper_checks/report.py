@@ -82,6 +82,13 @@ def control_text(entry: dict, arm: str) -> str:
     return decision if decision in (wanted, "-") else f"{decision} (!)"
 
 
+def uncalibrated(entry: dict) -> list[str]:
+    """Statistics the negative control left unrefuted: the claim's verdict is calibrated as a
+    whole, but these parts of it are not shown able to fail."""
+    decisions = (entry.get("arms") or {}).get("negative", {}).get("decisions", {})
+    return [k for k, d in decisions.items() if d != "refuted"]
+
+
 def timing(v: Verdict) -> str:
     """A claim's time; for claims sharing one experiment, the group's time, marked."""
     shared = f" (group of {v.shared_by})" if v.shared_by > 1 else ""
@@ -164,6 +171,12 @@ def render_markdown(
             f"* negative control ({c.negative}): {control_text(entry, 'negative')}: "
             f"{statistics_text(entry, 'negative')}",
         ]
+        blind = uncalibrated(entry)
+        if blind:
+            lines.append(
+                f"* not refuted by the negative control (this part of the measurement is not "
+                f"shown able to fail): {', '.join(blind)}"
+            )
         if _needed(entry):
             lines.append(f"* seeds a power calculation asks for (80% power): {_needed(entry)}")
         for r in c.revisions:

@@ -13,7 +13,19 @@ from sims.results import Status
 
 
 def stagewise_reference(
-    xp, sigma, w_star, v0, stages, beta, eta, init, functional, noise, target_rel, divergence_rel
+    xp,
+    sigma,
+    w_star,
+    v0,
+    stages,
+    beta,
+    eta,
+    beta_lr,
+    init,
+    functional,
+    noise,
+    target_rel,
+    divergence_rel,
 ):
     """Stagewise training of a deep linear residual network (the recursion of
     ``sims/_kernels/deep_linear.py``) in the original basis, written once against the Python array
@@ -42,7 +54,7 @@ def stagewise_reference(
             direction = xp.linalg.solve(p.T, g.T).T if functional else g @ p.T  # G P^-1 | G P^T
             beta_next = beta_t
             if init == "trainable":
-                beta_next = beta_t - eta * float(xp.sum(direction * w))
+                beta_next = beta_t - beta_lr * float(xp.sum(direction * w))
                 start = beta_next * w
             w = start - eta * direction
             p_next = p + w @ p

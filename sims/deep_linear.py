@@ -67,6 +67,7 @@ class Instance:
     layer_grad: str
     beta: float
     eta: float
+    beta_lr: float  # step on beta of init "trainable"
     noise: np.ndarray  # (stages, d, d) for init "random", else (1, d, d) zeros
     target: float
 
@@ -83,6 +84,7 @@ def prepare_instance(
     random_scale=0.0,
     seed=None,
     target=None,
+    beta_lr=None,
 ) -> Instance:
     """Validate one instance's arguments (raising ``InputError`` naming them) and diagonalise
     Sigma once; the result is what the kernel and the reference both run."""
@@ -118,6 +120,9 @@ def prepare_instance(
     else:
         beta = 1.0 if init == "copy" else 0.0
     eta = float(1.0 / lam[-1]) if eta is None else check_real("eta", eta, low=0.0, low_open=True)
+    if beta_lr is not None and init != "trainable":
+        raise InputError(f"beta_lr applies to init 'trainable', not {init!r}")
+    beta_lr = eta if beta_lr is None else check_real("beta_lr", beta_lr)
     random_scale = check_real("random_scale", random_scale, low=0.0)
     if init == "random":
         check_elements("stages x d x d (random-init noise)", stages * d * d)
@@ -125,7 +130,7 @@ def prepare_instance(
     else:
         xi = np.zeros((1, d, d))
     target = 0.0 if target is None else check_real("target", target, low=0.0, high=1.0)
-    return Instance(sigma, w_star, v0, lam, q, init, layer_grad, beta, eta, xi, target)
+    return Instance(sigma, w_star, v0, lam, q, init, layer_grad, beta, eta, beta_lr, xi, target)
 
 
 def _run(instances: list[Instance], stages: int, backend: str) -> list[StagewiseResult]:
@@ -156,6 +161,7 @@ def _run(instances: list[Instance], stages: int, backend: str) -> list[Stagewise
             stages,
             np.array([x.beta for x in group]),
             np.array([x.eta for x in group]),
+            np.array([x.beta_lr for x in group]),
             np.array([kernel.INIT_CODES[x.init] for x in group], dtype=np.int64),
             np.array([x.layer_grad == "functional" for x in group]),
             noise,
@@ -207,6 +213,7 @@ def reference_run(x: Instance, stages: int, xp) -> StagewiseResult:
         stages,
         float(x.beta),
         float(x.eta),
+        float(x.beta_lr),
         x.init,
         x.layer_grad == "functional",
         put(x.noise),
@@ -246,19 +253,21 @@ def train_stagewise(
     seed=None,
     *,
     target=None,
+    beta_lr=None,
     backend="numba",
 ) -> StagewiseResult:
     """Train a deep linear residual network stage by stage, one gradient step per new layer.
 
     init: "zero" | "random" (i.i.d. N(0, random_scale^2/d) entries) | "stack" (``beta W_t``, beta
     defaulting to ``nesterov_beta(kappa(Sigma))``) | "copy" (beta = 1) | "trainable" (beta starts
-    at beta and takes a gradient step each stage). layer_grad: "euclidean" (true gradient of the
+    at beta and takes a gradient step of size beta_lr, default eta, each stage; a negative beta_lr
+    steps up the gradient). layer_grad: "euclidean" (true gradient of the
     layer, ``G P^T``) or "functional" (``G P^{-1}``). eta defaults to ``1/lambda_max(Sigma)``, V0 to
     I. target: stop once ``loss <= target * loss_0`` (status "converged"). backend: "numba" (the
     compiled kernel) or "numpy" (the reference).
     """
     x = prepare_instance(
-        Sigma, W_star, stages, init, beta, eta, V0, layer_grad, random_scale, seed, target
+        Sigma, W_star, stages, init, beta, eta, V0, layer_grad, random_scale, seed, target, beta_lr
     )
     return _run([x], stages, backend)[0]
 

@@ -14,8 +14,8 @@ from functools import cache
 import numpy as np
 from scipy.optimize import minimize
 
-from paper_checks.expect import AtLeast, AtMost, Near, exact, median_interval, slope_interval
-from paper_checks.measure import fitted_slope, seeds
+from paper_checks.expect import AtLeast, AtMost, Near, exact, median_interval, pooled_slope
+from paper_checks.measure import fitted_slope, generator, planted_power_law, seeds
 from paper_checks.registry import Measurement, claim, figure
 from sims.boosting import train_ensemble
 from sims.problems import classification_problem, regression_problem
@@ -191,7 +191,7 @@ def smoothed_stage(scale: str) -> dict:
         ]
     )
     eta = 1 / (np.linalg.eigvalsh(X.T @ X / 200)[-1] / 4)
-    rng = np.random.default_rng(seeds(1, "boosting.random-init-smoothed-gd")[0])
+    rng = generator("boosting.random-init-smoothed-gd")
     xi = rng.standard_normal((draws, 5)) * noise_scale / np.sqrt(5)
     direct = -eta * np.array([smoothed_logistic_gradient(X, y, w0 + x, 0.0, nodes=1) for x in xi])
     return {
@@ -249,14 +249,10 @@ def _random_init(scale, arm, rng):
     z = (draws.mean(axis=0) - expected) / (draws.std(axis=0, ddof=1) / np.sqrt(len(draws)))
     plateaus = boosting_plateaus(scale)
     if arm == "positive":
-        plateaus = {s: [p / 1e-4 * s**2 for p in plateaus[1e-2]] for s in RANDOM_SCALES}
+        plateaus = planted_power_law(plateaus[1e-2], 1e-2, RANDOM_SCALES, 2.0)
     elif arm == "negative":
         plateaus = dict.fromkeys(RANDOM_SCALES, [1e-30] * 5)
-    slope = slope_interval(
-        [s for s in RANDOM_SCALES for _ in plateaus[s]],
-        [p for s in RANDOM_SCALES for p in plateaus[s]],
-        5,
-    )
+    slope = pooled_slope(plateaus)
     top = float(np.max(np.abs(z)))
     return Measurement(
         {"max |z|": exact(top, len(draws)), "plateau slope": slope},
@@ -398,13 +394,8 @@ def _strongly_convex(scale, arm, rng):
     table = strongly_convex_stages(scale)
     fast, slow = {"claim": ("stack", "zero"), "positive": ("nag", "gd"),
                   "negative": ("zero", "zero")}[arm]  # fmt: skip
-    n = 3 if scale == "quick" else 5
     slopes = {
-        name: slope_interval(
-            [k for k in KAPPAS for _ in table[(m, k)]],
-            [s for k in KAPPAS for s in table[(m, k)]],
-            n,
-        )
+        name: pooled_slope({k: table[(m, k)] for k in KAPPAS})
         for name, m in (("stacking slope", fast), ("zero-init slope", slow))
     }
     medians = {m: [float(np.median(table[(m, k)])) for k in KAPPAS] for m in (fast, slow)}

@@ -17,7 +17,7 @@ import numpy as np
 from scipy import stats
 
 from paper_checks.expect import AtLeast, AtMost, Between, exact, mean_interval
-from paper_checks.measure import seeds
+from paper_checks.measure import planted_shift, seeds
 from paper_checks.registry import Measurement, claim, figure
 from sims import deep_linear, growth, residual_mlp
 from sims.problems import deep_linear_problem, independent_seeds, staircase_task
@@ -62,12 +62,6 @@ SIZES = {
     "quick": Sizes(MLPSizes(16, 4, 800, 20, 500, 1e-2), LinearSizes(16, 8, 600), seeds=5),
     "paper": Sizes(MLPSizes(32, 8, 3000, 50, 1000, 3e-3), LinearSizes(32, 16, 2000), seeds=10),
 }
-
-
-def planted(values, mean: float) -> np.ndarray:
-    """A control's planted effect: ``values`` shifted to have mean ``mean``, spread kept."""
-    values = np.asarray(values, dtype=float)
-    return values - values.mean() + mean
 
 
 def _mlp_setup(scale, seed):
@@ -278,7 +272,7 @@ def _speed(scale, arm, rng):
         for operator in GROWN:
             values = np.array([r[operator][0] for r in ratios])
             if operator == "midas" and arm != "claim":
-                values = planted(values, 0.6 if arm == "positive" else 1.4)
+                values = planted_shift(values, 0.6 if arm == "positive" else 1.4)
             estimate = mean_interval(values)
             row[operator] = {"estimate": estimate.as_dict(), "per_seed": values.tolist(),
                              "reached": sum(r[operator][1] for r in ratios)}  # fmt: skip
@@ -321,7 +315,7 @@ def _position(scale, arm, rng):
         ratios = [flops_ratios(runs) for runs in per_seed]
         paired = np.array([r["midas"][0] / r["gradual"][0] for r in ratios])
         if arm != "claim":
-            paired = planted(paired, plants[arm][family_name])
+            paired = planted_shift(paired, plants[arm][family_name])
         statistics[f"MIDAS/gradual, {family_name}"] = mean_interval(paired)
         measured[family_name] = {"per_seed": paired.tolist()}
     return Measurement(
@@ -354,8 +348,8 @@ def adjacent_similarity(params) -> float:
     measurement="mean cosine similarity of adjacent blocks' weights (runs of growth.speed): paired "
     "per-seed differences MIDAS - baseline and MIDAS - gradual, means with t intervals",
     expect={"MIDAS - baseline": AtLeast(0.0), "MIDAS - gradual": AtLeast(0.0)},
-    positive="planted: MIDAS's similarities set to the baseline's + 0.5, gradual's to MIDAS's - 0.1",
-    negative="planted: MIDAS's similarities set to the baseline's - 0.1",
+    positive="planted: both measured paired differences shifted to mean +0.1 (spread kept)",
+    negative="planted: both measured paired differences shifted to mean -0.1 (spread kept)",
     figures=("growth-looped",),
     group="growth.speed-runs",
 )
@@ -365,15 +359,14 @@ def _looped(scale, arm, rng):
         name: np.array([adjacent_similarity(runs[name].params) for runs in per_seed])
         for name in ("baseline", "gradual", "midas", "progressive")
     }
-    if arm == "positive":
-        sims_["midas"] = sims_["baseline"] + 0.5
-        sims_["gradual"] = sims_["midas"] - 0.1
-    elif arm == "negative":
-        sims_["midas"] = sims_["baseline"] - 0.1
-    statistics = {
-        "MIDAS - baseline": mean_interval(sims_["midas"] - sims_["baseline"]),
-        "MIDAS - gradual": mean_interval(sims_["midas"] - sims_["gradual"]),
+    differences = {
+        "MIDAS - baseline": sims_["midas"] - sims_["baseline"],
+        "MIDAS - gradual": sims_["midas"] - sims_["gradual"],
     }
+    if arm != "claim":
+        shift = 0.1 if arm == "positive" else -0.1
+        differences = {k: planted_shift(v, shift) for k, v in differences.items()}
+    statistics = {k: mean_interval(v) for k, v in differences.items()}
     means = {n: float(np.mean(v)) for n, v in sims_.items()}
     return Measurement(
         statistics,

@@ -15,7 +15,7 @@ from scipy.stats import ortho_group
 
 from figures import worst_case as wc_figures
 from paper_checks.expect import AtLeast, AtMost, Between, exact
-from paper_checks.measure import fitted_slope, seeds
+from paper_checks.measure import fitted_slope, generator
 from paper_checks.registry import Measurement, claim, figure
 from sims.inexact import Quadratic, random_objective, run_inexact_nag
 from theory import pep, rates, robust_nesterov, spectral
@@ -226,17 +226,12 @@ def _steps_scaling(scale, arm, rng):
     )
 
 
-def _rng(key: str) -> np.random.Generator:
-    """A generator for a cached experiment, derived from its id."""
-    return np.random.default_rng(seeds(1, key)[0])
-
-
 @cache
 def exact_nag_runs(scale: str, kappa_one: bool) -> tuple:
     """Exact NAG, 60 steps, on random objectives (alternately quadratic and quadratic +
     log-sum-exp, d in 2..11, kappa log-uniform in [1, 1e4]); ``kappa_one``: quadratics with
     kappa = 1 instead (one step of size 1/L reaches x*). Returns (run, kappa) pairs."""
-    rng = _rng("nesterov.potential-decrease")
+    rng = generator("nesterov.potential-decrease")
     out = []
     for i in range(600 if scale == "quick" else 3000):
         d = int(rng.integers(2, 12))
@@ -281,7 +276,7 @@ def inexact_runs(scale: str, with_errors: bool) -> tuple:
     """NAG, 40 steps, on random objectives with errors of size 0.01, 0.1 or 0.5 in the gradient
     or the momentum step (absolute, relative to the progress or to the gradient; random or
     adversarial); without errors (``with_errors=False``) one exact run per objective."""
-    rng = _rng("nesterov.error-bound")
+    rng = generator("nesterov.error-bound")
     out = []
     for i in range(120 if scale == "quick" else 600):
         d = int(rng.integers(2, 12))
@@ -291,7 +286,7 @@ def inexact_runs(scale: str, with_errors: bool) -> tuple:
         for placement in ("gradient", "momentum"):
             for sizing in ("absolute", "relative_progress", "relative_gradient"):
                 for direction in ("random", "adversarial"):
-                    eps = float(rng.choice([0.01, 0.1, 0.5]))
+                    eps = float(rng.choice([0.01, 0.1, 0.5]))  # drawn either way: same objectives
                     if with_errors:
                         run = run_inexact_nag(f, x0, 40, eps, placement, sizing, direction, seed=i)
                         out.append((run, f.L / f.mu))

@@ -10,8 +10,8 @@ Per stage t (``W_0 = 0``, ``P_0 = V0``, new layer initialised at ``B = beta_t W_
     P_{t+1} = P_t + W_{t+1} P_t
 
 Trainable momentum: the new layer is ``beta W_t + U``; one simultaneous gradient step on (beta, U)
-from (beta_t, 0) gives ``beta_{t+1} = beta_t - eta <G_t P_t^T, W_t>`` and ``W_{t+1} =
-beta_{t+1} W_t - eta G_t P_t^T``.
+from (beta_t, 0), of size ``beta_lr`` on beta (default eta) and eta on U, gives ``beta_{t+1} =
+beta_t - beta_lr <G_t P_t^T, W_t>`` and ``W_{t+1} = beta_{t+1} W_t - eta G_t P_t^T``.
 
 Error terms against Nesterov's step on P (look-ahead ``P_t + beta_t (P_t - P_{t-1})``):
 E1 = ``B P_t - beta_t (P_t - P_{t-1})`` (momentum error, = ``beta W_t^2 P_{t-1}`` for stacking) and
@@ -47,6 +47,7 @@ def stagewise_one(
     stages,
     beta,
     eta,
+    beta_lr,
     init_code,
     functional,
     noise,
@@ -98,7 +99,7 @@ def stagewise_one(
             for i in range(d):
                 for j in range(d):
                     grad_beta += direction[i, j] * w[i, j]
-            beta_next = beta_t - eta * grad_beta
+            beta_next = beta_t - beta_lr * grad_beta
             for i in range(d):
                 for j in range(d):
                     b[i, j] = beta_next * w[i, j]
@@ -144,6 +145,7 @@ def stagewise_batch(
     stages,
     beta,
     eta,
+    beta_lr,
     init_code,
     functional,
     noise,
@@ -169,6 +171,7 @@ def stagewise_batch(
             stages,
             beta[k],
             eta[k],
+            beta_lr[k],
             init_code[k],
             functional[k],
             noise[k],

@@ -11,6 +11,8 @@ from paper_checks import catalogue, registry
 
 # measurements the controls flag at the quick scale, with the control that fails (to be revised)
 KNOWN_MIS_POSED = {
+    "stacking.trainable-beta": "negative: beta trained up its gradient gives the same stages "
+    "(beta moves 2.5e-3 from beta*): the measurement cannot see what training beta does",
     "raptr.transitions": "positive: with no jump by construction the largest of 6 jumps is 1.84 SE "
     "> 1 (a max over boundaries of a noisy z cannot stay below 1)",
     "growth.adaptive": "positive: a planted 20% effect is not resolved by 5 seeds",
@@ -53,9 +55,7 @@ def test_every_claim_is_fully_described_with_both_controls():
         assert c.provenance in registry.PROVENANCES
         assert c.source and c.statement and c.measurement
         assert c.positive.strip() and c.negative.strip() and c.positive != c.negative
-        assert c.expect and c.revision == 1 + len(c.revisions)
-        for name, band in c.expect.items():
-            assert band.render(name) in c.expected  # the text is rendered from the bands
+        assert c.expect and c.scales
         assert "." in c.id and c.id.split(".")[0] in {"stacking", "boosting", "nesterov", "raptr",
                                                       "growth"}  # fmt: skip
 
