@@ -33,7 +33,15 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from theory.checks import InputError, check_choice, check_eps, check_int, check_kappa, check_real
+from theory.checks import (
+    InputError,
+    check_array,
+    check_choice,
+    check_eps,
+    check_int,
+    check_kappa,
+    check_real,
+)
 from theory.rates import METHODS, nesterov_beta
 
 L_SMOOTH = 1.0  # the project's normalisation: L = 1, mu = 1/kappa
@@ -135,6 +143,42 @@ def worst_case_ratio(method: str, kappa: float, n_steps: int, beta: float | None
     return worst_case(method, kappa, n_steps, beta).ratio
 
 
+def _smallest_n(reached, limit: int | None = None) -> int | None:
+    """Smallest integer ``n >= 0`` with ``reached(n)``, for a ``reached`` that stays true once
+    true: doubling, then bisection. None if it is still false at ``limit``."""
+    hi = 1
+    while not reached(hi):
+        if limit is not None and hi >= limit:
+            return None
+        hi = 2 * hi if limit is None else min(2 * hi, limit)
+    lo = hi // 2  # reached(lo) is false unless lo == 0 is already enough
+    if reached(lo):
+        return lo
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if reached(mid) else (mid, hi)
+    return hi
+
+
+def gd_steps_on_quadratic(lam, weights, eps: float, eta: float, limit: int) -> float:
+    """Steps of gradient descent with step ``eta`` on a quadratic to ``f - f* <= eps (f_0 - f*)``,
+    from its eigen-decomposition alone: the error along the eigenvector of ``lam_j`` shrinks by
+    ``1 - eta lam_j`` per step, so ``f_N - f* = 1/2 sum_j lam_j (1 - eta lam_j)^(2N) weights_j``
+    (``weights_j``: the squared initial error along that eigenvector), decreasing in N when
+    ``eta <= 1 / max lam``. inf if not reached within ``limit`` steps."""
+    lam = check_array("lam", lam, ndim=1)
+    weights = check_array("weights", weights, ndim=1)
+    eta = check_real("eta", eta, low=0.0, high=1.0 / float(np.max(lam)), low_open=True)
+    eps = check_eps(eps)
+    factor, start = (1.0 - eta * lam) ** 2, lam * weights
+
+    def reached(n: int) -> bool:
+        return float(np.sum(start * factor**n)) <= eps * float(np.sum(start))
+
+    n = _smallest_n(reached, check_int("limit", limit, low=1))
+    return math.inf if n is None else float(n)
+
+
 def steps_to_accuracy(method: str, kappa: float, eps: float, beta: float | None = None) -> int:
     """Smallest ``N`` with ``worst_case_ratio(method, kappa, N, beta) <= eps``.
 
@@ -147,16 +191,7 @@ def steps_to_accuracy(method: str, kappa: float, eps: float, beta: float | None 
     eps = check_eps(eps)
     beta = _momentum(method, kappa, beta)
     if beta == 0.0:
-        hi = 1
-        while _gd_worst_case(kappa, hi).ratio > eps:
-            hi *= 2
-        lo = hi // 2  # ratio(lo) > eps unless lo == 0 is already enough
-        if _gd_worst_case(kappa, lo).ratio <= eps:
-            return lo
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            lo, hi = (lo, mid) if _gd_worst_case(kappa, mid).ratio <= eps else (mid, hi)
-        return hi
+        return _smallest_n(lambda n: _gd_worst_case(kappa, n).ratio <= eps)
     n_max = 64
     while True:
         _, lam = _grid(kappa, max(2049, 32 * n_max + 1))

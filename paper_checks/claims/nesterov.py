@@ -190,6 +190,12 @@ def _worst_case_pep(scale, arm, rng):
 SCALING_KAPPAS = (10, 100, 1000, 10000)
 
 
+@cache
+def steps_table(count) -> dict:
+    """``count(method, kappa, 1e-6)`` for GD and NAG per kappa in SCALING_KAPPAS."""
+    return {m: [count(m, k, 1e-6) for k in SCALING_KAPPAS] for m in ("gd", "nag")}
+
+
 @claim(
     id="nesterov.steps-scaling",
     source="standard (Nesterov 2004 Thm 2.2.3 and §2.1.4)",
@@ -206,15 +212,7 @@ SCALING_KAPPAS = (10, 100, 1000, 10000)
     must_hold=True,
 )
 def _steps_scaling(scale, arm, rng):
-    if arm == "positive":
-        steps = {
-            m: [rates.predicted_steps(m, k, 1e-6) for k in SCALING_KAPPAS] for m in ("gd", "nag")
-        }
-    else:
-        steps = {
-            m: [spectral.steps_to_accuracy(m, k, 1e-6) for k in SCALING_KAPPAS]
-            for m in ("gd", "nag")
-        }
+    steps = steps_table(rates.predicted_steps if arm == "positive" else spectral.steps_to_accuracy)
     if arm == "negative":
         steps = {"gd": steps["nag"], "nag": steps["gd"]}
     slopes = {m: fitted_slope(SCALING_KAPPAS, s) for m, s in steps.items()}

@@ -8,13 +8,14 @@ fixed before the runs. Experiments are cached per scale so that claims and figur
 
 from __future__ import annotations
 
+import functools
 from functools import cache
 
 import numpy as np
 from scipy.stats import spearmanr
 
 from paper_checks.expect import AtLeast, AtMost, Between, exact, mean_interval
-from paper_checks.measure import fitted_slope, seeds
+from paper_checks.measure import fitted_slope, generator, seeds
 from paper_checks.registry import Measurement, claim, figure
 from sims import residual_mlp, subnetworks
 from sims.problems import component_errors, independent_seeds, staircase_task
@@ -213,7 +214,9 @@ def _toy(scale, arm, rng):
     )
 
 
-def _subnetwork_losses(params, schedule, step, X_eval, y_eval, rng, n=32, thin=False) -> np.ndarray:
+def _subnetwork_losses(
+    params, schedule, step, *, X_eval, y_eval, rng, n=32, thin=False
+) -> np.ndarray:
     """Eval losses of n subnetworks drawn from the schedule's distribution at ``step``; ``thin``:
     with every second layer dropped as well (a negative control)."""
     keep = schedule.keep_probabilities[step]
@@ -226,6 +229,33 @@ def _subnetwork_losses(params, schedule, step, X_eval, y_eval, rng, n=32, thin=F
             for m in masks
         ]
     )
+
+
+@cache
+def boundary_samples(scale: str) -> list[dict]:
+    """Per RaPTr run of raptr.toy-polynomial and stage boundary: eval losses of 32 subnetworks
+    from the ending stage's distribution (``before``), 32 from the next stage's (``after``), 32
+    more from the ending stage's (``same``: no jump by construction), 32 from the next stage's
+    with every second layer dropped (``thin``), and the full model's loss."""
+    toy = toy_runs(scale)
+    X_eval, y_eval = toy["X_eval"], toy["y_eval"]
+    rng = generator("raptr.transitions")
+    out = []
+    for run in toy["runs"]["raptr"]:
+        schedule = run["schedule"]
+        for stage, start in enumerate(schedule.stage_starts[1:], start=1):
+            params = run["result"].checkpoints[int(start)]
+            sample = functools.partial(_subnetwork_losses, params, schedule, X_eval=X_eval,
+                                       y_eval=y_eval, rng=rng)  # fmt: skip
+            out.append({
+                "stage": stage,
+                "before": sample(int(start) - 1),
+                "after": sample(int(start)),
+                "same": sample(int(start) - 1),
+                "thin": sample(int(start), thin=True),
+                "full": float(np.mean((residual_mlp.forward(params, X_eval) - y_eval) ** 2)),
+            })  # fmt: skip
+    return out
 
 
 @claim(
@@ -247,27 +277,18 @@ def _subnetwork_losses(params, schedule, step, X_eval, y_eval, rng, n=32, thin=F
     group="raptr.toy-runs",
 )
 def _transitions(scale, arm, rng):
-    toy = toy_runs(scale)
-    X_eval, y_eval = toy["X_eval"], toy["y_eval"]
     cells = []
-    for run in toy["runs"]["raptr"]:
-        schedule = run["schedule"]
-        for stage, start in enumerate(schedule.stage_starts[1:], start=1):
-            params = run["result"].checkpoints[int(start)]
-            next_step = start - 1 if arm == "positive" else start
-            before = _subnetwork_losses(params, schedule, start - 1, X_eval, y_eval, rng)
-            after = _subnetwork_losses(
-                params, schedule, next_step, X_eval, y_eval, rng, thin=arm == "negative"
-            )
-            full = float(np.mean((residual_mlp.forward(params, X_eval) - y_eval) ** 2))
-            if arm != "claim":
-                full = float(before.min() if arm == "positive" else before.max())
-            jump = float(after.mean() - before.mean())
-            se = float(np.sqrt(before.var(ddof=1) / 32 + after.var(ddof=1) / 32))
-            cells.append(
-                {"stage": stage, "full": full, "subnetworks": float(before.mean()),
-                 "next_stage": float(after.mean()), "jump": jump, "se": se}
-            )  # fmt: skip
+    for b in boundary_samples(scale):
+        before = b["before"]
+        after = b[{"claim": "after", "positive": "same", "negative": "thin"}[arm]]
+        full = {"claim": b["full"], "positive": float(before.min()),
+                "negative": float(before.max())}[arm]  # fmt: skip
+        jump = float(after.mean() - before.mean())
+        se = float(np.sqrt(before.var(ddof=1) / 32 + after.var(ddof=1) / 32))
+        cells.append(
+            {"stage": b["stage"], "full": full, "subnetworks": float(before.mean()),
+             "next_stage": float(after.mean()), "jump": jump, "se": se}
+        )  # fmt: skip
     worst = max(cells, key=lambda c: c["jump"] / c["se"] if c["se"] > 0 else 0.0)
     worst_z = worst["jump"] / worst["se"] if worst["se"] > 0 else 0.0
     above = sum(c["full"] > c["subnetworks"] for c in cells)

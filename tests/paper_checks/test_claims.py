@@ -13,8 +13,6 @@ from paper_checks import catalogue, registry
 KNOWN_MIS_POSED = {
     "stacking.trainable-beta": "negative: beta trained up its gradient gives the same stages "
     "(beta moves 2.5e-3 from beta*): the measurement cannot see what training beta does",
-    "raptr.transitions": "positive: with no jump by construction the largest of 6 jumps is 1.84 SE "
-    "> 1 (a max over boundaries of a noisy z cannot stay below 1)",
     "growth.adaptive": "positive: a planted 20% effect is not resolved by 5 seeds",
     "stacking.acceleration": "positive: exact NAG/GD on the same instances fit slopes outside the "
     "bands (a target relative to the initial loss biases them)",

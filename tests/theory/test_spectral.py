@@ -130,3 +130,25 @@ def test_nag_without_momentum_needs_as_many_steps_as_gd(kappa):
     assert spectral.steps_to_accuracy("nag", kappa, 1e-4, beta=0.0) == spectral.steps_to_accuracy(
         "gd", kappa, 1e-4
     )
+
+
+@given(
+    st.integers(1, 6),
+    st.floats(1.0, 300.0),
+    st.floats(1e-8, 0.5),
+    st.integers(0, 2**32 - 1),
+)
+def test_gd_steps_on_quadratic_match_a_direct_run(dim, kappa, eps, seed):
+    """Against gradient descent run step by step on the matrix (no eigen-decomposition)."""
+    rng = np.random.default_rng(seed)
+    lam = np.geomspace(1.0 / kappa, 1.0, dim)
+    q = np.linalg.qr(rng.standard_normal((dim, dim)))[0]
+    hessian, x = q @ np.diag(lam) @ q.T, rng.standard_normal(dim)
+    n = spectral.gd_steps_on_quadratic(lam, (q.T @ x) ** 2, eps, 1.0, 20_000)
+    gap0, steps = 0.5 * x @ hessian @ x, 0
+    while 0.5 * x @ hessian @ x > eps * gap0 and steps < 20_000:
+        x, steps = x - hessian @ x, steps + 1
+    reached = 0.5 * x @ hessian @ x <= eps * gap0
+    if reached and abs(0.5 * x @ hessian @ x - eps * gap0) > 1e-9 * eps * gap0:  # not on the edge
+        assert n == steps
+    assert spectral.gd_steps_on_quadratic([0.01, 1.0], [1.0, 1.0], 1e-3, 1.0, 5) == np.inf
