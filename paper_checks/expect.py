@@ -88,11 +88,14 @@ def median_interval(values) -> Estimate:
 def slope_interval(xs, ys, n: int | None = None) -> Estimate:
     """Least-squares slope of ``log y`` on ``log x`` with its t interval from ``linregress``'s
     standard error (``len(xs) - 2`` degrees of freedom). ``n``: the seeds behind each point (the
-    unit a power calculation scales), default the number of points. A non-finite y (a run that
-    never reached its target) makes the slope infinite."""
+    unit a power calculation scales), default the number of points. An infinite y (a run that
+    never reached its target within its budget) makes the slope infinite, so such a claim is
+    refuted unless its band is open above; a y <= 0 or NaN leaves the slope undefined (NaN)."""
     x, y = np.log(np.asarray(xs, dtype=float)), np.asarray(ys, dtype=float)
     n = len(x) if n is None else n
-    if not np.all(np.isfinite(y)) or np.any(y <= 0):
+    if np.any(np.isnan(y)) or np.any(y <= 0):
+        return Estimate(math.nan, math.nan, math.nan, n, "linregress")
+    if not np.all(np.isfinite(y)):
         return Estimate(math.inf, math.inf, math.inf, n, "linregress")
     fit = stats.linregress(x, np.log(y))
     if len(x) < 3 or fit.stderr == 0:

@@ -240,8 +240,8 @@ RANDOM_SCALES = (1e-3, 3e-3, 1e-2, 3e-2)
     expect={"max |z|": AtMost(4.0), "plateau slope": Near(2.0, 0.2)},
     positive="the smoothed step estimated directly as the mean of -eta grad R(w0 + xi) over "
     "draws of xi; planted plateaus a s^2 per seed",
-    negative="the unsmoothed step -eta grad R(w0) as the expectation; zero init's loss as every "
-    "plateau (no noise left in the model)",
+    negative="the unsmoothed step -eta grad R(w0) as the expectation; the noise scale held at 1e-3 "
+    "for every random_scale (the plateau cannot grow)",
 )
 def _random_init(scale, arm, rng):
     stage = smoothed_stage(scale)
@@ -251,8 +251,8 @@ def _random_init(scale, arm, rng):
     plateaus = boosting_plateaus(scale)
     if arm == "positive":
         plateaus = planted_power_law(plateaus[1e-2], 1e-2, RANDOM_SCALES, 2.0)
-    elif arm == "negative":
-        plateaus = dict.fromkeys(RANDOM_SCALES, [1e-30] * 5)
+    elif arm == "negative":  # the same seeds at one scale: identical runs for every s
+        plateaus = dict.fromkeys(RANDOM_SCALES, plateaus[RANDOM_SCALES[0]])
     slope = pooled_slope(plateaus)
     top = float(np.max(np.abs(z)))
     return Measurement(

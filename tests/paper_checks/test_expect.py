@@ -28,6 +28,7 @@ def test_slope_interval_is_exact_on_a_power_law_and_covers_a_noisy_one():
         covered += s.low <= 0.5 <= s.high
     assert 180 <= covered <= 200  # 95% coverage: 190 expected, binomial sd 3
     assert ex.slope_interval(xs, [1, 2, np.inf, 4]).value == math.inf
+    assert math.isnan(ex.slope_interval(xs, [1, 2, 0, 4]).value)
 
 
 def test_median_interval_contains_the_median_and_is_reproducible():
