@@ -24,6 +24,12 @@ SLOW_GRID = (
 )
 
 
+def _as_terminal_job() -> None:
+    """In the child: Ctrl-C at its default, as in a terminal's foreground job. A test suite run
+    as a background job (``pytest &`` in a script) inherits SIGINT ignored, and would pass that on."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(args, cwd):
     """``stagewise args`` in a new session (its own process group, as a terminal job is)."""
     return subprocess.Popen(
@@ -33,6 +39,7 @@ def _start(args, cwd):
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=_as_terminal_job,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
 
