@@ -46,20 +46,29 @@ def plot_logistic_rates(gaps: dict):
 
 
 def plot_tree_comparison(table: dict):
-    """Per problem: rounds to target and best held-out loss per method, one dot per seed."""
+    """Per problem: rounds ratio stack/zero to the training target per shrinkage (one dot per
+    seed, line = median), and rounds of each method to the held-out target."""
     fig, axes = new_figure(2 * len(table), width=2.6, height=3.0)
     for k, (name, rows) in enumerate(table.items()):
-        for ax, metric, label in (
-            (axes[2 * k], "rounds_to_target", "rounds to train target"),
-            (axes[2 * k + 1], "best_heldout", "best held-out loss"),
-        ):
-            for x, method in enumerate(("zero", "stack")):
-                values = [r[f"{method}_{metric}"] for r in rows]
-                colour = COLOURS["zero init" if method == "zero" else "stack"]
-                ax.plot(np.full(len(values), x), values, "o", color=colour, alpha=0.7)
-                ax.plot([x - 0.2, x + 0.2], [np.median(values)] * 2, color=colour)
-            ax.set_xticks([0, 1], ["zero", "stack"])
-            ax.set_xlim(-0.5, 1.5)
-            ax.set_title(f"{name}", fontsize=8)
-            ax.set_ylabel(label)
+        left, right = axes[2 * k], axes[2 * k + 1]
+        shrinkages = list(rows[0]["per_shrinkage"])
+        ratios = np.array([[r["per_shrinkage"][eta][1] / r["per_shrinkage"][eta][0]
+                            for eta in shrinkages] for r in rows])  # fmt: skip
+        for row in ratios:
+            left.plot(shrinkages, row, "o", color=COLOURS["stack"], alpha=0.5)
+        left.plot(shrinkages, np.median(ratios, axis=0), color=COLOURS["stack"])
+        left.axhline(1.0, color="k", linestyle=":")
+        left.set_xscale("log")
+        left.set_xlabel("shrinkage")
+        left.set_ylabel("rounds stack / zero (train target)")
+        left.set_title(name, fontsize=8)
+        for x, method in enumerate(("zero", "stack")):
+            values = [r[f"{method}_heldout_rounds"] for r in rows]
+            colour = COLOURS["zero init" if method == "zero" else "stack"]
+            right.plot(np.full(len(values), x), values, "o", color=colour, alpha=0.7)
+            right.plot([x - 0.2, x + 0.2], [np.median(values)] * 2, color=colour)
+        right.set_xticks([0, 1], ["zero", "stack"])
+        right.set_xlim(-0.5, 1.5)
+        right.set_ylabel("rounds to held-out target")
+        right.set_title(name, fontsize=8)
     return fig

@@ -36,18 +36,20 @@ def plot_similarity(matrices: dict) -> object:
     return fig
 
 
-def plot_lag(lags, rho, regret) -> object:
-    """``rho``: Spearman correlation per seed (rows) and lag; ``regret``: mean selection regret."""
+def plot_lag(lags, rho, ceiling, regret) -> object:
+    """``rho``: Spearman correlation per checkpoint (rows) and lag; ``ceiling``: the mean
+    correlation between reruns' final losses; ``regret``: mean normalised selection regret."""
     fig, (left, right) = new_figure(2)
     rho = np.asarray(rho)
     for row in rho:
         left.plot(lags, row, color="grey", alpha=0.4, linewidth=0.8)
     left.plot(lags, np.nanmean(rho, axis=0), color=PALETTE[0], marker="o", label="mean")
-    left.axhline(0.9, color="k", linestyle=":", label="0.9")
+    left.axhline(ceiling, color="k", linestyle="--", label="ceiling (reruns)")
+    left.axhline(0.9 * ceiling, color="k", linestyle=":", label="0.9 ceiling")
     left.set_xlabel("steps after growth k")
     left.set_ylabel("Spearman(loss at k, loss at stage end)")
     left.legend()
-    right.plot(lags, 100 * np.asarray(regret), color=PALETTE[1], marker="o")
+    right.plot(lags, regret, color=PALETTE[1], marker="o")
     right.set_xlabel("steps after growth k")
-    right.set_ylabel("selection regret (%)")
+    right.set_ylabel("normalised selection regret")
     return fig

@@ -272,6 +272,42 @@ def train_stagewise(
     return _run([x], stages, backend)[0]
 
 
+def stacking_line_search(Sigma, W_star, stages: int, *, target=None) -> StagewiseResult:
+    """Euclidean stacking whose scale beta_t is chosen afresh at each stage by exact line search on
+    that stage's loss: ``P_{t+1}(b) = (I + W(b)) P_t`` with ``W(b) = b W_t - eta grad R((I + b W_t)
+    P_t) P_t^T`` is affine in b, ``P_{t+1}(b) - W* = A + b B``, so ``R`` is a quadratic in b
+    minimised at ``b = -<A, B Sigma> / <B, B Sigma>`` (b = 0 when B = 0, as at the first stage).
+    The strongest one-stage training of beta; a pure-NumPy loop (the stage count is small).
+    target, eta, losses, betas: as ``train_stagewise`` (e1, e2 not recorded)."""
+    x = prepare_instance(Sigma, W_star, stages, "trainable", 0.0, None, None, target=target)
+    sigma, w_star, eye = x.sigma, x.w_star, np.eye(len(x.lam))
+
+    def risk(p):
+        return 0.5 * float(np.trace((p - w_star) @ sigma @ (p - w_star).T))
+
+    p, w, losses, betas = x.v0.copy(), np.zeros_like(x.v0), [], []
+    losses.append(risk(p))
+    status = Status.MAX_STAGES
+    for _ in range(stages):
+        a = (eye - x.eta * (p - w_star) @ sigma @ p.T) @ p - w_star
+        b = (w - x.eta * w @ p @ sigma @ p.T) @ p
+        curvature = float(np.trace(b @ sigma @ b.T))
+        beta = 0.0 if curvature == 0 else -float(np.trace(a @ sigma @ b.T)) / curvature
+        w = beta * w - x.eta * ((eye + beta * w) @ p - w_star) @ sigma @ p.T
+        p = (eye + w) @ p
+        losses.append(risk(p))
+        betas.append(beta)
+        if not np.isfinite(losses[-1]) or losses[-1] > DIVERGENCE_FACTOR * losses[0]:
+            status = Status.DIVERGED
+            break
+        if losses[-1] <= x.target * losses[0]:
+            status = Status.CONVERGED
+            break
+    return StagewiseResult(
+        np.array(losses), status, init="line-search", beta=0.0, eta=x.eta, betas=np.array(betas)
+    )
+
+
 def train_stagewise_batch(instances, stages, *, backend="numba", **shared) -> list[StagewiseResult]:
     """Many independent runs in one call, in parallel over instances (Numba ``prange``).
 

@@ -216,8 +216,9 @@ class GrownRun(RunResult):
     """A grown (or, with one stage, plain) training run: ``losses[i]`` the evaluation loss after
     ``eval_steps[i]`` steps (0 = before training); ``flops[i]`` the layer-steps spent by then over
     the final depth; ``stage_starts`` and ``depths`` per stage; ``layers`` the final layers; for the
-    residual MLP ``params`` the final parameters. Status: diverged when the training of any stage
-    diverged, else max_stages."""
+    residual MLP ``params`` the final parameters; ``model`` the final model with its optimiser
+    state (continue training from it to keep Adam's moments). Status: diverged when the training
+    of any stage diverged, else max_stages."""
 
     eval_steps: np.ndarray
     flops: np.ndarray
@@ -225,6 +226,7 @@ class GrownRun(RunResult):
     depths: np.ndarray
     layers: list
     params: dict | None = None
+    model: Model | None = None
 
     def stage_axis(self) -> np.ndarray:
         return self.eval_steps
@@ -392,6 +394,7 @@ class _Record:
             depths=np.array(self.depths),
             layers=model.layers,
             params=family.params(model),
+            model=model,
         )
 
 
@@ -465,11 +468,14 @@ def train_adaptive(
     warmup: int = 0,
     decay: bool = True,
     noise: float = 0.1,
+    score=None,
     seed=None,
 ) -> tuple[GrownRun, list[str]]:
     """Adaptive gradual stacking (after LAG): at each growth, every candidate operator is applied
     to the same model and trained ``probe_steps`` steps on the same minibatches; the one with the
-    lowest loss then continues the stage. Probes of the candidates not chosen are counted in the
+    lowest ``score(model)`` (default: its last evaluation loss; pass a loss on a selection set
+    apart from the evaluation set, so that the choice is not scored on the data it was made
+    with) then continues the stage. Probes of the candidates not chosen are counted in the
     FLOPs (their evaluations are not recorded). Returns the run and the operators chosen."""
     _, stage_steps = _check_driver(model.layers, 1, stage_steps, "all", "copy")
     if not candidates:
@@ -494,7 +500,8 @@ def train_adaptive(
                 trained, at, losses, status = family.train(
                     grown, probe, lr_part, None, np.random.default_rng(batch_seed)
                 )
-                trials.append((losses[-1], operator, trained, at, losses, status))
+                value = losses[-1] if score is None else score(trained)
+                trials.append((value, operator, trained, at, losses, status))
             best = min(range(len(trials)), key=lambda j: trials[j][0])
             _, operator, model, at, losses, status = trials[best]
             chosen.append(operator)

@@ -170,13 +170,21 @@ def gd_steps_on_quadratic(lam, weights, eps: float, eta: float, limit: int) -> f
     weights = check_array("weights", weights, ndim=1)
     eta = check_real("eta", eta, low=0.0, high=1.0 / float(np.max(lam)), low_open=True)
     eps = check_eps(eps)
-    factor, start = (1.0 - eta * lam) ** 2, lam * weights
+    initial = gd_loss_on_quadratic(lam, weights, eta, 0)
 
     def reached(n: int) -> bool:
-        return float(np.sum(start * factor**n)) <= eps * float(np.sum(start))
+        return gd_loss_on_quadratic(lam, weights, eta, n) <= eps * initial
 
     n = _smallest_n(reached, check_int("limit", limit, low=1))
     return math.inf if n is None else float(n)
+
+
+def gd_loss_on_quadratic(lam, weights, eta: float, n: int) -> float:
+    """``f_n - f* = 1/2 sum_j lam_j (1 - eta lam_j)^(2n) weights_j``: gradient descent's excess
+    loss after n steps on a quadratic with eigenvalues ``lam`` and squared initial errors
+    ``weights`` along its eigenvectors."""
+    lam, weights = np.asarray(lam, dtype=float), np.asarray(weights, dtype=float)
+    return 0.5 * float(np.sum(lam * weights * (1.0 - eta * lam) ** (2 * n)))
 
 
 def steps_to_accuracy(method: str, kappa: float, eps: float, beta: float | None = None) -> int:

@@ -16,7 +16,7 @@ from scipy.optimize import minimize
 
 from paper_checks.expect import AtLeast, AtMost, Near, exact, median_interval, pooled_slope
 from paper_checks.measure import fitted_slope, generator, planted_power_law, seeds
-from paper_checks.registry import Measurement, claim, figure
+from paper_checks.registry import Measurement, Revision, claim, figure
 from sims.boosting import train_ensemble
 from sims.problems import classification_problem, regression_problem
 from theory import spectral
@@ -349,10 +349,10 @@ def _convex_rate(scale, arm, rng):
 
 @cache
 def strongly_convex_stages(scale: str) -> dict:
-    """Stages to a 1e-6 relative suboptimality gap per (method, kappa), one entry per seed:
-    boosting with stacking and zero init (linear learners, squared loss) and Nesterov's method
-    written out here (``_nag_weights``) and GD in closed form (theory.spectral), on the same
-    instances."""
+    """Stages to the gap ``1e-6 (mu/2) ||w_0 - w*||^2`` (w_0 = 0; relative to the distance to the
+    optimum, not to the initial gap) per (method, kappa), one entry per seed: boosting with
+    stacking and zero init (linear learners, squared loss) and Nesterov's method written out here
+    (``_nag_weights``) and GD in closed form (theory.spectral), on the same instances."""
     table = {}
     for kappa in KAPPAS:
         for seed in seeds(
@@ -363,6 +363,7 @@ def strongly_convex_stages(scale: str) -> dict:
             optimum = np.sum((X @ coef - y) ** 2) / 400
             spectrum = np.linalg.eigvalsh(X.T @ X / 200)
             eta, beta = 1 / spectrum[-1], nesterov_beta(spectrum[-1] / spectrum[0])
+            relative = 1e-6 * spectrum[0] * (coef @ coef) / (coef @ (X.T @ X / 200) @ coef)
             for method in ("stack", "zero", "nag"):
                 budget = (
                     int(40 * kappa + 200) if method == "zero" else int(60 * np.sqrt(kappa) + 200)
@@ -371,7 +372,7 @@ def strongly_convex_stages(scale: str) -> dict:
                     losses = _nag_weights(X, y, budget, beta, eta)[0]
                 else:
                     losses = train_ensemble(X, y, budget, init=method).losses
-                target = optimum + 1e-6 * (losses[0] - optimum)
+                target = optimum + relative * (losses[0] - optimum)
                 reached = np.flatnonzero(losses <= target)
                 table.setdefault((method, kappa), []).append(
                     float(reached[0]) if reached.size else np.inf
@@ -379,7 +380,7 @@ def strongly_convex_stages(scale: str) -> dict:
             lam, q = np.linalg.eigh(X.T @ X / 200)  # GD from w = 0, in closed form
             table.setdefault(("gd", kappa), []).append(
                 spectral.gd_steps_on_quadratic(
-                    lam, (q.T @ coef) ** 2, 1e-6, 1 / lam[-1], int(40 * kappa + 200)
+                    lam, (q.T @ coef) ** 2, relative, 1 / lam[-1], int(40 * kappa + 200)
                 )
             )
     return table
@@ -389,15 +390,24 @@ def strongly_convex_stages(scale: str) -> dict:
     id="boosting.strongly-convex-scaling",
     source=f"{PAPER}, §2 with Nesterov 2004 (strongly convex rates)",
     provenance="reconstructed",
-    statement="with squared loss, stages to reach a 1e-6 relative suboptimality gap grow like "
-    "sqrt(kappa) for stacking and like kappa for zero init",
-    measurement="log-log slope (linregress interval) of stages to a 1e-6 relative gap over kappa "
-    "in {10, 100, 1000, 10000}, one point per seed",
+    statement="with squared loss, stages to reach a fixed accuracy grow like sqrt(kappa) for "
+    "stacking and like kappa for zero init",
+    measurement="log-log slope (linregress interval) of stages to the gap 1e-6 (mu/2) ||w_0 - "
+    "w*||^2 over kappa in {10, 100, 1000, 10000}, one point per seed",
     expect={"stacking slope": Near(0.5, 0.1), "zero-init slope": Near(1.0, 0.1)},
     positive="Nesterov's method on w -> R(Xw) (written out, not boosting) and GD's closed form on "
     "the same instances",
     negative="zero init in place of stacking",
     group="boosting.logistic-gaps",
+    revisions=(
+        Revision(
+            2,
+            "gap target relative to the distance to the optimum, 1e-6 (mu/2) ||w_0 - w*||^2, "
+            "instead of 1e-6 of the initial gap (the slowest direction holds ~1/kappa of the "
+            "initial gap, which biased the slopes low: GD in closed form fitted 0.925 [0.879, "
+            "0.971], the positive control failed)",
+        ),
+    ),
 )
 def _strongly_convex(scale, arm, rng):
     table = strongly_convex_stages(scale)
@@ -466,55 +476,97 @@ def tree_comparison(scale: str) -> dict:
                     for beta in TREE_BETAS
                 }
             )
-            target = min(r.losses[budget // 2] for (m, _, _), r in runs.items() if m == "zero")
-            row = {}
-            for method in ("zero", "stack"):
-                mine = {k: r for k, r in runs.items() if k[0] == method}
-                rounds = [r.steps_to(target, relative=False) for r in mine.values()]
-                row[f"{method}_rounds_to_target"] = float(min(rounds))
-                row[f"{method}_best_heldout"] = float(
-                    min(np.min(r.eval_losses) for r in mine.values())
-                )
-                best = min(mine, key=lambda k: np.min(mine[k].eval_losses))
-                row[f"{method}_best_heldout_setting"] = f"eta={best[1]}, beta={best[2]}"
-            rows.append(row)
+            rows.append(_tree_row(runs, budget))
         out[name] = rows
     return out
 
 
+def _tree_row(runs, budget) -> dict:
+    """One seed's comparison. Per shrinkage: rounds of zero init to the training loss it reaches
+    at half the budget, and of stacking (best beta) to the same target. Held-out race: the
+    rounds each method (own best shrinkage and beta) needs to reach the best held-out loss of
+    tuned zero init over the first half of the budget; best held-out losses over everything."""
+    row = {"per_shrinkage": {}}
+    for eta in SHRINKAGES:
+        zero = runs[("zero", eta, 0.0)]
+        target = zero.losses[budget // 2]
+        stack = min(runs[("stack", eta, b)].steps_to(target, relative=False) for b in TREE_BETAS)
+        row["per_shrinkage"][eta] = (float(zero.steps_to(target, relative=False)), float(stack))
+    heldout_target = min(np.min(r.eval_losses[: budget // 2 + 1])
+                         for (m, _, _), r in runs.items() if m == "zero")  # fmt: skip
+    for method in ("zero", "stack"):
+        mine = {k: r for k, r in runs.items() if k[0] == method}
+        row[f"{method}_heldout_rounds"] = float(min(
+            (np.flatnonzero(r.eval_losses <= heldout_target)[:1].tolist() or [np.inf])[0]
+            for r in mine.values()
+        ))  # fmt: skip
+        row[f"{method}_best_heldout"] = float(min(np.min(r.eval_losses) for r in mine.values()))
+        best = min(mine, key=lambda k: np.min(mine[k].eval_losses))
+        row[f"{method}_best_heldout_setting"] = f"eta={best[1]}, beta={best[2]}"
+    return row
+
+
 @claim(
     id="boosting.trees-tuned",
-    source=f"{PAPER}, Figure 3 and §2 (stacking init for boosting); protocol after AlgoPerf",
+    source=f"{PAPER}, §2 (stacking initialisation for boosting; its Figure 3 is a diagram of the "
+    "method, not an experiment); protocol after AlgoPerf",
     provenance="reconstructed",
-    statement="with regression trees, tuned fairly (own best shrinkage and beta from fixed grids, "
-    "equal budget of tree fits), stacking initialisation reaches a training-loss target "
-    "in fewer rounds than zero initialisation",
-    measurement="median over seeds (bootstrap interval) of the paired ratio of rounds-to-target, "
-    "stacking over zero init, on Friedman #1 and on an ill-conditioned problem; best held-out "
-    "loss reported alongside (no band)",
-    expect={"friedman1 ratio": AtMost(0.999), "ill-conditioned ratio": AtMost(0.999)},
+    statement="with regression trees and a small shrinkage (where function-space GD is slow and "
+    "momentum has something to fix), stacking initialisation (best beta from a fixed grid) "
+    "reaches zero initialisation's training-loss target in fewer rounds; at shrinkage 1 "
+    "(squared loss: kappa = 1 in function space) the theory predicts no gain, and a race to a "
+    "held-out target is reported beside it",
+    measurement="per dataset (Friedman #1 and an ill-conditioned problem) and shrinkage in {0.03, "
+    "0.1, 0.3, 1}: per seed, rounds of stacking (best beta in {0.3, 0.6, 0.9}) to the training "
+    "loss zero init reaches at half the budget over zero init's rounds; median over seeds with "
+    "bootstrap interval ('<dataset>, eta = <shrinkage>' for 0.03 and 0.1; 0.3 and 1 reported); "
+    "the rounds each method, at its own best setting, needs to reach tuned zero init's best "
+    "held-out loss of the first half of the budget, reported",
+    expect={
+        f"{name}, eta = {eta}": AtMost(0.999)
+        for name in ("friedman1", "ill-conditioned")
+        for eta in (0.03, 0.1)
+    },
     positive="planted rounds: stacking needs half of zero init's rounds on every seed",
     negative="planted rounds: stacking needs twice zero init's rounds on every seed",
     figures=("boosting-trees",),
     minutes=1.5,
+    revisions=(
+        Revision(
+            2,
+            "each method at its own best shrinkage (revision 1) let the race be decided at "
+            "shrinkage 1, where squared loss has kappa = 1 in function space and momentum has "
+            "nothing to fix; now compared per shrinkage, with a held-out race reported; source "
+            "attribution corrected (Figure 3 is a diagram)",
+        ),
+    ),
 )
 def _trees_tuned(scale, arm, rng):
     table = tree_comparison(scale)
     factor = {"claim": None, "positive": 0.5, "negative": 2.0}[arm]
-    statistics, summary = {}, {}
+    statistics, ratios, races = {}, {}, {}
     for name, rows in table.items():
-        zero = np.array([r["zero_rounds_to_target"] for r in rows])
-        stack = zero * factor if factor else np.array([r["stack_rounds_to_target"] for r in rows])
-        statistics[f"{name} ratio"] = median_interval(stack / zero)
-        summary[name] = {
-            k: float(np.median([r[k] for r in rows])) for k in rows[0] if "setting" not in k
-        }
-    text = "; ".join(
-        f"{n}: rounds ratio stack/zero {statistics[f'{n} ratio'].text()}, held-out stack "
-        f"{m['stack_best_heldout']:.3g} vs zero {m['zero_best_heldout']:.3g}"
-        for n, m in summary.items()
+        for eta in SHRINKAGES:
+            zero = np.array([r["per_shrinkage"][eta][0] for r in rows])
+            stack = zero * factor if factor else np.array([r["per_shrinkage"][eta][1]
+                                                           for r in rows])  # fmt: skip
+            estimate = median_interval(stack / zero)
+            ratios[f"{name}, eta = {eta}"] = estimate
+            if eta in (0.03, 0.1):
+                statistics[f"{name}, eta = {eta}"] = estimate
+        races[name] = {k: float(np.median([r[k] for r in rows]))
+                       for k in rows[0] if k.endswith(("_rounds", "_heldout"))}  # fmt: skip
+    text = "rounds ratio stack/zero: " + ", ".join(f"{k} {e.text()}" for k, e in ratios.items())
+    text += "; held-out race (median rounds stack vs zero): " + ", ".join(
+        f"{n} {m['stack_heldout_rounds']:.0f} vs {m['zero_heldout_rounds']:.0f}"
+        for n, m in races.items()
     )
-    return Measurement(statistics, {"medians": summary, "per_seed": table}, text)
+    return Measurement(
+        statistics,
+        {"ratios": {k: e.as_dict() for k, e in ratios.items()}, "heldout": races,
+         "per_seed": table},
+        text,
+    )  # fmt: skip
 
 
 @figure(
@@ -560,8 +612,9 @@ def _boosting_logistic(scale):
 
 @figure(
     "boosting-trees",
-    "Regression-tree boosting, each method at its own best shrinkage (and beta): rounds to a"
-    " training-loss target and best held-out loss, one dot per seed, bar = median.",
+    "Regression-tree boosting: rounds of stacking (best beta) over zero init to zero init's"
+    " training loss at half the budget, per shrinkage (dots: seeds; line: median); rounds of each"
+    " method at its best setting to tuned zero init's best held-out loss of the first half.",
 )
 def _boosting_trees(scale):
     from figures.boosting import plot_tree_comparison

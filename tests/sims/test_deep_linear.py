@@ -5,12 +5,14 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from scipy import optimize
 
 from sims.deep_linear import (
     INITS,
     LAYER_GRADS,
     gd_reference,
     nesterov_reference,
+    stacking_line_search,
     train_stagewise,
     train_stagewise_batch,
 )
@@ -279,6 +281,31 @@ def test_trainable_beta_step_follows_its_formula(problem, beta_lr, backend):
     frozen = train_stagewise(sigma, w_star, 20, init="trainable", beta=0.5, beta_lr=0.0,
                              backend=backend)  # fmt: skip
     assert np.array_equal(fixed.losses, frozen.losses)
+
+
+@given(problems)
+def test_line_search_beta_minimises_each_stage_loss(problem):
+    """Each stage's beta against a numerical minimisation (scipy, Brent) of that stage's loss,
+    written out in the original basis from the same state; the losses follow from those betas."""
+    sigma, w_star = problem
+    d = sigma.shape[0]
+    eta = 1 / np.linalg.eigvalsh(sigma)[-1]
+    run = stacking_line_search(sigma, w_star, 4)
+
+    def step(p, w, b):
+        w_new = b * w - eta * ((np.eye(d) + b * w) @ p - w_star) @ sigma @ p.T
+        return (np.eye(d) + w_new) @ p, w_new
+
+    def risk(p):
+        return 0.5 * np.trace((p - w_star) @ sigma @ (p - w_star).T)
+
+    p, w = np.eye(d), np.zeros((d, d))
+    for t, beta in enumerate(run.betas):
+        if t > 0:
+            best = optimize.minimize_scalar(lambda b, p=p, w=w: risk(step(p, w, b)[0]), tol=1e-12)
+            assert risk(step(p, w, beta)[0]) <= best.fun * (1 + 1e-9) + 1e-15
+        p, w = step(p, w, beta)
+        assert run.losses[t + 1] == pytest.approx(risk(p), rel=1e-9, abs=1e-15)
 
 
 def test_beta_lr_applies_to_trainable_beta_only():

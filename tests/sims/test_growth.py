@@ -221,6 +221,26 @@ def test_copied_blocks_take_or_reset_their_adam_state():
     assert np.array_equal(copied["v"]["emb_w"], state["v"]["emb_w"])
 
 
+def test_growth_from_a_checkpoint_keeps_its_adam_state():
+    """A grown run continued from a checkpoint's ``model`` carries Adam's moments: copying the
+    copied block's state and resetting it train differently (LAG's pool once lost the state
+    by rebuilding the checkpoint from its parameters, and its copy/reset twins were identical)."""
+    task = staircase_task(4, 2)
+    X, y = task.sample(64, seed=0)
+    family = growth.ResidualMLPFamily(X, y, X, y, 5, batch_size=32, eval_every=5)
+    start = growth.ResidualMLPFamily.model(_mlp())
+    checkpoint = growth.train_grown(family, start, None, [10], lr=1e-2, seed=1)
+    assert checkpoint.model.state["shared_steps"] == 10
+    runs = {
+        state: growth.train_grown(
+            family, checkpoint.model, "gradual", [0, 10], optimizer_state=state, lr=1e-2, seed=2
+        )
+        for state in ("copy", "reset")
+    }
+    assert runs["copy"].losses[0] == runs["reset"].losses[0]  # same function at the boundary
+    assert not np.array_equal(runs["copy"].losses, runs["reset"].losses)
+
+
 @pytest.mark.parametrize("family_name", ["deep_linear", "residual_mlp"])
 def test_zero_growth_keeps_the_loss_at_the_boundary(family_name):
     if family_name == "deep_linear":
@@ -251,6 +271,20 @@ def test_adaptive_stacking_counts_probe_flops():
     )
     assert len(chosen) == 1 and chosen[0] in ("gradual", "zero", "midas")
     assert run.flops[-1] == pytest.approx((10 * 1 + 10 * 2 + 2 * 4 * 2) / 2)
+
+
+def test_adaptive_stacking_chooses_by_the_score_it_is_given():
+    """A selection score apart from the evaluation loss decides: scores handed out in the
+    candidates' order pick the candidate with the lowest."""
+    sigma, w_star = deep_linear_problem(4, 10, 0.3, seed=0)
+    family = growth.DeepLinearFamily(sigma, w_star)
+    model = growth.Model(None, [{"W": np.zeros((4, 4))}])
+    scores = iter([3.0, 1.0, 2.0])
+    _, chosen = growth.train_adaptive(
+        family, model, ["gradual", "zero", "midas"], [10, 10], 4, lr=0.1, decay=False,
+        score=lambda grown: next(scores),
+    )  # fmt: skip
+    assert chosen == ["zero"]
 
 
 @pytest.mark.parametrize(

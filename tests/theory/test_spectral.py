@@ -144,10 +144,13 @@ def test_gd_steps_on_quadratic_match_a_direct_run(dim, kappa, eps, seed):
     lam = np.geomspace(1.0 / kappa, 1.0, dim)
     q = np.linalg.qr(rng.standard_normal((dim, dim)))[0]
     hessian, x = q @ np.diag(lam) @ q.T, rng.standard_normal(dim)
-    n = spectral.gd_steps_on_quadratic(lam, (q.T @ x) ** 2, eps, 1.0, 20_000)
+    weights = (q.T @ x) ** 2
+    n = spectral.gd_steps_on_quadratic(lam, weights, eps, 1.0, 20_000)
     gap0, steps = 0.5 * x @ hessian @ x, 0
     while 0.5 * x @ hessian @ x > eps * gap0 and steps < 20_000:
         x, steps = x - hessian @ x, steps + 1
+    gap = spectral.gd_loss_on_quadratic(lam, weights, 1.0, steps)
+    assert gap == pytest.approx(0.5 * x @ hessian @ x, rel=1e-8, abs=1e-14 * gap0)
     reached = 0.5 * x @ hessian @ x <= eps * gap0
     if reached and abs(0.5 * x @ hessian @ x - eps * gap0) > 1e-9 * eps * gap0:  # not on the edge
         assert n == steps
