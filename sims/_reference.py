@@ -135,12 +135,14 @@ def residual_mlp_reference(params, X, target, coef, activation, layernorm, resid
         )
 
     def act(h):
+        if activation == "quadratic":
+            return h**2
         return 0.5 * h * (1 + erf(h / np.sqrt(2))) if activation == "gelu" else np.maximum(h, 0)
 
     def dact(h):
         if activation == "gelu":
             return 0.5 * (1 + erf(h / np.sqrt(2))) + h * np.exp(-(h**2) / 2) / np.sqrt(2 * np.pi)
-        return (h > 0).astype(float)
+        return 2 * h if activation == "quadratic" else (h > 0).astype(float)
 
     def no_norm(v, g, b):
         return v, None

@@ -18,7 +18,7 @@ from paper_checks.expect import AtLeast, AtMost, Between, exact, mean_interval
 from paper_checks.measure import fitted_slope, seeds
 from paper_checks.registry import Measurement, Revision, claim, figure
 from sims import growth, residual_mlp, subnetworks
-from sims.problems import component_errors, independent_seeds, staircase_task
+from sims.problems import StaircaseTask, component_errors, independent_seeds, staircase_task
 from theory import flops
 
 PAPER = "Panigrahi et al. 2024 (RaPTr, arXiv 2402.05913)"
@@ -29,7 +29,7 @@ LEARNED = 0.1  # component k counts as learned once e_k <= 0.1 c_k^2
 
 def _toy_size(scale):
     """(width, depth, steps, seeds)."""
-    return (16, 8, 2000, 3) if scale == "quick" else (32, 20, 4000, 3)
+    return (16, 8, 2000, 3) if scale == "quick" else (32, 12, 3000, 3)
 
 
 @cache
@@ -158,59 +158,63 @@ def _flops_identities(scale, arm, rng):
     id="raptr.toy-polynomial",
     source=f"{PAPER}, Figure 2 (polynomial toy task, caption)",
     provenance="reconstructed",
-    statement="at 0.8x the baseline's FLOPs RaPTr reaches the baseline's loss, PLD misses the "
-    "high-degree components, and RaPTr learns low degrees first",
-    measurement="staircase of degrees 1..10, d = 20, 3 seeds: per-seed ratio of RaPTr's final "
-    "eval loss to the baseline's ('RaPTr/baseline', t interval); per-seed difference of PLD's and "
-    "RaPTr's final error on components k >= 7 ('PLD - RaPTr high-degree error', t interval); "
-    "Spearman correlation of k with RaPTr's median steps to learn k, e_k <= 0.1 ('Spearman')",
+    statement="at 0.8x the baseline's FLOPs RaPTr reaches the baseline's loss and PLD misses the "
+    "high-degree components; the order in which RaPTr learns the degrees is reported beside the "
+    "baseline's (on a nested staircase both learn low degrees first)",
+    measurement="staircase of degrees 1..10, d = 20, 3 seeds: per-seed log of RaPTr's final eval "
+    "loss over the baseline's ('log RaPTr/baseline', t interval; the band allows 10%); per-seed "
+    "difference of PLD's and RaPTr's final error on components k >= 7 ('PLD - RaPTr high-degree "
+    "error', t interval); Spearman correlation of k with the median steps to learn k (e_k <= "
+    "0.1), RaPTr and baseline, reported",
     expect={
-        "RaPTr/baseline": AtMost(1.1),
+        "log RaPTr/baseline": AtMost(float(np.log(1.1))),
         "PLD - RaPTr high-degree error": AtLeast(0.0),
-        "Spearman": AtLeast(0.8),
     },
-    positive="planted: the baseline's runs as RaPTr, PLD's high-degree error 1.5x RaPTr's, "
-    "component k learned at step 100 k",
-    negative="planted: RaPTr's loss twice the baseline's, PLD's high-degree error equal to "
-    "RaPTr's, components learned in reverse order",
+    positive="planted: the baseline's runs as RaPTr, PLD's high-degree error 1.5x RaPTr's",
+    negative="planted: RaPTr's loss twice the baseline's, PLD's high-degree error equal to RaPTr's",
     figures=("raptr-toy",),
     group="raptr.toy-runs",
     minutes=18,
+    revisions=(
+        Revision(
+            2,
+            "the learning-order statistic (Spearman of k with RaPTr's steps to learn k, band >= "
+            "0.8) could not fail: on a nested staircase every method learns low degrees first "
+            "(the baseline too), so it is now reported beside the baseline's, not decided; the "
+            "loss ratio is taken in logs (per-seed ratios spread from 0.4 to 15 at 3 seeds)",
+        ),
+    ),
 )
 def _toy(scale, arm, rng):
     runs = toy_runs(scale)["runs"]
     final = {n: np.array([r["result"].eval_losses[-1] for r in rs]) for n, rs in runs.items()}
     high = {n: np.array([r["errors"][-1, 6:].sum() for r in rs]) for n, rs in runs.items()}
-    learn = np.median([_steps_to_learn(r) for r in runs["raptr"]], axis=0)
+    order = {
+        n: float(spearmanr(np.arange(1, 11),
+                           np.median([_steps_to_learn(r) for r in runs[n]], axis=0)).statistic)
+        for n in ("raptr", "baseline")
+    }  # fmt: skip
     if arm == "positive":
         final["raptr"], high["pld"] = final["baseline"], 1.5 * high["raptr"]
-        learn = 100.0 * np.arange(1, 11)
     elif arm == "negative":
         final["raptr"], high["pld"] = 2 * final["baseline"], high["raptr"]
-        learn = 100.0 * np.arange(10, 0, -1)
-    rho = float(spearmanr(np.arange(1, 11), learn).statistic)
-    ratio = mean_interval(final["raptr"] / final["baseline"])
+    ratio = mean_interval(np.log(final["raptr"] / final["baseline"]))
     gap = mean_interval(high["pld"] - high["raptr"])
     flops_used = {n: float(np.mean([r["result"].flops[-1] for r in rs])) for n, rs in runs.items()}
     relative = {n: v / flops_used["baseline"] for n, v in flops_used.items()}
     means = {n: float(np.mean(v)) for n, v in final.items()}
     return Measurement(
-        {
-            "RaPTr/baseline": ratio,
-            "PLD - RaPTr high-degree error": gap,
-            "Spearman": exact(rho, len(final["raptr"])),
-        },
+        {"log RaPTr/baseline": ratio, "PLD - RaPTr high-degree error": gap},
         {
             "final_eval_loss": means,
             "high_degree_error": {n: float(np.mean(v)) for n, v in high.items()},
-            "raptr_steps_to_learn": learn.tolist(),
-            "spearman": rho,
+            "spearman_degree_vs_steps_to_learn": order,
             "relative_flops": relative,
         },
-        f"final eval loss RaPTr/baseline = {ratio.text()} ({means['raptr']:.3g} vs "
+        f"log final eval loss RaPTr/baseline = {ratio.text()} ({means['raptr']:.3g} vs "
         f"{means['baseline']:.3g}; PLD {means['pld']:.3g}); error on k >= 7, PLD - RaPTr: "
-        f"{gap.text()}; Spearman {rho:.2f}; FLOPs RaPTr {relative['raptr']:.3f}, PLD "
-        f"{relative['pld']:.3f}",
+        f"{gap.text()}; learning order (Spearman) RaPTr {order['raptr']:.2f}, baseline "
+        f"{order['baseline']:.2f}; FLOPs RaPTr {relative['raptr']:.3f}, PLD {relative['pld']:.3f}",
     )
 
 
@@ -353,25 +357,43 @@ def _transitions(scale, arm, rng):
     )  # fmt: skip
 
 
+DEGREE_CAPPED = {"activation": "quadratic", "layernorm": False}  # a block has degree 2
+
+
 @claim(
     id="raptr.two-phase",
     source=f"{PAPER}, 2-phase RaPTr result (theorem name, `paper`; statement secondary)",
     provenance="reconstructed",
-    statement="on a 2-block residual network with y = h_1 + h_2, phase 1 (one random block per "
-    "step) learns the degree-1 component while the degree-2 error stays high; phase 2 (the "
-    "full network) then learns the degree-2 component",
-    measurement="d = 10, width 16, SGD lr 0.02 (small), 3 seeds, c_k = 1: the worst seed's e_1 "
-    "and e_2 after phase 1 and e_2 after phase 2",
-    expect={"phase-1 e1": AtMost(0.1), "phase-1 e2": AtLeast(0.5), "phase-2 e2": AtMost(0.1)},
-    positive="the task's own components as predictors: h_1 after phase 1, h_1 + h_2 after phase 2",
-    negative="the full network trained from the start (no phase 1)",
+    statement="on a 2-block residual network whose single blocks cannot represent the target's "
+    "high-degree part (blocks of degree 2, y = h_2 + h_4), phase 1 (one random block per step) "
+    "learns the degree-2 component while the degree-4 error stays high; phase 2 (the full "
+    "network) then learns the degree-4 component",
+    measurement="d = 10, boolean inputs, h_2 = x1 x2, h_4 = x1 x2 x3 x4 (orthonormal), width 16, "
+    "quadratic activation without layer norm (one block: degree 2, two: degree 4), Adam lr 3e-3, "
+    "2000 steps (6000 at paper scale), 4 seeds: component errors of the function phase 1 trains "
+    "(its subnetworks' mean prediction) at the phase boundary, and of the full network at the "
+    "end; worst seed ('phase-1 e2', 'phase-1 e4', 'phase-2 e4')",
+    expect={"phase-1 e2": AtMost(0.1), "phase-1 e4": AtLeast(0.5), "phase-2 e4": AtMost(0.1)},
+    positive="the task's own components as predictors: h_2 after phase 1, h_2 + h_4 after phase 2",
+    negative="the full network trained from the start (no phase 1), scored as the function it "
+    "trains (the full network) at the same step",
+    revisions=(
+        Revision(
+            2,
+            "revision 1 used pre-LN GELU blocks, one of which can already represent the degree-2 "
+            "term of a degree-1 + degree-2 target, so the theorem's premise was missing; now "
+            "degree-capped blocks (quadratic activation, no layer norm) on degrees 2 and 4, and "
+            "phase 1 scored as the function it trains (the subnetworks' mean) instead of the full "
+            "network",
+        ),
+    ),
 )
 def _two_phase(scale, arm, rng):
     steps = 2000 if scale == "quick" else 6000
-    task = staircase_task(10, 2)
+    task = StaircaseTask(10, ((0, 1), (0, 1, 2, 3)), np.ones(2), "boolean")
     X_eval, _ = task.sample(4000, seed=3)
     rows = []
-    for seed in seeds(3, "raptr.two-phase"):
+    for seed in seeds(4, "raptr.two-phase"):
         data_seed, init_seed, schedule_seed, batch_seed = independent_seeds(seed, 4)
         X, y = task.sample(10000, seed=data_seed)
         params = residual_mlp.init_params(10, 16, 2, seed=init_seed)
@@ -387,21 +409,25 @@ def _two_phase(scale, arm, rng):
         if arm == "negative":
             schedule = None
         result = residual_mlp.train(
-            params, X, y, steps, lr=0.02, optimizer="sgd", schedule=schedule,
-            checkpoints=(half, steps), seed=batch_seed,
+            params, X, y, steps, lr=3e-3, schedule=schedule, checkpoints=(half, steps),
+            seed=batch_seed, **DEGREE_CAPPED,
         )  # fmt: skip
-        ends = [
-            component_errors(task, X_eval, residual_mlp.forward(result.checkpoints[t], X_eval))[0]
-            for t in (half, steps)
-        ]
+        first = result.checkpoints[half]
+        if schedule is None:
+            phase1 = residual_mlp.forward(first, X_eval, **DEGREE_CAPPED)
+        else:  # one of the two blocks, each with probability 1/2
+            phase1 = np.mean([residual_mlp.forward(first, X_eval, np.array(m), **DEGREE_CAPPED)
+                              for m in ([1.0, 0.0], [0.0, 1.0])], axis=0)  # fmt: skip
+        phase2 = residual_mlp.forward(result.checkpoints[steps], X_eval, **DEGREE_CAPPED)
+        ends = [component_errors(task, X_eval, f)[0] for f in (phase1, phase2)]
         rows.append({"phase1": ends[0].tolist(), "phase2": ends[1].tolist()})
     statistics = {
-        "phase-1 e1": exact(max(r["phase1"][0] for r in rows), len(rows)),
-        "phase-1 e2": exact(min(r["phase1"][1] for r in rows), len(rows)),
-        "phase-2 e2": exact(max(r["phase2"][1] for r in rows), len(rows)),
+        "phase-1 e2": exact(max(r["phase1"][0] for r in rows), len(rows)),
+        "phase-1 e4": exact(min(r["phase1"][1] for r in rows), len(rows)),
+        "phase-2 e4": exact(max(r["phase2"][1] for r in rows), len(rows)),
     }
     summary = "; ".join(
-        f"e1, e2 after phase 1 = {r['phase1'][0]:.3f}, {r['phase1'][1]:.3f}, "
+        f"e2, e4 after phase 1 = {r['phase1'][0]:.3f}, {r['phase1'][1]:.3f}, "
         f"after phase 2 = {r['phase2'][0]:.3f}, {r['phase2'][1]:.3f}"
         for r in rows
     )

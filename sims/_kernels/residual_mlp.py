@@ -26,7 +26,7 @@ from numba import njit
 from numpy.polynomial import chebyshev
 
 LN_EPS = 1e-5
-ACTIVATION_CODES = {"gelu": 0, "relu": 1}
+ACTIVATION_CODES = {"gelu": 0, "relu": 1, "quadratic": 2}
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
@@ -91,7 +91,8 @@ def _activate(z, bias, slope, code):
     """In place ``z <- act(z + bias)`` (bias per column) and ``slope = act'(z + bias)``: exact GELU
     ``x Phi(x)``, ``Phi(x) + x phi(x)``, with ``phi(x) = exp(-x^2/2)/sqrt(2 pi)`` and
     ``Phi(x) = erfc(-x/sqrt 2)/2`` from the same exponential (``erfc(t) = exp(-t^2) erfcx(t)``),
-    or ReLU ``max(x, 0)``, ``1[x > 0]``."""
+    ReLU ``max(x, 0)``, ``1[x > 0]``, or the quadratic ``x^2``, ``2 x`` (a block of degree 2 in
+    its input, without layer norm)."""
     for i in range(z.shape[0]):
         for j in range(z.shape[1]):
             x = z[i, j] + bias[j]
@@ -102,9 +103,12 @@ def _activate(z, bias, slope, code):
                 cdf = tail if x < 0.0 else 1.0 - tail
                 z[i, j] = x * cdf
                 slope[i, j] = cdf + x * _INV_SQRT_2PI * g
-            else:
+            elif code == 1:
                 z[i, j] = x if x > 0.0 else 0.0
                 slope[i, j] = 1.0 if x > 0.0 else 0.0
+            else:
+                z[i, j] = x * x
+                slope[i, j] = 2.0 * x
 
 
 @njit(cache=True)

@@ -174,13 +174,20 @@ def test_reused_work_arrays_give_fresh_results():
         np.testing.assert_array_equal(grads[key], fresh[key])
 
 
-def test_relu_gradients_match_finite_differences_away_from_kinks():
+@pytest.mark.parametrize("activation", ["relu", "quadratic"])
+def test_gradients_match_finite_differences_for_relu_and_quadratic(activation):
+    """ReLU away from its kinks; the quadratic (degree-capped blocks) without layer norm, as
+    raptr.two-phase uses it, and with it."""
     rng, params, X, y, mask, scale = _instance(3, 4, 4, 3, 6)
-    _, grads = rm.loss_and_grads(params, X, y, mask, scale, activation="relu")
-    for key in rm.PARAM_KEYS:
-        idx = tuple(int(rng.integers(s)) for s in params[key].shape)
-        fd = _central_difference(params, key, idx, 1e-7, X, y, mask, scale, activation="relu")
-        assert grads[key][idx] == pytest.approx(fd, rel=1e-5, abs=1e-8)
+    for layernorm in (True, False) if activation == "quadratic" else (True,):
+        options = {"activation": activation, "layernorm": layernorm}
+        if not layernorm:  # a degree-8 polynomial of the weights: keep its values moderate
+            params = {k: 0.5 * v for k, v in params.items()}
+        _, grads = rm.loss_and_grads(params, X, y, mask, scale, **options)
+        for key in rm.PARAM_KEYS:
+            idx = tuple(int(rng.integers(s)) for s in params[key].shape)
+            fd = _central_difference(params, key, idx, 1e-7, X, y, mask, scale, **options)
+            assert grads[key][idx] == pytest.approx(fd, rel=1e-5, abs=1e-8)
 
 
 def test_bypassed_block_is_the_identity_and_gets_no_gradient():
