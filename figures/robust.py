@@ -61,24 +61,23 @@ def plot_potentials(runs: dict):
     return fig
 
 
-def plot_stacking_errors(curves: dict, critical: float):
-    """``curves[(layer_grad, sigma)] = median relative error per stage``, against eps*."""
-    fig, (ax,) = new_figure(width=5.0, height=3.6)
+def plot_path_bounds(curves: dict, tau: float):
+    """``curves[(layer_grad, sigma)] = (implied, measured)`` per-stage contraction factors along
+    stacking's path (one seed): ``bound_t / Phi_t`` (dashed) and ``Phi_{t+1} / Phi_t`` (solid),
+    against Nesterov's ``1 - tau``."""
+    fig, axes = new_figure(2, width=3.4, height=3.2)
     sigmas = sorted({s for _, s in curves})
     colours = dict(zip(sigmas, PALETTE, strict=False))
-    for (layer_grad, sigma), err in sorted(curves.items()):
-        style = "-" if layer_grad == "euclidean" else "--"
-        stages = np.arange(1, len(err))  # stage 1 is an exact GD step (W_0 = 0): no error
-        ax.semilogy(
-            stages,
-            np.maximum(err[1:], 1e-16),
-            style,
-            color=colours[sigma],
-            label=f"{layer_grad}, sigma = {sigma}",
-        )
-    ax.axhline(critical, color="black", linestyle=":", label=f"critical eps* = {critical:.2g}")
-    ax.set_ylim(1e-5, 10)
-    ax.set_xlabel("stage t")
-    ax.set_ylabel("(|E1| + |E2|) / |P_t+1 - P_t| (median over seeds)")
-    ax.legend(fontsize=5.5, ncol=2)
+    for ax, layer_grad in zip(axes, ("euclidean", "functional"), strict=True):
+        for sigma in sigmas:
+            implied, measured = curves[(layer_grad, sigma)]
+            stages = np.arange(1, len(measured) + 1)
+            ax.plot(stages, measured, "-", color=colours[sigma], label=f"sigma = {sigma}")
+            ax.plot(stages, implied, "--", color=colours[sigma], linewidth=0.8)
+        ax.axhline(1 - tau, color="black", linestyle=":", label="1 - 1/sqrt(kappa)")
+        ax.set_ylim(0.6, 1.2)
+        ax.set_xlabel("stage t")
+        ax.set_ylabel("Phi_t+1 / Phi_t (solid), bound_t / Phi_t (dashed)")
+        ax.set_title(layer_grad, fontsize=8)
+        ax.legend(fontsize=5.5)
     return fig

@@ -95,12 +95,21 @@ WORST_CASE_SIZES = {
     measurement="per (method, kappa, N), the largest simulated ratio over random quadratics "
     "divided by worst_case_ratio; 'max sim/bound' is its maximum over cells, 'tightness' its "
     "minimum",
-    expect={"max sim/bound": AtMost(1 + 1e-9), "tightness": AtLeast(0.99)},
+    expect={"max sim/bound": AtMost(1 + 1e-7), "tightness": AtLeast(0.99)},
     positive="1-D quadratics placed at the eigenvalue where theory/spectral.py finds the maximum "
     "(they attain the bound by construction)",
     negative="the same instances against the bound of the easier class kappa/2 (same momentum)",
     figures=("worst-case-vs-steps",),
     must_hold=True,
+    revisions=(
+        Revision(
+            2,
+            "round-off allowance 1e-7 instead of 1e-9: at paper scale the positive control (1-D "
+            "quadratics at the maximising eigenvalue, which attain the bound by construction) came "
+            "out at 1 + 2.3e-8, so a band of 1e-9 was tighter than the accuracy of the simulation "
+            "and of the maximisation; the claim's own value was 1 - 1.6e-9 at both allowances",
+        ),
+    ),
 )
 def _worst_case_bound(scale, arm, rng):
     size = WORST_CASE_SIZES[scale]

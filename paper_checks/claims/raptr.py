@@ -170,8 +170,10 @@ def _flops_identities(scale, arm, rng):
         "log RaPTr/baseline": AtMost(float(np.log(1.1))),
         "PLD - RaPTr high-degree error": AtLeast(0.0),
     },
-    positive="planted: the baseline's runs as RaPTr, PLD's high-degree error 1.5x RaPTr's",
-    negative="planted: RaPTr's loss twice the baseline's, PLD's high-degree error equal to RaPTr's",
+    positive="planted: the baseline's runs as RaPTr; PLD's high-degree error RaPTr's plus half "
+    "RaPTr's mean, per seed",
+    negative="planted: RaPTr's loss twice the baseline's; PLD's high-degree error RaPTr's minus "
+    "half RaPTr's mean, per seed",
     figures=("raptr-toy",),
     group="raptr.toy-runs",
     minutes=18,
@@ -181,7 +183,9 @@ def _flops_identities(scale, arm, rng):
             "the learning-order statistic (Spearman of k with RaPTr's steps to learn k, band >= "
             "0.8) could not fail: on a nested staircase every method learns low degrees first "
             "(the baseline too), so it is now reported beside the baseline's, not decided; the "
-            "loss ratio is taken in logs (per-seed ratios spread from 0.4 to 15 at 3 seeds)",
+            "loss ratio is taken in logs (per-seed ratios spread from 0.4 to 15 at 3 seeds); the "
+            "high-degree controls plant a fixed margin (1.5x RaPTr's error per seed left the "
+            "positive undecided at 3 seeds, paper scale)",
         ),
     ),
 )
@@ -194,10 +198,11 @@ def _toy(scale, arm, rng):
                            np.median([_steps_to_learn(r) for r in runs[n]], axis=0)).statistic)
         for n in ("raptr", "baseline")
     }  # fmt: skip
+    margin = 0.5 * float(np.mean(high["raptr"]))
     if arm == "positive":
-        final["raptr"], high["pld"] = final["baseline"], 1.5 * high["raptr"]
+        final["raptr"], high["pld"] = final["baseline"], high["raptr"] + margin
     elif arm == "negative":
-        final["raptr"], high["pld"] = 2 * final["baseline"], high["raptr"]
+        final["raptr"], high["pld"] = 2 * final["baseline"], high["raptr"] - margin
     ratio = mean_interval(np.log(final["raptr"] / final["baseline"]))
     gap = mean_interval(high["pld"] - high["raptr"])
     flops_used = {n: float(np.mean([r["result"].flops[-1] for r in rs])) for n, rs in runs.items()}
