@@ -469,12 +469,8 @@ TREE_BETAS = (0.3, 0.6, 0.9)
 
 @cache
 def tree_comparison(scale: str) -> dict:
-    """Tuned comparison of tree boosting: zero init versus stacking, each at its own best
-    shrinkage (and beta) from fixed grids, equal budget of tree fits, several seeds.
-
-    Rounds to target: the target is the training loss tuned zero init reaches after half the
-    budget; each method's count is its best over the grid. Held-out: best validation loss over
-    the grid and rounds (tuned on the same split: an optimistic number for both methods)."""
+    """Tree boosting, zero init and stacking (each beta of TREE_BETAS) at every shrinkage of
+    SHRINKAGES, equal budget of tree fits, several seeds; one ``_tree_row`` per seed."""
     budget, n_seeds = (100, 3) if scale == "quick" else (300, 5)
     out = {}
     for name, make in (("friedman1", _friedman), ("ill-conditioned", _ill_conditioned_regression)):
