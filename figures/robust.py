@@ -1,5 +1,5 @@
 """Nesterov's method with errors: cost of errors versus their size, potentials along runs, and
-stacking's own error sizes against the critical level."""
+the robust-Nesterov bound along stacking's own path."""
 
 from __future__ import annotations
 

@@ -346,16 +346,11 @@ def _gd_steps(f, x0, eps, budget):
     return np.inf
 
 
-def critical_eps(steps, gd) -> float | None:
-    """The smallest grid error level at which NAG needs at least GD's stages."""
-    return next((e for e, s in zip(EPS_GRID, steps, strict=True) if s >= gd), None)
-
-
 @cache
 def error_sweep(scale: str) -> dict:
     """Stages to 1e-6 of NAG with adversarial errors, per kappa and eps, for gradient errors
     relative to |grad f| and momentum errors relative to the progress |x_k - x_{k-1}|; with exact
-    NAG and GD on the same problem, and the critical eps where NAG falls to GD."""
+    NAG and GD on the same problem (the figure robust-rate-vs-eps)."""
     out = {}
     for kappa in KAPPAS:
         f, x0 = _test_problem(kappa)
@@ -376,7 +371,6 @@ def error_sweep(scale: str) -> dict:
                 "steps": steps,
                 "gd": gd,
                 "nag": exact_nag,
-                "critical_eps": critical_eps(steps, gd),
             }
     return out
 
