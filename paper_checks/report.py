@@ -99,6 +99,24 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def markdown_table(rows) -> list[str]:
+    """A claim's ``measured["table"]`` (a list of dicts with the same keys) as Markdown lines,
+    followed by a blank line; nothing when there is no table."""
+    if not isinstance(rows, list) or not rows or not isinstance(rows[0], dict):
+        return []
+    keys = list(rows[0])
+
+    def cell(value):
+        return _cell(f"{value:.4g}" if isinstance(value, float) else value)
+
+    return [
+        "| " + " | ".join(keys) + " |",
+        "|" + "---|" * len(keys),
+        *("| " + " | ".join(cell(r.get(k, "")) for k in keys) + " |" for r in rows),
+        "",
+    ]
+
+
 def _needed(entry: dict) -> str:
     needed = {k: n for k, n in (entry.get("seeds_needed") or {}).items() if n is not None}
     return "; ".join(f"{k}: {n if isinstance(n, str) else int(n)}" for k, n in needed.items())
@@ -182,6 +200,7 @@ def render_markdown(
         for r in c.revisions:
             lines.append(f"* revision {r.number}: {r.change}")
         lines.append("")
+        lines += markdown_table(v.measured.get("table"))
         for name in c.figures:
             if name in figures:
                 png, caption = figures[name]

@@ -397,7 +397,13 @@ def train_layers(Sigma, W_star, layers, steps: int, *, lr, trainable=None) -> La
     updated = np.ones(len(ws), dtype=bool) if trainable is None else np.asarray(trainable) == 1
     if updated.shape != (len(ws),):
         raise InputError(f"trainable must have one 0/1 value per layer ({len(ws)})")
-    eye = np.eye(d)
+    return layer_descent(sigma, w_star, ws, steps, lr, updated)
+
+
+def layer_descent(sigma, w_star, ws: list, steps: int, lr: float, updated) -> LayersResult:
+    """The loop of ``train_layers`` on validated arguments (``ws`` is updated in place): callers
+    that run it many times on arrays they made themselves skip the validation."""
+    eye = np.eye(len(sigma))
 
     def forward():
         below = [eye]  # below[l] = B_l, the product of the layers under l

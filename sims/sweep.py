@@ -244,10 +244,149 @@ class InexactNagCell:
         return result_row(run, self.target)
 
 
+def _check_region_problem(d, kappa, sigma=None) -> None:
+    check_int("d", d, low=1, high=MAX_DIMENSION)
+    check_kappa(kappa)
+    if sigma is not None:
+        check_real("sigma", sigma, low=0.0)
+
+
+@dataclass(frozen=True)
+class StackingRegionCell:
+    """One point of the acceleration region (``sims.region.region_points``): euclidean or
+    functional stacking with beta* on ``deep_linear_problem(d, kappa, sigma)``, its stages to the
+    distance target against NAG's and GD's (closed form), and the spectral prediction of its tail
+    rate (``theory.stacking_tail``)."""
+
+    d: int = param(16, "dimension of x, W* and every layer")
+    kappa: float = param(100.0, "condition number of Sigma")
+    sigma: float = param(0.1, "distance of W* from the identity: W* = I + sigma G / sqrt(d)")
+    layer_grad: str = param("euclidean", "euclidean (G P^T) or functional (G P^-1)")
+    budget: float = param(4.0, "stage budget as a multiple of NAG's stages (beyond: never)")
+
+    def __post_init__(self):
+        from sims.deep_linear import LAYER_GRADS
+
+        _check_region_problem(self.d, self.kappa, self.sigma)
+        check_choice("layer_grad", self.layer_grad, LAYER_GRADS)
+        check_real("budget", self.budget, low=1.0)
+
+    def run(self, seed: int) -> dict:
+        from sims.region import region_points
+
+        (problem_seed,) = independent_seeds(seed, 1)
+        point = region_points(
+            self.d, self.kappa, [(self.sigma, problem_seed)], layer_grad=self.layer_grad,
+            budget=self.budget,
+        )[0]  # fmt: skip
+        return {
+            "status": point.status,
+            "stack_stages": float(point.stack),
+            "nag_stages": float(point.nag),
+            "gd_stages": float(point.gd),
+            "ratio_to_nag": float(point.ratio),
+            "speedup_over_gd": float(point.speedup),
+            "predicted_tail_rate": point.predicted_rate,
+        }
+
+
+@dataclass(frozen=True)
+class StackingFrontierCell:
+    """The largest sigma at which stacking keeps a criterion, by bisection in log sigma along one
+    seed's ray (``sims.region.frontier``): ``nag-1.3`` (within 1.3x NAG's stages) or
+    ``acceleration`` (at least sqrt(kappa)/2 times fewer stages than GD)."""
+
+    d: int = param(16, "dimension of x, W* and every layer")
+    kappa: float = param(100.0, "condition number of Sigma")
+    criterion: str = param("nag-1.3", "nag-1.3 or acceleration")
+    layer_grad: str = param("euclidean", "euclidean (G P^T) or functional (G P^-1)")
+    low: float = param(0.01, "smallest sigma searched")
+    high: float = param(4.0, "largest sigma searched")
+    resolution: float = param(1.05, "stop when the bracket is within this factor")
+
+    def __post_init__(self):
+        from sims.deep_linear import LAYER_GRADS
+        from sims.region import CRITERIA
+
+        _check_region_problem(self.d, self.kappa)
+        check_choice("criterion", self.criterion, CRITERIA)
+        check_choice("layer_grad", self.layer_grad, LAYER_GRADS)
+        check_real("low", self.low, low=0.0, low_open=True)
+        check_real("high", self.high, low=self.low, low_open=True)
+        check_real("resolution", self.resolution, low=1.0, low_open=True)
+
+    def run(self, seed: int) -> dict:
+        from sims.region import frontier
+
+        (problem_seed,) = independent_seeds(seed, 1)
+        found = frontier(
+            self.d, self.kappa, self.criterion, [problem_seed], low=self.low, high=self.high,
+            resolution=self.resolution, layer_grad=self.layer_grad,
+        )  # fmt: skip
+        return {
+            "status": f"censored {found.censored[0]}" if found.censored[0] else "found",
+            "frontier_sigma": found.sigma[0],
+            "censored": found.censored[0],
+            "runs": found.runs,
+        }
+
+
+@dataclass(frozen=True)
+class StackingPracticeCell:
+    """Stacking with the theorem's assumptions relaxed (``sims.region.train_stagewise_variant``):
+    several gradient steps per stage, all layers trained, other momentum schedules."""
+
+    d: int = param(8, "dimension of x, W* and every layer")
+    kappa: float = param(100.0, "condition number of Sigma")
+    sigma: float = param(0.05, "distance of W* from the identity")
+    beta: str = param(
+        "nesterov",
+        "new layer = b_t W_t: zero, nesterov (beta*), one (copy), convex ((t-1)/(t+2)), "
+        "line-search, trainable-0, trainable-1",
+    )
+    steps_per_stage: int = param(1, "gradient steps per stage")
+    layers: str = param("new", "trained layers: new, all (step 1/L) or all-scaled (1/(L depth))")
+    stages: int = param(2000, "stage budget")
+
+    def __post_init__(self):
+        from sims.region import LAYERS, SCHEDULES
+
+        _check_region_problem(self.d, self.kappa, self.sigma)
+        check_choice("beta", self.beta, SCHEDULES)
+        check_steps("steps_per_stage", self.steps_per_stage, low=1)
+        check_choice("layers", self.layers, LAYERS)
+        check_steps("stages", self.stages, low=1)
+        if self.beta in ("line-search", "trainable-0", "trainable-1") and (
+            self.steps_per_stage != 1 or self.layers != "new"
+        ):
+            raise InputError(
+                f"beta {self.beta!r} is defined for steps_per_stage = 1 and layers = 'new'"
+            )
+
+    def run(self, seed: int) -> dict:
+        from sims.problems import deep_linear_problem
+        from sims.region import distance_target, reference_stages, train_stagewise_variant
+
+        (problem_seed,) = independent_seeds(seed, 1)
+        sigma_mat, w_star = deep_linear_problem(self.d, self.kappa, self.sigma, seed=problem_seed)
+        target = distance_target(sigma_mat, w_star)
+        run = train_stagewise_variant(
+            sigma_mat, w_star, self.stages, schedule=self.beta,
+            steps_per_stage=self.steps_per_stage, layers=self.layers, target=target,
+        )  # fmt: skip
+        return result_row(run, target) | {
+            "gradient_steps_to_target": float(run.steps_to(target)) * self.steps_per_stage,
+            "nag_stages_to_target": reference_stages(sigma_mat, w_star, "nag", self.stages),
+        }
+
+
 FAMILIES = {
     "deep_linear": DeepLinearCell,
     "boosting": BoostingCell,
     "inexact_nag": InexactNagCell,
+    "stacking_region": StackingRegionCell,
+    "stacking_frontier": StackingFrontierCell,
+    "stacking_practice": StackingPracticeCell,
 }
 
 
@@ -500,8 +639,13 @@ def run_sweep(
     return done
 
 
-CENSORED_METRICS = ("stages_to_target", "nag_stages_to_target")  # inf: never reached
-SUMMARY_METRICS = (*CENSORED_METRICS, "final_loss", "seconds")
+CENSORED_METRICS = (  # inf: never reached
+    "stages_to_target", "nag_stages_to_target", "gradient_steps_to_target", "stack_stages",
+    "ratio_to_nag",
+)  # fmt: skip
+SUMMARY_METRICS = (
+    *CENSORED_METRICS, "frontier_sigma", "speedup_over_gd", "final_loss", "seconds",
+)  # fmt: skip
 QUARTILES = {"q1": 0.25, "median": 0.5, "q3": 0.75}
 
 

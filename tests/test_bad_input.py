@@ -41,6 +41,13 @@ GRIDS = {
     "wrong-case.toml": 'family = "deep_linear"\n[parameters]\ninit = ["Stack"]\n',
     "target-big.toml": 'family = "deep_linear"\n[parameters]\ntarget = [2.0]\n',
     "huge-grid.toml": 'family = "deep_linear"\nseeds = 100000\n[parameters]\nkappa = [1.0, 2.0]\n',
+    # the region families of issue 18
+    "region-kappa.toml": 'family = "stacking_region"\n[parameters]\nkappa = [0.5]\n',
+    "region-sigma.toml": 'family = "stacking_region"\n[parameters]\nsigma = [-0.2]\n',
+    "frontier-d.toml": 'family = "stacking_frontier"\n[parameters]\nd = [0]\n',
+    "frontier-criterion.toml": 'family = "stacking_frontier"\n[parameters]\ncriterion = ["fast"]\n',
+    "practice-steps.toml": 'family = "stacking_practice"\n[parameters]\nsteps_per_stage = [0]\n',
+    "practice-beta.toml": 'family = "stacking_practice"\n[parameters]\nbeta = ["cosine"]\n',
 }
 
 CLI_CASES = [  # (arguments, a fragment the one-line message must contain)
@@ -103,6 +110,12 @@ CLI_CASES = [  # (arguments, a fragment the one-line message must contain)
     (["sweep", "wrong-case.toml", "--out", "results"], "init must be one of"),
     (["sweep", "target-big.toml", "--out", "results"], "target must be <= 1"),
     (["sweep", "huge-grid.toml", "--out", "results"], "grid too large"),
+    (["sweep", "region-kappa.toml", "--out", "results"], "kappa must be >= 1"),
+    (["sweep", "region-sigma.toml", "--out", "results"], "sigma must be >= 0"),
+    (["sweep", "frontier-d.toml", "--out", "results"], "d must be >= 1"),
+    (["sweep", "frontier-criterion.toml", "--out", "results"], "criterion must be one of"),
+    (["sweep", "practice-steps.toml", "--out", "results"], "steps_per_stage must be >= 1"),
+    (["sweep", "practice-beta.toml", "--out", "results"], "beta must be one of"),
     (["sweep", "ok.toml", "--out", "results", "--device", "gpu"], "CuPy"),
     (["sweep", "ok.toml", "--out", "blocker"], "is a file"),
     (["sweep", "ok.toml", "--out", ""], "empty"),

@@ -187,6 +187,28 @@ def gd_loss_on_quadratic(lam, weights, eta: float, n: int) -> float:
     return 0.5 * float(np.sum(lam * weights * (1.0 - eta * lam) ** (2 * n)))
 
 
+def momentum_loss_curve(lam, weights, eta: float, beta: float, n: int) -> np.ndarray:
+    """``f_k - f*`` for k = 0..n of constant-momentum NAG (GD for ``beta = 0``) with step ``eta``
+    and ``y_0 = x_0`` on a quadratic with eigenvalues ``lam`` and squared initial errors
+    ``weights`` along its eigenvectors: the error along eigenvector j is ``p_k(eta lam_j)`` times
+    its initial value, with ``p_{k+1} = a ((1 + beta) p_k - beta p_{k-1})``, ``a = 1 - eta lam``
+    (module docstring, at step eta instead of 1/L), so ``f_k - f* = 1/2 sum_j lam_j p_k^2 weights_j``."""
+    lam = check_array("lam", lam, ndim=1)
+    weights = check_array("weights", weights, ndim=1)
+    eta = check_real("eta", eta, low=0.0, low_open=True)
+    beta = check_real("beta", beta, low=0.0, high=1.0)
+    n = check_int("n", n, low=0)
+    a = 1.0 - eta * lam
+    prev, cur = np.ones_like(a), np.ones_like(a)
+    out = np.empty(n + 1)
+    out[0] = 0.5 * float(np.sum(lam * weights))
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in range(1, n + 1):
+            prev, cur = cur, a * ((1.0 + beta) * cur - beta * prev)
+            out[k] = 0.5 * float(np.sum(lam * weights * cur * cur))
+    return out
+
+
 def steps_to_accuracy(method: str, kappa: float, eps: float, beta: float | None = None) -> int:
     """Smallest ``N`` with ``worst_case_ratio(method, kappa, N, beta) <= eps``.
 

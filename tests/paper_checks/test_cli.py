@@ -205,3 +205,17 @@ def test_bench_smoke_runs_every_section(capsys):
     assert all(report[section] for section in report)
     batch = next(r for r in report["kernels"] if "threads_used" in r)
     assert 1 <= batch["threads_used"] <= batch["threads_available"]
+
+
+def test_a_claims_table_is_rendered_in_markdown():
+    from paper_checks.report import markdown_table
+
+    lines = markdown_table([{"variant": "a|b", "stages": 12.0}, {"variant": "c", "stages": 1e-7}])
+    assert lines == [
+        "| variant | stages |",
+        "|---|---|",
+        "| a\\|b | 12 |",
+        "| c | 1e-07 |",
+        "",
+    ]
+    assert markdown_table(None) == [] and markdown_table([]) == []

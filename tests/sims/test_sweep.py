@@ -155,11 +155,19 @@ def test_summary_and_figure_from_a_results_directory(tmp_path, capsys):
     assert (tmp_path / "fig.png").stat().st_size > 10_000
 
 
-def test_example_grid_parses():
+@pytest.mark.parametrize(
+    ("name", "cells"),
+    [
+        ("deep_linear_grid.toml", 3 * 2 * 2 * 5),
+        ("stacking_frontier_grid.toml", 4 * 5 * 2 * 5),
+        ("stacking_practice_grid.toml", 4 * 4 * 5),
+    ],
+)
+def test_example_grids_parse(name, cells):
     from pathlib import Path
 
-    grid = sweep.parse_grid(Path(__file__).parents[2] / "examples" / "deep_linear_grid.toml")
-    assert len(sweep.cells(grid)) == 3 * 2 * 2 * 5
+    grid = sweep.parse_grid(Path(__file__).parents[2] / "examples" / name)
+    assert len(sweep.cells(grid)) == cells
 
 
 def test_a_diverging_inexact_nag_cell_is_stored_as_diverged(tmp_path):
@@ -196,3 +204,34 @@ def test_unreached_targets_are_censored_not_minus_one():
     median then took for a small number)."""
     row = sweep.DeepLinearCell(kappa=1000.0, init="zero", stages=3).run(0)
     assert row["status"] == "max_stages" and row["stages_to_target"] == float("inf")
+
+
+REGION_GRIDS = {
+    "stacking_region": {"d": [4], "kappa": [10.0, 100.0], "sigma": [0.05, 2.0]},
+    "stacking_frontier": {"d": [4], "kappa": [10.0], "criterion": ["nag-1.3", "acceleration"]},
+    "stacking_practice": {"d": [4], "beta": ["nesterov", "convex"], "stages": [400]},
+}
+
+
+@pytest.mark.parametrize("family", sorted(REGION_GRIDS))
+def test_region_families_run_through_the_engine(tmp_path, family):
+    """Each cell is the sims.region function it wraps, on the cell's problem seed."""
+    from sims.problems import independent_seeds
+    from sims.region import frontier, region_points
+
+    grid = {"family": family, "seeds": 2, "parameters": REGION_GRIDS[family]}
+    n = sweep.run_sweep(grid, tmp_path, backend="processes", workers=2)
+    frame = sweep.load_results(tmp_path)
+    assert n == len(frame) and (frame["status"] != "error").all(), frame.get("error")
+    assert not sweep.summary(tmp_path).empty
+    cell = sweep.cells(sweep.parse_grid(grid))[0]
+    row = frame.set_index("key").loc[cell.key]
+    (seed,) = independent_seeds(cell.seed, 1)
+    if family == "stacking_region":
+        point = region_points(4, cell.params["kappa"], [(cell.params["sigma"], seed)])[0]
+        assert row["stack_stages"] == point.stack and row["nag_stages"] == point.nag
+    elif family == "stacking_frontier":
+        found = frontier(4, cell.params["kappa"], cell.params["criterion"], [seed])
+        assert row["frontier_sigma"] == found.sigma[0] and row["runs"] == found.runs
+    else:
+        assert row["stages_to_target"] <= 400 * 1 and row["nag_stages_to_target"] > 0
