@@ -554,7 +554,13 @@ def _cmd_bench(args) -> int:
                 f", sklearn {row['sklearn_s'] * 1e3:.1f} ms  ratio {row['ratio_to_sklearn']:.2f}"
             )
         numpy_part = f", numpy {row['numpy_s'] * 1e3:.1f} ms" if "numpy_s" in row else ""
-        if "torch_s" in row:
+        if "ratio_best_peer_to_numba" in row:  # the batch against its peers
+            numpy_part += "".join(
+                f", {name} not installed" if row[f"{name}_s"] is None
+                else f", {name} {row[f'{name}_s'] * 1e3:.1f} ms"
+                for name in ("torch", "jax")
+            ) + f" (best peer / numba {row['ratio_best_peer_to_numba']:.2f})"  # fmt: skip
+        elif "torch_s" in row:
             numpy_part += (
                 ", torch not installed"
                 if row["torch_s"] is None

@@ -234,7 +234,7 @@ def tail_points(d: int, kappa: float, rays, *, layer_grad="euclidean") -> list[T
     problems = [deep_linear_problem(d, kappa, sigma, seed=seed) for sigma, seed in rays]
     runs = train_stagewise_batch(
         [{"Sigma": s, "W_star": w} for s, w in problems],
-        int(60 * math.sqrt(kappa) + 400),
+        int(150 * math.sqrt(kappa) + 400),  # 1e-26 R_0 at up to ~3x NAG's stages
         layer_grad=layer_grad,
         target=TAIL_WINDOW[1] / 100,
     )

@@ -159,7 +159,7 @@ def frontier_table(scale: str, arm: str) -> dict:
     negative="planted frontiers c kappa^(+1/4)",
     figures=("stacking-region",),
     group="stacking.region",
-    minutes=6.0,
+    minutes=5.0,
 )
 def _frontier_decreases(scale, arm, rng):
     size = SIZES[scale]

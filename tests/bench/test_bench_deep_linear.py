@@ -36,3 +36,26 @@ def test_stage_time_by_dimension(benchmark, backend, d):
     train_stagewise(sigma, w_star, 1, backend=backend)
     result = benchmark(train_stagewise, sigma, w_star, 5, backend=backend)
     assert len(result.losses) == 6
+
+
+@pytest.mark.parametrize("peer", ["numpy", "torch", "jax"])
+def test_batch_peers(benchmark, peer):
+    """What a user would otherwise write for the batch (``paper_checks.bench``), on 200 instances
+    and 100 stages (the 1000 x 500 comparison is ``stagewise bench``'s); each must reproduce the
+    kernel's losses."""
+    import numpy as np
+
+    from paper_checks import bench
+
+    if peer != "numpy":
+        pytest.importorskip(peer)
+    run = getattr(bench, f"{peer}_stacking_batch")
+    specs = [
+        {"Sigma": s, "W_star": w}
+        for s, w in (deep_linear_problem(16, 100, 0.05, seed=k) for k in range(200))
+    ]
+    arrays = bench.eigenbasis_batch(specs)
+    run(*arrays, 100)  # compile (JAX)
+    losses = benchmark(run, *arrays, 100)
+    ours = np.array([r.losses for r in train_stagewise_batch(specs, 100)])
+    np.testing.assert_allclose(losses[:, :20], ours[:, :20], rtol=1e-8)
