@@ -25,13 +25,13 @@ def plot_region(kappas, sigmas, panels: dict):
                              norm=LogNorm(1.0, RATIO_CAP), shading="flat")  # fmt: skip
         fine = np.geomspace(kappas[0], kappas[-1], 50)
         for colour, (label, (medians, exponent, prefactor)) in zip(
-            ("white", "#E69F00"), data["frontiers"].items(), strict=False
+            ("#56B4E9", "#E69F00"), data["frontiers"].items(), strict=False
         ):
             ax.plot(kappas, medians, "o", color=colour, markeredgecolor="black", markersize=4,
                     label=f"{label} (median over seeds)")  # fmt: skip
             ax.plot(fine, prefactor * fine**exponent, "-", color=colour, linewidth=1.2,
                     label=f"{label} fit: c kappa^a")  # fmt: skip
-            ax.text(0.03, 0.04 if colour == "white" else 0.12, f"{label}: a = {exponent:.2f}",
+            ax.text(0.03, 0.04 if colour == "#56B4E9" else 0.12, f"{label}: a = {exponent:.2f}",
                     transform=ax.transAxes, color=colour, fontsize=6.5)  # fmt: skip
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -40,7 +40,7 @@ def plot_region(kappas, sigmas, panels: dict):
         ax.set_title(f"d = {d}", fontsize=8)
         ax.grid(False)
     cbar = fig.colorbar(mesh, ax=axes, shrink=0.85)
-    cbar.set_label(f"stages / NAG's stages (median; {RATIO_CAP:g} = not within {RATIO_CAP:g}x)")
+    cbar.set_label(f"stages / NAG's (median; {RATIO_CAP:g}: not within {RATIO_CAP:g}x)")
     legend_below(fig, axes, ncols=2)
     return fig
 
@@ -73,5 +73,5 @@ def plot_practice(rows: list[dict]):
     ax.set_xscale("log")
     ax.set_yticks(y, [r["variant"] for r in rows], fontsize=6.5)
     ax.set_xlabel("median over seeds (>: never reached within the budget, or diverged)")
-    ax.legend(loc="lower right", fontsize=6.5)
+    legend_below(fig, [ax], ncols=2)
     return fig

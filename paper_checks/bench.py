@@ -132,13 +132,36 @@ def torch_stacking_batch(lam, w_star, beta, eta, stages: int) -> np.ndarray | No
 
 def jax_stacking_batch(lam, w_star, beta, eta, stages: int) -> np.ndarray | None:
     """``numpy_stacking_batch`` as ``jit(vmap(scan))`` in JAX (float64); None without JAX. The
-    compiled function is cached per shape, so a second call times only the run."""
+    compiled function is cached per shape, so a second call times only the run. JAX starts
+    threads that make a later ``os.fork`` unsafe: call it in a process of its own
+    (``timed_in_fresh_process``)."""
     try:
         import jax
     except ImportError:
         return None
     jax.config.update("jax_enable_x64", True)
     return np.asarray(_jax_runner(stages)(lam, w_star, beta, eta))
+
+
+def _timed(name: str, arrays, stages: int, repeats: int):
+    """(best time, losses) of the peer ``<name>_stacking_batch``, or None when not installed."""
+    peer = globals()[f"{name}_stacking_batch"]
+    if peer(*(a[:1] for a in arrays), 1) is None:
+        return None
+    out = []
+    seconds = best_time(lambda: out.append(peer(*arrays, stages)), repeats)
+    return seconds, out[-1]
+
+
+def timed_in_fresh_process(name: str, arrays, stages: int, repeats: int):
+    """``_timed`` in a freshly spawned process, which leaves no library threads behind in this
+    one."""
+    import concurrent.futures
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
+        return pool.submit(_timed, name, arrays, stages, repeats).result()
 
 
 @functools.cache
@@ -205,17 +228,12 @@ def deep_linear_bench(repeats: int = 5, sizes: Sizes = FULL) -> list[dict]:
     }
     arrays = eigenbasis_batch(specs)
     ours = np.array([r.losses for r in results[-1]])
-    for name, peer in (("numpy", numpy_stacking_batch), ("torch", torch_stacking_batch),
-                       ("jax", jax_stacking_batch)):  # fmt: skip
-        if peer(*(a[:1] for a in arrays), 1) is None:  # not installed
-            row[f"{name}_s"] = None
-            continue
-        out = []  # best of two: the first call compiles JAX's function for these shapes
-        row[f"{name}_s"] = best_time(
-            lambda p=peer, out=out: out.append(p(*arrays, sizes.batch_stages)), 2
-        )
-        early = min(20, sizes.batch_stages)  # same recursion: equal until round-off grows
-        np.testing.assert_allclose(out[-1][:, :early], ours[:, :early], rtol=1e-8)
+    for name in ("numpy", "torch", "jax"):  # best of two: the first call compiles JAX's function
+        timed = timed_in_fresh_process(name, arrays, sizes.batch_stages, 2)
+        row[f"{name}_s"] = None if timed is None else timed[0]
+        if timed is not None:
+            early = min(20, sizes.batch_stages)  # same recursion: equal until round-off grows
+            np.testing.assert_allclose(timed[1][:, :early], ours[:, :early], rtol=1e-8)
     peers = [row[f"{k}_s"] for k in ("numpy", "torch", "jax") if row[f"{k}_s"] is not None]
     row["ratio_best_peer_to_numba"] = min(peers) / seconds
     row["target"] = ">= 3x the best peer (issue 18)"

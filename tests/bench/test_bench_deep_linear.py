@@ -38,11 +38,12 @@ def test_stage_time_by_dimension(benchmark, backend, d):
     assert len(result.losses) == 6
 
 
-@pytest.mark.parametrize("peer", ["numpy", "torch", "jax"])
+@pytest.mark.parametrize("peer", ["numpy", "torch"])
 def test_batch_peers(benchmark, peer):
     """What a user would otherwise write for the batch (``paper_checks.bench``), on 200 instances
     and 100 stages (the 1000 x 500 comparison is ``stagewise bench``'s); each must reproduce the
-    kernel's losses."""
+    kernel's losses. JAX's peer runs in ``stagewise bench`` only, in a process of its own (its
+    threads make the test suite's later forks unsafe)."""
     import numpy as np
 
     from paper_checks import bench
@@ -55,7 +56,6 @@ def test_batch_peers(benchmark, peer):
         for s, w in (deep_linear_problem(16, 100, 0.05, seed=k) for k in range(200))
     ]
     arrays = bench.eigenbasis_batch(specs)
-    run(*arrays, 100)  # compile (JAX)
     losses = benchmark(run, *arrays, 100)
     ours = np.array([r.losses for r in train_stagewise_batch(specs, 100)])
     np.testing.assert_allclose(losses[:, :20], ours[:, :20], rtol=1e-8)
