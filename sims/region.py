@@ -176,28 +176,38 @@ def frontier(
     resolution: float = 1.05,
     layer_grad="euclidean",
 ) -> Frontier:
-    """Bisection in log sigma, all seeds in lockstep (one batch per step), for the largest sigma
-    where ``holds``, to within a factor ``resolution``. It assumes the criterion fails from some
-    sigma on along each seed's ray (where it does not, it returns one crossing). A dense grid at
-    that resolution costs ``log(high/low)/log(resolution)`` runs per seed, the search about the
-    log2 of that."""
+    """The largest sigma along each seed's ray where ``holds``, by ``bisect_rays`` with one batch
+    of stacking runs per step. A dense grid at that resolution costs ``log(high/low) /
+    log(resolution)`` runs per seed, the search about the log2 of that."""
     check_choice("criterion", criterion, CRITERIA)
+    seeds = list(seeds)
+    budget = 1.3 if criterion == "nag-1.3" else 4.0
+
+    def test(rays) -> list[bool]:
+        points = region_points(d, kappa, rays, layer_grad=layer_grad, budget=budget)
+        return [holds(p, criterion, kappa) for p in points]
+
+    return bisect_rays(test, seeds, low, high, resolution)
+
+
+def bisect_rays(test, seeds, low: float, high: float, resolution: float) -> Frontier:
+    """Bisection in log sigma on [low, high], all rays in lockstep: ``test(rays)`` says for each
+    ``(sigma, seed)`` whether the criterion holds there. Returns, per seed, the largest sigma where
+    it holds to within a factor ``resolution``, assuming it fails from some sigma on (where it
+    does not, one crossing)."""
     low = check_real("low", low, low=0.0, low_open=True)
     high = check_real("high", high, low=low, low_open=True)
     resolution = check_real("resolution", resolution, low=1.0, low_open=True)
     seeds = list(seeds)
     if not seeds:
         raise InputError("seeds must name at least one seed")
-    budget = 1.3 if criterion == "nag-1.3" else 4.0
 
-    def test(log_sigmas, which) -> list[bool]:
-        rays = [(float(np.exp(log_sigmas[i])), seeds[i]) for i in which]
-        points = region_points(d, kappa, rays, layer_grad=layer_grad, budget=budget)
-        return [holds(p, criterion, kappa) for p in points]
+    def run(log_sigmas, which) -> list[bool]:
+        return test([(float(np.exp(log_sigmas[i])), seeds[i]) for i in which])
 
     everyone = range(len(seeds))
     lo, hi = np.full(len(seeds), math.log(low)), np.full(len(seeds), math.log(high))
-    at_low, at_high = test(lo, everyone), test(hi, everyone)
+    at_low, at_high = run(lo, everyone), run(hi, everyone)
     runs = 2 * len(seeds)
     while True:
         which = [i for i in everyone if at_low[i] and not at_high[i]
@@ -205,7 +215,7 @@ def frontier(
         if not which:
             break
         mid = (lo + hi) / 2
-        for i, ok in zip(which, test(mid, which), strict=True):
+        for i, ok in zip(which, run(mid, which), strict=True):
             lo[i], hi[i] = (mid[i], hi[i]) if ok else (lo[i], mid[i])
         runs += len(which)
     sigma, censored = [], []
@@ -217,6 +227,19 @@ def frontier(
         else:
             sigma.append(float(np.exp(lo[i]))), censored.append("")
     return Frontier(sigma, censored, runs)
+
+
+def spectral_keeps(d: int, kappa: float, sigma: float, seed, factor: float = 1.3) -> bool:
+    """Whether the spectral tail rate of euclidean stacking (``theory.stacking_tail``) on the
+    problem of ``(sigma, seed)`` is at least NAG's over ``factor``: the asymptotic theory's
+    version of the ``nag-1.3`` criterion."""
+    s, w = deep_linear_problem(d, kappa, sigma, seed=seed)
+    lam = np.linalg.eigvalsh(s)
+    beta, eta = nesterov_beta(lam[-1] / lam[0]), 1 / lam[-1]
+    return (
+        predicted_tail_rate(s, w, beta, eta)
+        >= predicted_tail_rate(s, np.eye(d), beta, eta) / factor
+    )
 
 
 @dataclass(frozen=True)

@@ -12,24 +12,25 @@ spectral prediction are ours (``reconstructed``).
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
 
 from paper_checks.expect import AtLeast, AtMost, Near, mean_interval, median_interval
-from paper_checks.measure import seeds
+from paper_checks.measure import fitted_slope, seeds
 from paper_checks.registry import Measurement, claim, figure
 from sims.deep_linear import nesterov_reference
 from sims.problems import deep_linear_problem
 from sims.region import (
     CRITERIA,
     TAIL_WINDOW,
+    bisect_rays,
     distance_target,
     frontier,
     reference_stages,
     region_points,
+    spectral_keeps,
     tail_points,
     train_stagewise_variant,
     window_rate,
@@ -77,8 +78,9 @@ def _seeds(scale: str, key: str) -> list[int]:
 @cache
 def frontiers(scale: str) -> dict:
     """Per (criterion, d, kappa): the ``sims.region.Frontier`` of the scale's seeds (one ray per
-    seed, the same rays at every kappa and d), and the seconds the searches took."""
-    size, out, started = SIZES[scale], {}, time.perf_counter()
+    seed, the same rays at every kappa and d). No timings: claims.json must not depend on the
+    machine (the report's time column has the group's)."""
+    size, out = SIZES[scale], {}
     for criterion in CRITERIA:
         for d in size.dims:
             for kappa in size.kappas:
@@ -86,28 +88,28 @@ def frontiers(scale: str) -> dict:
                     d, kappa, criterion, _seeds(scale, "rays"), low=LOW, high=HIGH,
                     resolution=size.resolution,
                 )  # fmt: skip
-    return {"frontiers": out, "seconds": time.perf_counter() - started}
+    return out
 
 
 @cache
 def phase_grid(scale: str) -> dict:
     """Per (d, kappa, sigma) of the dense grid: the ``RegionPoint`` of each seed (budget 4x
-    NAG), and the seconds the grid took."""
-    size, out, started = SIZES[scale], {}, time.perf_counter()
+    NAG)."""
+    size, out = SIZES[scale], {}
     for d in size.dims:
         for kappa in size.kappas:
             rays = [(s, seed) for s in size.phase_sigmas for seed in _seeds(scale, "rays")]
             points = region_points(d, kappa, rays)
             for i, sigma in enumerate(size.phase_sigmas):
                 out[(d, kappa, sigma)] = points[i * size.seeds : (i + 1) * size.seeds]
-    return {"points": out, "seconds": time.perf_counter() - started}
+    return out
 
 
 def _per_seed_slopes(values: dict, xs) -> list[float]:
     """Least-squares slope of log value against log x, one per seed: ``values[x]`` lists the
     seeds' values at x (the same rays at every x)."""
-    logs = np.log(np.array([values[x] for x in xs], dtype=float))  # (len(xs), seeds)
-    return [float(np.polyfit(np.log(xs), logs[:, j], 1)[0]) for j in range(logs.shape[1])]
+    per_seed = np.array([values[x] for x in xs], dtype=float).T  # (seeds, len(xs))
+    return [fitted_slope(xs, ys) for ys in per_seed]
 
 
 def frontier_exponents(table: dict, criterion: str, dims, kappas) -> dict:
@@ -129,7 +131,7 @@ def frontier_table(scale: str, arm: str) -> dict:
     each seed's measured frontier at the smallest kappa: ``kappa^(-1/4)`` (positive: decreasing
     by construction) or ``kappa^(+1/4)`` (negative)."""
     size = SIZES[scale]
-    found = frontiers(scale)["frontiers"]
+    found = frontiers(scale)
     if arm == "claim":
         return {key: f.sigma for key, f in found.items()}
     power = -0.25 if arm == "positive" else 0.25
@@ -166,8 +168,8 @@ def _frontier_decreases(scale, arm, rng):
     table = frontier_table(scale, arm)
     exponents = {c: frontier_exponents(table, c, size.dims, size.kappas) for c in CRITERIA}
     found = frontiers(scale)
-    censored = sum(x != "" for f in found["frontiers"].values() for x in f.censored)
-    runs = sum(f.runs for f in found["frontiers"].values())
+    censored = sum(x != "" for f in found.values() for x in f.censored)
+    runs = sum(f.runs for f in found.values())
     grid = phase_grid(scale)
     rows = [
         {"d": d, "kappa": k,
@@ -181,48 +183,31 @@ def _frontier_decreases(scale, arm, rng):
         {"exponents": {c: {k: e.as_dict() for k, e in v.items()} for c, v in exponents.items()},
          "frontier_sigma": {f"{c},d={d},kappa={k}": v for (c, d, k), v in table.items()},
          "censored_searches": censored, "search_runs": runs,
-         "search_seconds": found["seconds"],
-         "dense_grid_runs_at_same_resolution": dense * len(found["frontiers"]) * size.seeds,
-         "phase_grid_runs": sum(len(v) for v in grid["points"].values()),
-         "phase_grid_seconds": grid["seconds"], "table": rows},
+         "dense_grid_runs_at_same_resolution": dense * len(found) * size.seeds,
+         "phase_grid_runs": sum(len(v) for v in grid.values()),
+         "table": rows},
         f"sigma_1.3 ~ kappa^{exponents['nag-1.3']['kappa'].text()} d^"
         f"{exponents['nag-1.3']['d'].text()}; sigma_acc ~ kappa^"
         f"{exponents['acceleration']['kappa'].text()} d^{exponents['acceleration']['d'].text()}; "
-        f"search {runs} runs in {found['seconds']:.0f} s ({censored} censored)",
+        f"search {runs} stacking runs ({censored} censored)",
     )  # fmt: skip
-
-
-def spectral_frontier(d: int, kappa: float, seed: int, resolution: float) -> float:
-    """The sigma_1.3 the asymptotic theory predicts along a ray: the largest sigma at which the
-    spectral tail rate of stacking (``theory.stacking_tail``) is at least NAG's over 1.3, by the
-    same bisection in log sigma on [LOW, HIGH]."""
-
-    def keeps(sigma):
-        s, w = deep_linear_problem(d, kappa, sigma, seed=seed)
-        lam = np.linalg.eigvalsh(s)
-        beta, eta = nesterov_beta(lam[-1] / lam[0]), 1 / lam[-1]
-        nag = predicted_tail_rate(s, np.eye(d), beta, eta)
-        return predicted_tail_rate(s, w, beta, eta) >= nag / 1.3
-
-    lo, hi = math.log(LOW), math.log(HIGH)
-    if not keeps(LOW):
-        return LOW
-    if keeps(HIGH):
-        return HIGH
-    while hi - lo > math.log(resolution):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if keeps(math.exp(mid)) else (lo, mid)
-    return math.exp(lo)
 
 
 @cache
 def spectral_frontiers(scale: str) -> dict:
+    """Per (d, kappa): the sigma_1.3 the asymptotic theory predicts along each seed's ray (the
+    largest sigma at which ``sims.region.spectral_keeps``), by the same bisection."""
     size = SIZES[scale]
-    return {
-        (d, k): [spectral_frontier(d, k, s, size.resolution) for s in _seeds(scale, "rays")]
-        for d in size.dims
-        for k in size.kappas
-    }
+    out = {}
+    for d in size.dims:
+        for k in size.kappas:
+
+            def test(rays, d=d, k=k):
+                return [spectral_keeps(d, k, sigma, seed) for sigma, seed in rays]
+
+            found = bisect_rays(test, _seeds(scale, "rays"), LOW, HIGH, size.resolution)
+            out[(d, k)] = found.sigma
+    return out
 
 
 @claim(
@@ -245,7 +230,7 @@ def spectral_frontiers(scale: str) -> dict:
 def _frontier_spectral(scale, arm, rng):
     size = SIZES[scale]
     predicted = spectral_frontiers(scale)
-    measured = {key: f.sigma for key, f in frontiers(scale)["frontiers"].items()}
+    measured = {key: f.sigma for key, f in frontiers(scale).items()}
     gaps = []
     for d in size.dims:
         spectral = {k: predicted[(d, k)] for k in size.kappas}
@@ -695,8 +680,8 @@ def _region_figure(scale):
     from figures.region import plot_region
 
     size = SIZES[scale]
-    grid = phase_grid(scale)["points"]
-    table = {key: f.sigma for key, f in frontiers(scale)["frontiers"].items()}
+    grid = phase_grid(scale)
+    table = {key: f.sigma for key, f in frontiers(scale).items()}
     panels = {}
     for d in size.dims:
         ratio = [[float(np.median([p.ratio for p in grid[(d, k, s)]])) for k in size.kappas]

@@ -35,13 +35,13 @@ from sims.deep_linear import (
     train_stagewise_batch,
 )
 from sims.problems import deep_linear_problem
+from sims.region import TARGET, distance_target, window_rate
 from theory import robust_nesterov, spectral
 from theory.rates import nesterov_beta
 
 PAPER = "Agarwal et al. 2024 (arXiv 2403.04978)"
 KAPPAS = (10, 100, 1000, 10000)
 SIGMAS = (0.01, 0.05, 0.1)
-TARGET = 1e-6
 
 
 @dataclass(frozen=True)
@@ -68,25 +68,11 @@ def _budget(kappa, init):
     return int(30 * kappa + 200) if init == "zero" else int(60 * np.sqrt(kappa) + 200)
 
 
-def distance_target(sigma_mat, w_star) -> float:
-    """The target ``R_t <= 1e-6 (mu/2) ||P_0 - W*||_F^2`` (P_0 = I) as a fraction of R_0: relative
-    to the distance to the optimum, not to the initial loss (whose slowest direction holds only
-    ~1/kappa of R_0, which biased the fitted slopes of revision 1 low)."""
-    error = np.eye(len(w_star)) - w_star
-    mu = np.linalg.eigvalsh(sigma_mat)[0]
-    return TARGET * mu * float(np.sum(error**2)) / float(np.trace(error @ sigma_mat @ error.T))
-
-
 def tail_rate(losses, target) -> float:
-    """Per-stage contraction of the loss over the second half of the run (in log loss): ``log(
-    L_a / L_b) / (b - a)`` with a, b the first stages below ``sqrt(target) L_0`` and ``target
-    L_0``; NaN if the run never reached the target."""
-    losses = np.asarray(losses)
-    hits = [np.flatnonzero(losses <= t * losses[0]) for t in (np.sqrt(target), target)]
-    if not hits[1].size:
-        return float("nan")
-    a, b = hits[0][0], hits[1][0]
-    return float(np.log(losses[a] / losses[b]) / (b - a))
+    """Per-stage contraction of the loss over the second half of the run (in log loss), between
+    the first stages below ``sqrt(target) L_0`` and ``target L_0`` (``sims.region.window_rate``);
+    NaN if the run never reached the target."""
+    return window_rate(losses, np.sqrt(target), target)
 
 
 def gd_stages(sigma_mat, w_star, kappa) -> tuple[float, float]:
