@@ -40,7 +40,7 @@ def plot_region(kappas, sigmas, panels: dict):
         ax.set_title(f"d = {d}", fontsize=8)
         ax.grid(False)
     cbar = fig.colorbar(mesh, ax=axes, shrink=0.85)
-    cbar.set_label(f"stages / NAG's (median; {RATIO_CAP:g}: not within {RATIO_CAP:g}x)")
+    cbar.set_label(f"stages / NAG's (median, capped at {RATIO_CAP:g})")
     legend_below(fig, axes, ncols=2)
     return fig
 
