@@ -275,6 +275,22 @@ def tail_points(d: int, kappa: float, rays, *, layer_grad="euclidean") -> list[T
     return out
 
 
+def check_variant(schedule: str, steps_per_stage, layers: str) -> int:
+    """Validate a variant of ``train_stagewise_variant`` (raising ``InputError`` naming what is
+    wrong); returns the steps per stage."""
+    check_choice("schedule", schedule, SCHEDULES)
+    steps = check_steps("steps_per_stage", steps_per_stage, low=1)
+    check_choice("layers", layers, LAYERS)
+    if schedule in ("line-search", "trainable-0", "trainable-1") and (
+        steps != 1 or layers != "new"
+    ):
+        raise InputError(
+            f"schedule {schedule!r} is defined for one step on the new layer only "
+            f"(steps_per_stage=1, layers='new'), got steps_per_stage={steps}, layers={layers!r}"
+        )
+    return steps
+
+
 def train_stagewise_variant(
     Sigma, W_star, stages: int, *, schedule="nesterov", steps_per_stage=1, layers="new", target=None
 ) -> RunResult:
@@ -288,16 +304,8 @@ def train_stagewise_variant(
     search, ``stacking_line_search``) and ``trainable-0`` / ``trainable-1`` (beta a trainable
     scalar from 0 or 1, one gradient step of size eta per stage). ``target``: stop at ``target``
     times the initial loss."""
-    check_choice("schedule", schedule, SCHEDULES)
-    steps = check_steps("steps_per_stage", steps_per_stage, low=1)
-    check_choice("layers", layers, LAYERS)
+    steps = check_variant(schedule, steps_per_stage, layers)
     stages = check_steps("stages", stages, low=1)
-    special = schedule in ("line-search", "trainable-0", "trainable-1")
-    if special and (steps != 1 or layers != "new"):
-        raise InputError(
-            f"schedule {schedule!r} is defined for one step on the new layer only "
-            f"(steps_per_stage=1, layers='new'), got steps_per_stage={steps}, layers={layers!r}"
-        )
     if schedule == "line-search":
         return stacking_line_search(Sigma, W_star, stages, target=target)
     if schedule.startswith("trainable"):

@@ -349,19 +349,12 @@ class StackingPracticeCell:
     stages: int = param(2000, "stage budget")
 
     def __post_init__(self):
-        from sims.region import LAYERS, SCHEDULES
+        from sims.region import SCHEDULES, check_variant
 
         _check_region_problem(self.d, self.kappa, self.sigma)
-        check_choice("beta", self.beta, SCHEDULES)
-        check_steps("steps_per_stage", self.steps_per_stage, low=1)
-        check_choice("layers", self.layers, LAYERS)
+        check_choice("beta", self.beta, SCHEDULES)  # named as the grid names it
+        check_variant(self.beta, self.steps_per_stage, self.layers)
         check_steps("stages", self.stages, low=1)
-        if self.beta in ("line-search", "trainable-0", "trainable-1") and (
-            self.steps_per_stage != 1 or self.layers != "new"
-        ):
-            raise InputError(
-                f"beta {self.beta!r} is defined for steps_per_stage = 1 and layers = 'new'"
-            )
 
     def run(self, seed: int) -> dict:
         from sims.problems import deep_linear_problem
