@@ -1,7 +1,7 @@
 """A small pre-LN transformer (issue 19; work in progress: NumPy reference only, no kernel yet).
 
     x_0 = E[tokens] + P[:T]
-    x_l = x_{l-1} + a_l Attn_l(LN1_l(x_{l-1})),   x_l <- x_l + a_l MLP_l(LN2_l(x_l))
+    x_l = x_{i-1} + a_l Attn_l(LN1_l(x_{i-1})),   x_l <- x_l + a_l MLP_l(LN2_l(x_l))
     logits = LN_f(x_L) W_out + b_out
 
 Attention: H heads of width D/H, ``softmax(q k^T / sqrt(D/H) + mask) v``, the mask -inf above the
@@ -66,7 +66,6 @@ def _ln(x, g, b):
 def _ln_back(dy, g, cache):
     xhat, inv = cache
     dxhat = dy * g
-    n = xhat.shape[-1]
     dx = inv * (
         dxhat - dxhat.mean(-1, keepdims=True) - xhat * (dxhat * xhat).mean(-1, keepdims=True)
     )
@@ -91,9 +90,9 @@ def loss_and_grads(params, tokens, targets, weights, heads: int, causal: bool, m
     x = params["tok"][tokens] + params["pos"][:T]
     bias = np.where(np.triu(np.ones((T, T)), 1) > 0, -np.inf, 0.0) if causal else np.zeros((T, T))
     caches = []
-    for l in range(depth):
-        h, c1 = _ln(x, params["ln1_g"][l], params["ln1_b"][l])
-        q, k, v = (h @ params[w][l] for w in ("wq", "wk", "wv"))
+    for i in range(depth):
+        h, c1 = _ln(x, params["ln1_g"][i], params["ln1_b"][i])
+        q, k, v = (h @ params[w][i] for w in ("wq", "wk", "wv"))
         split = lambda z: z.reshape(B, T, heads, dh).transpose(0, 2, 1, 3)  # noqa: E731
         qh, kh, vh = split(q), split(k), split(v)
         s = qh @ kh.transpose(0, 1, 3, 2) / np.sqrt(dh) + bias
@@ -101,14 +100,14 @@ def loss_and_grads(params, tokens, targets, weights, heads: int, causal: bool, m
         a = np.exp(s)
         a /= a.sum(-1, keepdims=True)
         o = (a @ vh).transpose(0, 2, 1, 3).reshape(B, T, d)
-        attn = o @ params["wo"][l] + params["bo"][l]
-        x1 = x + alpha[l] * attn
-        h2, c2 = _ln(x1, params["ln2_g"][l], params["ln2_b"][l])
-        u = h2 @ params["w1"][l] + params["b1"][l]
+        attn = o @ params["wo"][i] + params["bo"][i]
+        x1 = x + alpha[i] * attn
+        h2, c2 = _ln(x1, params["ln2_g"][i], params["ln2_b"][i])
+        u = h2 @ params["w1"][i] + params["b1"][i]
         g = _gelu(u)
-        m = g @ params["w2"][l] + params["b2"][l]
+        m = g @ params["w2"][i] + params["b2"][i]
         caches.append((h, c1, qh, kh, vh, a, o, x1, h2, c2, u, g))
-        x = x1 + alpha[l] * m
+        x = x1 + alpha[i] * m
     hf, cf = _ln(x, params["lnf_g"], params["lnf_b"])
     logits = hf @ params["wout"] + params["bout"]
     z = logits - logits.max(-1, keepdims=True)
@@ -125,21 +124,21 @@ def loss_and_grads(params, tokens, targets, weights, heads: int, causal: bool, m
     grads["wout"] = hf.reshape(-1, d).T @ dlogits.reshape(-1, dlogits.shape[-1])
     grads["bout"] = dlogits.sum((0, 1))
     dx, grads["lnf_g"], grads["lnf_b"] = _ln_back(dlogits @ params["wout"].T, params["lnf_g"], cf)
-    for l in reversed(range(depth)):
-        h, c1, qh, kh, vh, a, o, x1, h2, c2, u, g = caches[l]
-        dm = alpha[l] * dx
-        grads["w2"][l] = g.reshape(-1, g.shape[-1]).T @ dm.reshape(-1, d)
-        grads["b2"][l] = dm.sum((0, 1))
-        du = (dm @ params["w2"][l].T) * _gelu_prime(u)
-        grads["w1"][l] = h2.reshape(-1, d).T @ du.reshape(-1, du.shape[-1])
-        grads["b1"][l] = du.sum((0, 1))
-        dh2 = du @ params["w1"][l].T
-        dx1_ln, grads["ln2_g"][l], grads["ln2_b"][l] = _ln_back(dh2, params["ln2_g"][l], c2)
+    for i in reversed(range(depth)):
+        h, c1, qh, kh, vh, a, o, x1, h2, c2, u, g = caches[i]
+        dm = alpha[i] * dx
+        grads["w2"][i] = g.reshape(-1, g.shape[-1]).T @ dm.reshape(-1, d)
+        grads["b2"][i] = dm.sum((0, 1))
+        du = (dm @ params["w2"][i].T) * _gelu_prime(u)
+        grads["w1"][i] = h2.reshape(-1, d).T @ du.reshape(-1, du.shape[-1])
+        grads["b1"][i] = du.sum((0, 1))
+        dh2 = du @ params["w1"][i].T
+        dx1_ln, grads["ln2_g"][i], grads["ln2_b"][i] = _ln_back(dh2, params["ln2_g"][i], c2)
         dx1 = dx + dx1_ln
-        dattn = alpha[l] * dx1
-        grads["wo"][l] = o.reshape(-1, d).T @ dattn.reshape(-1, d)
-        grads["bo"][l] = dattn.sum((0, 1))
-        do = (dattn @ params["wo"][l].T).reshape(B, T, heads, dh).transpose(0, 2, 1, 3)
+        dattn = alpha[i] * dx1
+        grads["wo"][i] = o.reshape(-1, d).T @ dattn.reshape(-1, d)
+        grads["bo"][i] = dattn.sum((0, 1))
+        do = (dattn @ params["wo"][i].T).reshape(B, T, heads, dh).transpose(0, 2, 1, 3)
         da = do @ vh.transpose(0, 1, 3, 2)
         dvh = a.transpose(0, 1, 3, 2) @ do
         ds = a * (da - (da * a).sum(-1, keepdims=True)) / np.sqrt(dh)
@@ -149,9 +148,9 @@ def loss_and_grads(params, tokens, targets, weights, heads: int, causal: bool, m
         hf2 = h.reshape(-1, d)
         dh_ = np.zeros_like(h)
         for key, dz in (("wq", dq), ("wk", dk), ("wv", dv)):
-            grads[key][l] = hf2.T @ dz.reshape(-1, d)
-            dh_ += dz @ params[key][l].T
-        dx0, grads["ln1_g"][l], grads["ln1_b"][l] = _ln_back(dh_, params["ln1_g"][l], c1)
+            grads[key][i] = hf2.T @ dz.reshape(-1, d)
+            dh_ += dz @ params[key][i].T
+        dx0, grads["ln1_g"][i], grads["ln1_b"][i] = _ln_back(dh_, params["ln1_g"][i], c1)
         dx = dx1 + dx0
     np.add.at(grads["tok"], tokens, dx)
     grads["pos"][:T] = dx.sum(0)
