@@ -155,3 +155,50 @@ def loss_and_grads(params, tokens, targets, weights, heads: int, causal: bool, m
     np.add.at(grads["tok"], tokens, dx)
     grads["pos"][:T] = dx.sum(0)
     return loss, grads
+
+
+def grow_blocks(params: dict, index_map) -> dict:
+    """The blocks of ``params`` rearranged by ``index_map`` (``sims.growth``'s operators: entry j
+    names the old block that block j copies; -1 makes a zero block, whose residual branches output
+    0, so the function is unchanged). Non-block arrays are copied as they are."""
+    depth = params["ln1_g"].shape[0]
+    out = {k: np.array(v) for k, v in params.items() if k not in BLOCK_KEYS}
+    for key in BLOCK_KEYS:
+        fresh = np.zeros_like(params[key][0])
+        if key.endswith("_g"):
+            fresh = np.ones_like(fresh)
+        rows = [params[key][j] if 0 <= j < depth else fresh for j in index_map]
+        out[key] = np.stack(rows).astype(np.float64)
+    return out
+
+
+def mlm_batch(rng, tokens, mask_token: int, vocab: int, rate: float = 0.15):
+    """BERT-style masked-token batch: each position is chosen with probability ``rate`` (at least
+    one per row); a chosen position becomes ``mask_token`` (80%), a random token (10%) or stays
+    (10%). Returns (inputs, targets, weights) with weights 1 at the chosen positions."""
+    tokens = np.asarray(tokens)
+    chosen = rng.random(tokens.shape) < rate
+    chosen[np.arange(len(tokens)), rng.integers(0, tokens.shape[1], len(tokens))] = True
+    draw = rng.random(tokens.shape)
+    inputs = tokens.copy()
+    inputs[chosen & (draw < 0.8)] = mask_token
+    swap = chosen & (draw >= 0.8) & (draw < 0.9)
+    inputs[swap] = rng.integers(0, vocab, swap.sum())
+    return inputs, tokens, chosen * 1.0
+
+
+def adam_step(params, grads, state, lr, trainable=None, b1=0.9, b2=0.999, eps=1e-8) -> None:
+    """One Adam step in place; ``trainable`` (per block, 0/1) freezes blocks: their parameters and
+    moments stay as they are."""
+    state["t"] = state.get("t", 0) + 1
+    t = state["t"]
+    for key, g in grads.items():
+        m = state.setdefault(("m", key), np.zeros_like(g))
+        v = state.setdefault(("v", key), np.zeros_like(g))
+        live = np.ones(g.shape[0], bool) if trainable is None or key not in BLOCK_KEYS else (
+            np.asarray(trainable) == 1)  # fmt: skip
+        if key not in BLOCK_KEYS:
+            live = slice(None)
+        m[live] = b1 * m[live] + (1 - b1) * g[live]
+        v[live] = b2 * v[live] + (1 - b2) * g[live] ** 2
+        params[key][live] -= lr * (m[live] / (1 - b1**t)) / (np.sqrt(v[live] / (1 - b2**t)) + eps)

@@ -59,3 +59,25 @@ def test_a_bypassed_block_is_the_identity():
     one = {k: v[:1] if k in BLOCK_KEYS else v for k, v in params.items()}
     full = loss_and_grads(params, tokens, targets, weights, 2, True, mask=[1, 0])[0]
     assert full == pytest.approx(loss_and_grads(one, tokens, targets, weights, 2, True)[0])
+
+
+def test_zero_block_growth_leaves_the_loss_bit_identical():
+    from sims.transformer import grow_blocks
+
+    params, tokens, targets, weights = _problem(5)
+    grown = grow_blocks(params, [0, 1, -1])
+    assert grown["wq"].shape[0] == 3
+    a = loss_and_grads(params, tokens, targets, weights, 2, True)[0]
+    assert loss_and_grads(grown, tokens, targets, weights, 2, True)[0] == a
+
+
+def test_frozen_blocks_do_not_move():
+    from sims.transformer import adam_step
+
+    params, tokens, targets, weights = _problem(6)
+    before = {k: v.copy() for k, v in params.items()}
+    _, grads = loss_and_grads(params, tokens, targets, weights, 2, True)
+    adam_step(params, grads, {}, 1e-2, trainable=[0, 1])
+    assert np.array_equal(params["wq"][0], before["wq"][0])
+    assert not np.array_equal(params["wq"][1], before["wq"][1])
+    assert not np.array_equal(params["tok"], before["tok"])
