@@ -8,8 +8,33 @@ a real check of both.
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import erf
 
 from sims.results import Status
+
+
+def _norm_forward(v, g, b):
+    """Layer norm over the last axis; returns the output and (xhat, 1/std) for the backward pass."""
+    centred = v - v.mean(axis=-1, keepdims=True)
+    inv = 1 / np.sqrt((centred**2).mean(axis=-1, keepdims=True) + 1e-5)
+    return g * centred * inv + b, (centred * inv, inv)
+
+
+def _norm_backward(dout, g, cache):
+    """Gradient with respect to the layer norm's input, and (d gain, d bias) summed over rows."""
+    xh, inv = cache
+    dx = dout * g
+    rows = tuple(range(dout.ndim - 1))
+    dv = inv * (dx - dx.mean(-1, keepdims=True) - xh * (dx * xh).mean(-1, keepdims=True))
+    return dv, ((dout * xh).sum(rows), dout.sum(rows))
+
+
+def _gelu(u):
+    return 0.5 * u * (1 + erf(u / np.sqrt(2)))
+
+
+def _gelu_prime(u):
+    return 0.5 * (1 + erf(u / np.sqrt(2))) + u * np.exp(-(u**2) / 2) / np.sqrt(2 * np.pi)
 
 
 def stagewise_reference(
@@ -119,35 +144,21 @@ def residual_mlp_reference(params, X, target, coef, activation, layernorm, resid
     """Mean squared error of the pre-LN residual MLP (``sims/_kernels/residual_mlp.py``) and its
     gradients, with whole-array NumPy expressions and SciPy's erf. Returns ``(loss, grads,
     predictions)`` with ``grads`` keyed like ``params``."""
-    from scipy.special import erf
-
-    def norm_forward(v, g, b):
-        centred = v - v.mean(axis=1, keepdims=True)
-        inv = 1 / np.sqrt((centred**2).mean(axis=1, keepdims=True) + 1e-5)
-        return g * centred * inv + b, (centred * inv, inv)
-
-    def norm_backward(dout, g, cache):
-        xh, inv = cache
-        dx = dout * g
-        return inv * (dx - dx.mean(1, keepdims=True) - xh * (dx * xh).mean(1, keepdims=True)), (
-            (dout * xh).sum(0),
-            dout.sum(0),
-        )
 
     def act(h):
         if activation == "quadratic":
             return h**2
-        return 0.5 * h * (1 + erf(h / np.sqrt(2))) if activation == "gelu" else np.maximum(h, 0)
+        return _gelu(h) if activation == "gelu" else np.maximum(h, 0)
 
     def dact(h):
         if activation == "gelu":
-            return 0.5 * (1 + erf(h / np.sqrt(2))) + h * np.exp(-(h**2) / 2) / np.sqrt(2 * np.pi)
+            return _gelu_prime(h)
         return 2 * h if activation == "quadratic" else (h > 0).astype(float)
 
     def no_norm(v, g, b):
         return v, None
 
-    normalise = norm_forward if layernorm else no_norm
+    normalise = _norm_forward if layernorm else no_norm
     p = params
     y = X @ p["emb_w"] + p["emb_b"]
     tape = []
@@ -167,7 +178,7 @@ def residual_mlp_reference(params, X, target, coef, activation, layernorm, resid
     grads["head_w"], grads["head_b"] = z.T @ df, np.array([df.sum()])
     dy = np.outer(df, p["head_w"])
     if layernorm:
-        dy, (grads["fin_g"], grads["fin_b"]) = norm_backward(dy, p["fin_g"], fin_cache)
+        dy, (grads["fin_g"], grads["fin_b"]) = _norm_backward(dy, p["fin_g"], fin_cache)
     for layer in reversed(range(len(coef))):
         if tape[layer] is None:
             continue
@@ -178,9 +189,89 @@ def residual_mlp_reference(params, X, target, coef, activation, layernorm, resid
         grads["w1"][layer], grads["b1"][layer] = u.T @ dh, dh.sum(0)
         du = dh @ p["w1"][layer].T
         if layernorm:
-            du, (grads["ln_g"][layer], grads["ln_b"][layer]) = norm_backward(
+            du, (grads["ln_g"][layer], grads["ln_b"][layer]) = _norm_backward(
                 du, p["ln_g"][layer], cache
             )
         dy = dy + du if residual else du
     grads["emb_w"], grads["emb_b"] = X.T @ dy, dy.sum(0)
     return float(np.mean((f - target) ** 2)), grads, f
+
+
+def transformer_reference(params, tokens, targets, weights, heads, causal, alpha):
+    """Weighted mean cross-entropy of the pre-LN transformer (``sims/_kernels/transformer.py``) and
+    its gradients, with whole-array NumPy expressions over (batch, position, width) and SciPy's
+    erf. Returns ``(loss, grads)`` with ``grads`` keyed like ``params``."""
+    p = params
+    B, T = tokens.shape
+    depth, d = p["ln1_g"].shape
+    dh = d // heads
+
+    def split(z):
+        return z.reshape(B, T, heads, dh).transpose(0, 2, 1, 3)
+
+    def merge(z):
+        return z.transpose(0, 2, 1, 3).reshape(B, T, d)
+
+    x = p["tok"][tokens] + p["pos"][:T]
+    bias = np.where(np.triu(np.ones((T, T)), 1) > 0, -np.inf, 0.0) if causal else np.zeros((T, T))
+    tape = []
+    for i in range(depth):
+        if alpha[i] == 0:
+            tape.append(None)
+            continue
+        h, c1 = _norm_forward(x, p["ln1_g"][i], p["ln1_b"][i])
+        qh, kh, vh = (split(h @ p[w][i]) for w in ("wq", "wk", "wv"))
+        s = qh @ kh.transpose(0, 1, 3, 2) / np.sqrt(dh) + bias
+        a = np.exp(s - s.max(-1, keepdims=True))
+        a /= a.sum(-1, keepdims=True)
+        o = merge(a @ vh)
+        x1 = x + alpha[i] * (o @ p["wo"][i] + p["bo"][i])
+        h2, c2 = _norm_forward(x1, p["ln2_g"][i], p["ln2_b"][i])
+        u = h2 @ p["w1"][i] + p["b1"][i]
+        tape.append((h, c1, qh, kh, vh, a, o, h2, c2, u))
+        x = x1 + alpha[i] * (_gelu(u) @ p["w2"][i] + p["b2"][i])
+    hf, cf = _norm_forward(x, p["lnf_g"], p["lnf_b"])
+    logits = hf @ p["wout"] + p["bout"]
+    z = logits - logits.max(-1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
+    w = weights / weights.sum()
+    picked = np.take_along_axis(logp, targets[..., None], -1)[..., 0]
+    grads = {k: np.zeros_like(v) for k, v in p.items()}
+    dlogits = np.exp(logp)
+    np.put_along_axis(dlogits, targets[..., None], np.exp(picked)[..., None] - 1, -1)
+    dlogits *= w[..., None]
+    grads["wout"] = hf.reshape(-1, d).T @ dlogits.reshape(B * T, -1)
+    grads["bout"] = dlogits.sum((0, 1))
+    dx, (grads["lnf_g"], grads["lnf_b"]) = _norm_backward(dlogits @ p["wout"].T, p["lnf_g"], cf)
+
+    def weight_grad(inputs, dout):
+        return inputs.reshape(B * T, -1).T @ dout.reshape(B * T, -1)
+
+    for i in reversed(range(depth)):
+        if tape[i] is None:
+            continue
+        h, c1, qh, kh, vh, a, o, h2, c2, u = tape[i]
+        dm = alpha[i] * dx
+        grads["w2"][i], grads["b2"][i] = weight_grad(_gelu(u), dm), dm.sum((0, 1))
+        du = (dm @ p["w2"][i].T) * _gelu_prime(u)
+        grads["w1"][i], grads["b1"][i] = weight_grad(h2, du), du.sum((0, 1))
+        dx1, (grads["ln2_g"][i], grads["ln2_b"][i]) = _norm_backward(
+            du @ p["w1"][i].T, p["ln2_g"][i], c2
+        )
+        dx1 = dx1 + dx
+        dattn = alpha[i] * dx1
+        grads["wo"][i], grads["bo"][i] = weight_grad(o, dattn), dattn.sum((0, 1))
+        do = split(dattn @ p["wo"][i].T)
+        da = do @ vh.transpose(0, 1, 3, 2)
+        ds = a * (da - (da * a).sum(-1, keepdims=True)) / np.sqrt(dh)
+        dqkv = {"wq": ds @ kh, "wk": ds.transpose(0, 1, 3, 2) @ qh,
+                "wv": a.transpose(0, 1, 3, 2) @ do}  # fmt: skip
+        dh_ = np.zeros_like(h)
+        for key, dz in dqkv.items():
+            grads[key][i] = weight_grad(h, merge(dz))
+            dh_ += merge(dz) @ p[key][i].T
+        dx0, (grads["ln1_g"][i], grads["ln1_b"][i]) = _norm_backward(dh_, p["ln1_g"][i], c1)
+        dx = dx1 + dx0
+    np.add.at(grads["tok"], tokens, dx)
+    grads["pos"][:T] = dx.sum(0)
+    return -float((picked * w).sum()), grads

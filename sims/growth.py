@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sims import deep_linear, residual_mlp
+from sims import deep_linear, residual_mlp, transformer
 from sims.problems import as_generator
 from sims.results import NEVER, RunResult, Status
 from sims.subnetworks import stage_bounds
@@ -111,14 +111,18 @@ def grow(
     fresh: Callable | None = None,
     zero_keys=None,
     noise: float = 0.1,
+    beta: float = 1.0,
     seed=None,
 ) -> tuple[list[dict], tuple[int, ...]]:
     """Apply a growth operator (module docstring). ``fresh(rng)`` makes one new layer (needed by
-    ``random``; ``zero`` zeroes ``zero_keys``, default all, of a fresh layer or of zeros).
+    ``random``; ``zero`` zeroes ``zero_keys``, default all, of a fresh layer or of zeros: the
+    arrays of a layer's output, whose zeroing makes it the identity). A new copy has its
+    ``zero_keys`` multiplied by ``beta``: stacking's scaled copy ``beta f_t`` (1: a plain copy).
     Returns ``(new_layers, index_map)``; arrays are copies, the input is not modified."""
     layers, b = _check_layers(layers, block_size)
     op = OPERATORS[check_choice("operator", operator, tuple(OPERATORS))]
     noise = check_real("noise", noise, low=0.0)
+    beta = check_real("beta", beta)
     if op.new_layer == "fresh" and fresh is None:
         raise InputError(f"operator {operator!r} needs fresh, a function rng -> new layer")
     rng = as_generator(seed)
@@ -132,6 +136,9 @@ def grow(
             if op.new_layer == "copy_noise" and is_new[j]:
                 for k, v in layer.items():
                     layer[k] = v + noise * np.sqrt(np.mean(v**2)) * rng.standard_normal(v.shape)
+            if is_new[j] and beta != 1.0:
+                for k in layer if zero_keys is None else zero_keys:
+                    layer[k] = beta * layer[k]
         else:
             template = layers[n - b + (j - n) % b]  # the top block's matching layer
             if fresh is not None:
@@ -279,31 +286,56 @@ class DeepLinearFamily:
         return None
 
 
-class ResidualMLPFamily:
+class _BlockFamily:
+    """What the residual MLP and the transformer share: shared arrays plus one dict per block
+    (the arrays ``block_keys`` stacked on axis 0), and Adam's state mapped through a growth."""
+
+    block_keys: tuple = ()
+
+    @classmethod
+    def model(cls, params) -> Model:
+        """Split parameters into shared ones and one dict per block."""
+        depth = np.shape(params[cls.block_keys[0]])[0]
+        shared = {k: v for k, v in params.items() if k not in cls.block_keys}
+        return Model(shared, [{k: params[k][i] for k in cls.block_keys} for i in range(depth)])
+
+    @classmethod
+    def params(cls, model: Model) -> dict:
+        """Shared and block arrays joined again (the inverse of ``model``)."""
+        return model.shared | {k: np.stack([x[k] for x in model.layers]) for k in cls.block_keys}
+
+    def map_state(self, state, index_map, reset):
+        """Adam state after a growth: old blocks keep theirs; a copied block takes its source's
+        moments and step count (``reset=False``) or starts afresh; fresh blocks start afresh."""
+        new = copied_positions(index_map)
+        sources = [s if s >= 0 and not (reset and is_new) else -1 for s, is_new in zip(
+            index_map, new, strict=True)]  # fmt: skip
+
+        def take(value):
+            return np.stack([value[s] if s >= 0 else np.zeros_like(value[0]) for s in sources])
+
+        out = {"shared_steps": state["shared_steps"]}
+        for moment in ("m", "v"):
+            out[moment] = {
+                k: take(v) if k in self.block_keys else v for k, v in state[moment].items()
+            }
+        out["block_steps"] = np.array([state["block_steps"][s] if s >= 0 else 0 for s in sources])
+        return out
+
+
+class ResidualMLPFamily(_BlockFamily):
     """The pre-LN residual MLP (``sims.residual_mlp``) on a regression task: a layer is one
     block's (ln_g, ln_b, w1, b1, w2, b2); embedding and head are shared and always train. Adam,
     minibatch ``batch_size``, eval loss on ``(X_eval, y_eval)`` every ``eval_every`` steps."""
 
     zero_keys = ("w2", "b2")
+    block_keys = residual_mlp.BLOCK_KEYS
 
     def __init__(self, X, y, X_eval, y_eval, width: int, *, batch_size=128, eval_every=25):
         self.X, self.y, self.X_eval, self.y_eval = X, y, X_eval, y_eval
         self.width = check_int("width", width, low=1)
         self.batch_size = check_int("batch_size", batch_size, low=1)
         self.eval_every = check_int("eval_every", eval_every, low=1)
-
-    @staticmethod
-    def model(params) -> Model:
-        """Split residual-MLP parameters into shared ones and one dict per block."""
-        depth = params["w1"].shape[0]
-        shared = {k: v for k, v in params.items() if k not in residual_mlp.BLOCK_KEYS}
-        blocks = [{k: params[k][i] for k in residual_mlp.BLOCK_KEYS} for i in range(depth)]
-        return Model(shared, blocks)
-
-    def params(self, model: Model) -> dict:
-        return model.shared | {
-            k: np.stack([x[k] for x in model.layers]) for k in residual_mlp.BLOCK_KEYS
-        }
 
     def fresh(self, rng) -> dict:
         return self.model(
@@ -324,23 +356,52 @@ class ResidualMLPFamily:
             result.status,
         )
 
-    def map_state(self, state, index_map, reset):
-        """Adam state after a growth: old blocks keep theirs; a copied block takes its source's
-        moments and step count (``reset=False``) or starts afresh; fresh blocks start afresh."""
-        new = copied_positions(index_map)
-        sources = [s if s >= 0 and not (reset and is_new) else -1 for s, is_new in zip(
-            index_map, new, strict=True)]  # fmt: skip
 
-        def take(value):
-            return np.stack([value[s] if s >= 0 else np.zeros_like(value[0]) for s in sources])
+class TransformerFamily(_BlockFamily):
+    """The pre-LN transformer (``sims.transformer``): a layer is one block (attention and MLP);
+    embeddings, final LN and head are shared and always train. Adam on minibatches of ``data``
+    with ``objective`` (next-token or MLM), eval loss on ``eval_data`` every ``eval_every`` steps.
+    A zero block has zero output projections (``wo, bo, w2, b2``): the function is unchanged and
+    gradients still reach it; the same arrays carry ``grow``'s ``beta``."""
 
-        out = {"shared_steps": state["shared_steps"]}
-        for moment in ("m", "v"):
-            out[moment] = {
-                k: take(v) if k in residual_mlp.BLOCK_KEYS else v for k, v in state[moment].items()
-            }
-        out["block_steps"] = np.array([state["block_steps"][s] if s >= 0 else 0 for s in sources])
-        return out
+    zero_keys = ("wo", "bo", "w2", "b2")
+    block_keys = transformer.BLOCK_KEYS
+
+    def __init__(self, data, eval_data, *, heads, causal, objective, batch_size=32,
+                 eval_every=25, checkpoint_every=0):  # fmt: skip
+        self.data, self.eval_data = data, eval_data
+        self.heads, self.causal, self.objective = heads, causal, objective
+        self.batch_size = check_int("batch_size", batch_size, low=1)
+        self.eval_every = check_int("eval_every", eval_every, low=1)
+        self.checkpoint_every = check_int("checkpoint_every", checkpoint_every, low=0)
+        self.checkpoints = []  # (step within its stage, depth, params) when checkpoint_every
+
+    def fresh(self, rng) -> dict:
+        vocab, width = self.shared_shape
+        return self.model(transformer.init_params(vocab, width, 1, self.context, seed=rng)).layers[
+            0
+        ]
+
+    def train(self, model: Model, steps, lrs, trainable, rng):
+        params = self.params(model)
+        self.shared_shape = params["tok"].shape
+        self.context = params["pos"].shape[0]
+        marks = range(self.checkpoint_every, steps + 1, self.checkpoint_every or steps + 1)
+        result = transformer.train(
+            params, self.data, steps, heads=self.heads, causal=self.causal,
+            objective=self.objective, lr=lrs, batch_size=self.batch_size,
+            optimizer_state=model.state, trainable=trainable, eval_data=self.eval_data,
+            eval_every=self.eval_every, checkpoints=marks, seed=rng,
+        )  # fmt: skip
+        self.checkpoints += [(len(model.layers), result.checkpoints[t]) for t in sorted(marks)
+                             if t in result.checkpoints]  # fmt: skip
+        trained = self.model(result.params)
+        return (
+            Model(trained.shared, trained.layers, result.optimizer_state),
+            result.eval_steps,
+            result.eval_losses,
+            result.status,
+        )
 
 
 @dataclass(frozen=True)
@@ -350,13 +411,14 @@ class _Options:
     train: str
     reset: bool
     noise: float
+    beta: float
 
 
 def _grow_model(family, model: Model, options: _Options, rng) -> tuple[Model, np.ndarray | None]:
     """One growth step; returns the grown model and the trainable mask for its stage."""
     layers, index_map = grow(
         model.layers, options.operator, block_size=options.block_size, fresh=family.fresh,
-        zero_keys=family.zero_keys, noise=options.noise, seed=rng,
+        zero_keys=family.zero_keys, noise=options.noise, beta=options.beta, seed=rng,
     )  # fmt: skip
     new = copied_positions(index_map)
     state = None if model.state is None else family.map_state(model.state, index_map, options.reset)
@@ -423,11 +485,13 @@ def train_grown(
     rewarm: bool = False,
     extra_steps: int = 0,
     noise: float = 0.1,
+    beta: float = 1.0,
     seed=None,
 ) -> GrownRun:
     """Train ``model`` for ``stage_steps[0]`` steps, then at each later stage grow by
     ``operator`` and train for that stage's steps: all layers (``train="all"``) or only the new
-    ones; Adam state of copied blocks copied or reset. Learning rates from ``learning_rates``
+    ones; Adam state of copied blocks copied or reset; new copies scaled by ``beta`` (``grow``).
+    Learning rates from ``learning_rates``
     over ``sum(stage_steps)`` (peak ``lr``); then ``extra_steps`` more at the final depth and the
     final learning rate (so a slower run can reach a target, and the run up to
     ``sum(stage_steps)`` is the same with or without them). ``operator=None`` with one stage is plain training. Each stage's
@@ -438,7 +502,7 @@ def train_grown(
     extra_steps = check_steps("extra_steps", extra_steps)
     if operator is None and len(stage_steps) > 1:
         raise InputError("operator is needed when there is more than one stage")
-    options = _Options(operator, block_size, train, optimizer_state == "reset", noise)
+    options = _Options(operator, block_size, train, optimizer_state == "reset", noise, beta)
     rng = as_generator(seed)
     starts = np.concatenate([[0], np.cumsum(stage_steps)[:-1]]).astype(int)
     lrs = learning_rates(int(sum(stage_steps)), lr, warmup, decay, starts[1:], rewarm)
@@ -494,7 +558,7 @@ def train_adaptive(
             batch_seed = int(rng.integers(2**63))
             trials = []
             for operator in candidates:
-                options = _Options(operator, 1, "all", False, noise)
+                options = _Options(operator, 1, "all", False, noise, 1.0)
                 grown, _ = _grow_model(family, model, options, rng)
                 lr_part = lrs[record.step : record.step + probe]
                 trained, at, losses, status = family.train(

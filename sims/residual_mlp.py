@@ -225,7 +225,9 @@ def fresh_optimizer_state(params) -> dict:
     }
 
 
-def _check_optimizer_state(state, params) -> dict:
+def _check_optimizer_state(state, params, block_keys=BLOCK_KEYS) -> dict:
+    """A copy of Adam's state for ``params`` (whose blocks are the arrays ``block_keys``)."""
+    block = block_keys[-1]
     if state is None:
         return fresh_optimizer_state(params)
     if not isinstance(state, dict) or set(state) != {"m", "v", "shared_steps", "block_steps"}:
@@ -234,11 +236,11 @@ def _check_optimizer_state(state, params) -> dict:
             "(as fresh_optimizer_state returns)"
         )
     for moment in ("m", "v"):
-        if set(state[moment]) != set(PARAM_KEYS) or any(
-            np.shape(state[moment][k]) != np.shape(params[k]) for k in PARAM_KEYS
+        if set(state[moment]) != set(params) or any(
+            np.shape(state[moment][k]) != np.shape(params[k]) for k in params
         ):
             raise InputError(f"optimizer_state[{moment!r}] must match the shapes of params")
-    if np.shape(state["block_steps"]) != (np.shape(params["w1"])[0],):
+    if np.shape(state["block_steps"]) != (np.shape(params[block])[0],):
         raise InputError("optimizer_state['block_steps'] must have one count per block")
     return {
         "m": {k: np.array(v, dtype=np.float64) for k, v in state["m"].items()},
@@ -257,13 +259,13 @@ def _learning_rates(lr, steps: int) -> np.ndarray:
     return lrs
 
 
-def _update(p, grads, state, active, lr, optimizer, backend):
+def _update(p, grads, state, active, lr, optimizer, backend, block_keys=BLOCK_KEYS):
     """One optimiser step in place. Block arrays: only the rows of the ``active`` blocks, with the
     blocks' own step counts; shared arrays: with the shared count. Adam: beta1 0.9, beta2 0.999,
     eps 1e-8, ``p -= lr (m / (1 - 0.9^count)) / (sqrt(v / (1 - 0.999^count)) + eps)``; the Numba
     backend runs it in ``_kernel.adam_update``, the NumPy backend as array expressions."""
-    for key in PARAM_KEYS:
-        block = key in BLOCK_KEYS
+    for key in p:
+        block = key in block_keys
         rows = active if block else np.ones(1, dtype=bool)
         counts = state["block_steps"] if block else np.array([state["shared_steps"]])
         param, g, m, v = (a.reshape(rows.shape[0], -1) for a in

@@ -1,37 +1,44 @@
-"""A small pre-LN transformer (issue 19; work in progress: NumPy reference only, no kernel yet).
+"""A small pre-LN transformer (docs/theory.md section 7; the architecture is the standard one,
+sizes are ours):
 
     x_0 = E[tokens] + P[:T]
-    x_l = x_{i-1} + a_l Attn_l(LN1_l(x_{i-1})),   x_l <- x_l + a_l MLP_l(LN2_l(x_l))
+    x'_l = x_{l-1} + a_l Attn_l(LN1_l(x_{l-1})),   x_l = x'_l + a_l MLP_l(LN2_l(x'_l))
     logits = LN_f(x_L) W_out + b_out
 
 Attention: H heads of width D/H, ``softmax(q k^T / sqrt(D/H) + mask) v``, the mask -inf above the
 diagonal when causal; ``Attn(u) = concat_h(...) W_o + b_o`` with ``q, k, v = u W_q, u W_k, u W_v``.
 ``MLP(u) = GELU(u W_1 + b_1) W_2 + b_2`` (hidden width 4D, exact GELU). ``a_l`` in {0, 1} is the
-block's mask (a bypassed block is the identity). Loss: mean cross-entropy over the positions with
-weight 1 (next-token: every position; masked-token: the masked positions).
+block's mask (a bypassed block is the identity). Loss: weighted mean cross-entropy over positions
+(next-token: every position predicts the next token; masked-token (MLM): the chosen positions).
+
+Forward and backward passes are written by hand: a Numba kernel (``sims/_kernels/transformer.py``)
+and a whole-array NumPy reference (``sims/_reference.py``). Training uses the residual MLP's Adam
+(per-block step counts, frozen blocks); growth acts on blocks through ``sims.growth``
+(``growth.TransformerFamily``).
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
+from dataclasses import dataclass
+
 import numpy as np
-from scipy.special import erf
+
+from sims import residual_mlp
+from sims._kernels import transformer as _kernel
+from sims._reference import transformer_reference
+from sims.problems import as_generator
+from sims.results import RunResult, Status
+from theory.checks import InputError, check_array, check_choice, check_int, check_steps
 
 BLOCK_KEYS = (
-    "ln1_g",
-    "ln1_b",
-    "wq",
-    "wk",
-    "wv",
-    "wo",
-    "bo",
-    "ln2_g",
-    "ln2_b",
-    "w1",
-    "b1",
-    "w2",
-    "b2",
-)
-LN_EPS = 1e-5
+    "ln1_g", "ln1_b", "wq", "wk", "wv", "wo", "bo", "ln2_g", "ln2_b", "w1", "b1", "w2", "b2",
+)  # fmt: skip
+PARAM_KEYS = ("tok", "pos", *BLOCK_KEYS, "lnf_g", "lnf_b", "wout", "bout")
+OBJECTIVES = ("next", "mlm")
+BACKENDS = ("numba", "numpy")
+MLM_RATE = 0.15
 
 
 def init_params(vocab: int, width: int, depth: int, context: int, seed=None) -> dict:
@@ -55,121 +62,108 @@ def init_params(vocab: int, width: int, depth: int, context: int, seed=None) -> 
     }  # fmt: skip
 
 
-def _ln(x, g, b):
-    mu = x.mean(-1, keepdims=True)
-    xc = x - mu
-    inv = 1.0 / np.sqrt((xc * xc).mean(-1, keepdims=True) + LN_EPS)
-    xhat = xc * inv
-    return xhat * g + b, (xhat, inv)
+def _check_params(params, heads) -> tuple[int, int, int, int]:
+    """(vocab, width, depth, context) of valid parameters, else InputError naming what is wrong."""
+    if not isinstance(params, dict) or set(params) != set(PARAM_KEYS):
+        raise InputError(f"params must be a dict with keys {', '.join(PARAM_KEYS)} (init_params)")
+    for key in PARAM_KEYS:
+        check_array(f"params[{key!r}]", params[key])
+    vocab, width = np.shape(params["tok"])
+    context = np.shape(params["pos"])[0]
+    depth = np.shape(params["ln1_g"])[0]
+    for key, shape in shapes(vocab, width, depth, context).items():
+        if np.shape(params[key]) != shape:
+            raise InputError(
+                f"params[{key!r}] must have shape {shape}, got {np.shape(params[key])}"
+            )
+    heads = check_int("heads", heads, low=1)
+    if width % heads:
+        raise InputError(f"heads ({heads}) must divide the width ({width})")
+    return vocab, width, depth, context
 
 
-def _ln_back(dy, g, cache):
-    xhat, inv = cache
-    dxhat = dy * g
-    dx = inv * (
-        dxhat - dxhat.mean(-1, keepdims=True) - xhat * (dxhat * xhat).mean(-1, keepdims=True)
+def shapes(vocab: int, width: int, depth: int, context: int) -> dict:
+    """Every parameter array's shape."""
+    d, h = width, 4 * width
+    block = {"ln1_g": (d,), "ln1_b": (d,), "wq": (d, d), "wk": (d, d), "wv": (d, d), "wo": (d, d),
+             "bo": (d,), "ln2_g": (d,), "ln2_b": (d,), "w1": (d, h), "b1": (h,), "w2": (h, d),
+             "b2": (d,)}  # fmt: skip
+    return (
+        {"tok": (vocab, d), "pos": (context, d)}
+        | {k: (depth, *s) for k, s in block.items()}
+        | {"lnf_g": (d,), "lnf_b": (d,), "wout": (d, vocab), "bout": (vocab,)}
     )
-    axes = tuple(range(dy.ndim - 1))
-    return dx, (dy * xhat).sum(axes), dy.sum(axes)
 
 
-def _gelu(u):
-    return 0.5 * u * (1 + erf(u / np.sqrt(2)))
+def _check_tokens(name, tokens, vocab, context) -> np.ndarray:
+    arr = np.asarray(tokens)
+    if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise InputError(f"{name} must be a non-empty 2-D array (batch, position), got {arr.shape}")
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise InputError(f"{name} must hold integer token ids, got dtype {arr.dtype}")
+    if arr.min() < 0 or arr.max() >= vocab:
+        raise InputError(f"{name} must hold token ids in [0, {vocab}) (the vocabulary); "
+                         f"found {arr.min()}..{arr.max()}")  # fmt: skip
+    if arr.shape[1] > context:
+        raise InputError(f"{name} has {arr.shape[1]} positions, more than the context {context}")
+    return np.ascontiguousarray(arr, dtype=np.int64)
 
 
-def _gelu_prime(u):
-    return 0.5 * (1 + erf(u / np.sqrt(2))) + u * np.exp(-(u**2) / 2) / np.sqrt(2 * np.pi)
+def _check_batch(params, tokens, targets, weights, heads, mask):
+    vocab, _, depth, context = _check_params(params, heads)
+    tokens = _check_tokens("tokens", tokens, vocab, context)
+    targets = _check_tokens("targets", targets, vocab, context)
+    if targets.shape != tokens.shape:
+        raise InputError(
+            f"targets must have the shape of tokens {tokens.shape}, got {targets.shape}"
+        )
+    weights = check_array("weights", weights, ndim=2)
+    if weights.shape != tokens.shape or np.any(weights < 0) or weights.sum() <= 0:
+        raise InputError(f"weights must be {tokens.shape} non-negative numbers, not all 0")
+    alpha = np.ones(depth) if mask is None else check_array("mask", mask, ndim=1)
+    if alpha.shape != (depth,) or not np.all((alpha == 0) | (alpha == 1)):
+        raise InputError(f"mask must be {depth} values in {{0, 1}} (one per block)")
+    return tokens, targets, np.ascontiguousarray(weights), alpha
 
 
-def loss_and_grads(params, tokens, targets, weights, heads: int, causal: bool, mask=None):
-    """Mean weighted cross-entropy and its gradients (a dict like ``params``)."""
-    B, T = tokens.shape
-    depth, d = params["ln1_g"].shape
-    dh = d // heads
-    alpha = np.ones(depth) if mask is None else np.asarray(mask, dtype=float)
-    x = params["tok"][tokens] + params["pos"][:T]
-    bias = np.where(np.triu(np.ones((T, T)), 1) > 0, -np.inf, 0.0) if causal else np.zeros((T, T))
-    caches = []
-    for i in range(depth):
-        h, c1 = _ln(x, params["ln1_g"][i], params["ln1_b"][i])
-        q, k, v = (h @ params[w][i] for w in ("wq", "wk", "wv"))
-        split = lambda z: z.reshape(B, T, heads, dh).transpose(0, 2, 1, 3)  # noqa: E731
-        qh, kh, vh = split(q), split(k), split(v)
-        s = qh @ kh.transpose(0, 1, 3, 2) / np.sqrt(dh) + bias
-        s = s - s.max(-1, keepdims=True)
-        a = np.exp(s)
-        a /= a.sum(-1, keepdims=True)
-        o = (a @ vh).transpose(0, 2, 1, 3).reshape(B, T, d)
-        attn = o @ params["wo"][i] + params["bo"][i]
-        x1 = x + alpha[i] * attn
-        h2, c2 = _ln(x1, params["ln2_g"][i], params["ln2_b"][i])
-        u = h2 @ params["w1"][i] + params["b1"][i]
-        g = _gelu(u)
-        m = g @ params["w2"][i] + params["b2"][i]
-        caches.append((h, c1, qh, kh, vh, a, o, x1, h2, c2, u, g))
-        x = x1 + alpha[i] * m
-    hf, cf = _ln(x, params["lnf_g"], params["lnf_b"])
-    logits = hf @ params["wout"] + params["bout"]
-    z = logits - logits.max(-1, keepdims=True)
-    logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
-    w = np.asarray(weights, dtype=float)
-    total = w.sum()
-    loss = -float((np.take_along_axis(logp, targets[..., None], -1)[..., 0] * w).sum() / total)
-    # backward
-    grads = {key: np.zeros_like(value) for key, value in params.items()}
-    dlogits = np.exp(logp)
-    np.put_along_axis(dlogits, targets[..., None],
-                      np.take_along_axis(dlogits, targets[..., None], -1) - 1, -1)  # fmt: skip
-    dlogits *= (w / total)[..., None]
-    grads["wout"] = hf.reshape(-1, d).T @ dlogits.reshape(-1, dlogits.shape[-1])
-    grads["bout"] = dlogits.sum((0, 1))
-    dx, grads["lnf_g"], grads["lnf_b"] = _ln_back(dlogits @ params["wout"].T, params["lnf_g"], cf)
-    for i in reversed(range(depth)):
-        h, c1, qh, kh, vh, a, o, x1, h2, c2, u, g = caches[i]
-        dm = alpha[i] * dx
-        grads["w2"][i] = g.reshape(-1, g.shape[-1]).T @ dm.reshape(-1, d)
-        grads["b2"][i] = dm.sum((0, 1))
-        du = (dm @ params["w2"][i].T) * _gelu_prime(u)
-        grads["w1"][i] = h2.reshape(-1, d).T @ du.reshape(-1, du.shape[-1])
-        grads["b1"][i] = du.sum((0, 1))
-        dh2 = du @ params["w1"][i].T
-        dx1_ln, grads["ln2_g"][i], grads["ln2_b"][i] = _ln_back(dh2, params["ln2_g"][i], c2)
-        dx1 = dx + dx1_ln
-        dattn = alpha[i] * dx1
-        grads["wo"][i] = o.reshape(-1, d).T @ dattn.reshape(-1, d)
-        grads["bo"][i] = dattn.sum((0, 1))
-        do = (dattn @ params["wo"][i].T).reshape(B, T, heads, dh).transpose(0, 2, 1, 3)
-        da = do @ vh.transpose(0, 1, 3, 2)
-        dvh = a.transpose(0, 1, 3, 2) @ do
-        ds = a * (da - (da * a).sum(-1, keepdims=True)) / np.sqrt(dh)
-        dqh, dkh = ds @ kh, ds.transpose(0, 1, 3, 2) @ qh
-        merge = lambda z: z.transpose(0, 2, 1, 3).reshape(B, T, d)  # noqa: E731
-        dq, dk, dv = merge(dqh), merge(dkh), merge(dvh)
-        hf2 = h.reshape(-1, d)
-        dh_ = np.zeros_like(h)
-        for key, dz in (("wq", dq), ("wk", dk), ("wv", dv)):
-            grads[key][i] = hf2.T @ dz.reshape(-1, d)
-            dh_ += dz @ params[key][i].T
-        dx0, grads["ln1_g"][i], grads["ln1_b"][i] = _ln_back(dh_, params["ln1_g"][i], c1)
-        dx = dx1 + dx0
-    np.add.at(grads["tok"], tokens, dx)
-    grads["pos"][:T] = dx.sum(0)
+def _workspace(params, tokens, heads):
+    depth, width = params["ln1_g"].shape
+    return _kernel.workspace(*tokens.shape, depth, width, heads, params["wout"].shape[1])
+
+
+def _run_kernel(params, tokens, targets, weights, heads, causal, alpha, backward, logits=False,
+                work=None):  # fmt: skip
+    """The kernel on validated float64 arrays; ``work`` (from ``_workspace``) is reused if given."""
+    grads = tuple(np.empty_like(params[k]) for k in PARAM_KEYS)
+    out = np.empty((tokens.size if logits else 0, params["wout"].shape[1]))
+    work = _workspace(params, tokens, heads) if work is None else work
+    loss = _kernel.loss_and_grads(
+        tokens, targets, weights, *(params[k] for k in PARAM_KEYS), alpha, heads, bool(causal),
+        work, grads, backward, out,
+    )  # fmt: skip
+    return loss, dict(zip(PARAM_KEYS, grads, strict=True)), out.reshape(*tokens.shape, -1)
+
+
+def loss_and_grads(params, tokens, targets, weights, *, heads: int, causal: bool, mask=None,
+                   backend: str = "numba"):  # fmt: skip
+    """Weighted mean cross-entropy ``-sum w log p(target) / sum w`` of the model on ``tokens``
+    (batch, position) and its gradients (a dict like ``params``), by the Numba kernel or the NumPy
+    reference; ``mask`` (one 0/1 per block) bypasses blocks."""
+    check_choice("backend", backend, BACKENDS)
+    tokens, targets, weights, alpha = _check_batch(params, tokens, targets, weights, heads, mask)
+    p = {k: np.ascontiguousarray(params[k], dtype=np.float64) for k in PARAM_KEYS}
+    if backend == "numpy":
+        return transformer_reference(p, tokens, targets, weights, heads, causal, alpha)
+    loss, grads, _ = _run_kernel(p, tokens, targets, weights, heads, causal, alpha, True)
     return loss, grads
 
 
-def grow_blocks(params: dict, index_map) -> dict:
-    """The blocks of ``params`` rearranged by ``index_map`` (``sims.growth``'s operators: entry j
-    names the old block that block j copies; -1 makes a zero block, whose residual branches output
-    0, so the function is unchanged). Non-block arrays are copied as they are."""
-    depth = params["ln1_g"].shape[0]
-    out = {k: np.array(v) for k, v in params.items() if k not in BLOCK_KEYS}
-    for key in BLOCK_KEYS:
-        fresh = np.zeros_like(params[key][0])
-        if key.endswith("_g"):
-            fresh = np.ones_like(fresh)
-        rows = [params[key][j] if 0 <= j < depth else fresh for j in index_map]
-        out[key] = np.stack(rows).astype(np.float64)
-    return out
+def logits(params, tokens, *, heads: int, causal: bool) -> np.ndarray:
+    """The model's logits, shape (batch, position, vocab)."""
+    tokens, _, weights, alpha = _check_batch(params, tokens, tokens, np.ones(np.shape(tokens)),
+                                             heads, None)  # fmt: skip
+    p = {k: np.ascontiguousarray(params[k], dtype=np.float64) for k in PARAM_KEYS}
+    return _run_kernel(p, tokens, tokens, weights, heads, causal, alpha, False, logits=True)[2]
 
 
 def mlm_batch(rng, tokens, mask_token: int, vocab: int, rate: float = 0.15):
@@ -187,18 +181,178 @@ def mlm_batch(rng, tokens, mask_token: int, vocab: int, rate: float = 0.15):
     return inputs, tokens, chosen * 1.0
 
 
-def adam_step(params, grads, state, lr, trainable=None, b1=0.9, b2=0.999, eps=1e-8) -> None:
-    """One Adam step in place; ``trainable`` (per block, 0/1) freezes blocks: their parameters and
-    moments stay as they are."""
-    state["t"] = state.get("t", 0) + 1
-    t = state["t"]
-    for key, g in grads.items():
-        m = state.setdefault(("m", key), np.zeros_like(g))
-        v = state.setdefault(("v", key), np.zeros_like(g))
-        live = np.ones(g.shape[0], bool) if trainable is None or key not in BLOCK_KEYS else (
-            np.asarray(trainable) == 1)  # fmt: skip
-        if key not in BLOCK_KEYS:
-            live = slice(None)
-        m[live] = b1 * m[live] + (1 - b1) * g[live]
-        v[live] = b2 * v[live] + (1 - b2) * g[live] ** 2
-        params[key][live] -= lr * (m[live] / (1 - b1**t)) / (np.sqrt(v[live] / (1 - b2**t)) + eps)
+@dataclass(frozen=True)
+class Batches:
+    """Training examples as arrays: ``tokens`` (N, T) int, and for next-token training optional
+    ``weights`` (N, T - 1) on the predicted positions (e.g. 1 at an answer only)."""
+
+    tokens: np.ndarray
+    weights: np.ndarray | None = None
+
+    def draw(self, rows, objective: str, vocab: int, rng):
+        """(inputs, targets, weights) of the rows ``rows``: next-token (position t predicts
+        t + 1) or masked-token (``mlm_batch``, the last id of the vocabulary as [MASK])."""
+        seq = self.tokens[rows]
+        if objective == "mlm":
+            return mlm_batch(rng, seq, vocab - 1, vocab, MLM_RATE)
+        weights = np.ones(seq[:, 1:].shape) if self.weights is None else self.weights[rows]
+        return seq[:, :-1], seq[:, 1:], weights
+
+
+def _check_batches(name, data, objective, vocab, context) -> Batches:
+    if not isinstance(data, Batches):
+        data = Batches(np.asarray(data))
+    shift = objective == "next"
+    tokens = _check_tokens(name, data.tokens, vocab - (objective == "mlm"), context + shift)
+    if shift and tokens.shape[1] < 2:
+        raise InputError(f"{name} needs at least 2 positions for next-token training")
+    weights = None
+    if data.weights is not None:
+        weights = check_array(f"{name}.weights", data.weights, ndim=2)
+        if not shift or weights.shape != (tokens.shape[0], tokens.shape[1] - 1):
+            raise InputError(f"{name}.weights must have shape (N, T - 1) (next-token only)")
+    return Batches(tokens, weights)
+
+
+@dataclass(frozen=True)
+class TrainResult(RunResult):
+    """``losses[t]``: the training loss of step t+1's batch; ``eval_steps``/``eval_losses``: loss
+    on the evaluation set after that many steps (0 = before training); ``checkpoints[t]``: a copy
+    of the parameters after t steps; ``optimizer_state`` to continue Adam."""
+
+    params: dict
+    eval_steps: np.ndarray
+    eval_losses: np.ndarray
+    checkpoints: dict
+    optimizer_state: dict
+
+
+def train(
+    params,
+    data,
+    steps: int,
+    *,
+    heads: int,
+    causal: bool,
+    objective: str = "next",
+    lr=1e-3,
+    batch_size: int = 32,
+    optimizer_state=None,
+    trainable=None,
+    eval_data=None,
+    eval_every: int = 0,
+    checkpoints=(),
+    seed=None,
+) -> TrainResult:
+    """Adam on minibatches of ``data`` (``Batches`` or an (N, T) token array) from a copy of
+    ``params``: next-token or masked-token cross-entropy (``objective``); ``lr`` one rate or one
+    per step. Blocks with ``trainable`` 0 are frozen (embeddings, final LN and head always
+    train); ``optimizer_state`` continues an earlier run's Adam (``sims.residual_mlp``'s update
+    and state, per-block step counts). The evaluation loss on ``eval_data`` (for MLM with one
+    fixed masking) is recorded every ``eval_every`` steps and at the end."""
+    check_choice("objective", objective, OBJECTIVES)
+    vocab, _, depth, context = _check_params(params, heads)
+    data = _check_batches("data", data, objective, vocab, context)
+    steps = check_steps("steps", steps, low=1)
+    lrs = residual_mlp._learning_rates(lr, steps)
+    batch_size = check_int("batch_size", batch_size, low=1, high=data.tokens.shape[0])
+    eval_every = check_int("eval_every", eval_every, low=0)
+    state = residual_mlp._check_optimizer_state(optimizer_state, params, BLOCK_KEYS)
+    updated = np.ones(depth, dtype=bool) if trainable is None else (
+        check_array("trainable", trainable, ndim=1) == 1)  # fmt: skip
+    if updated.shape != (depth,):
+        raise InputError(f"trainable must be {depth} values in {{0, 1}} (one per block)")
+    wanted = {check_int("checkpoints", c, low=0, high=steps) for c in checkpoints}
+    rng = as_generator(seed)
+    p = {k: np.array(params[k], dtype=np.float64) for k in PARAM_KEYS}
+    full = np.ones(depth)
+    evals, eval_steps, losses, saved = [], [], [], {}
+    if eval_data is not None:
+        evaluate = evaluation(p, eval_data, heads=heads, causal=causal, objective=objective)
+
+    def record(step):
+        if step in wanted:
+            saved[step] = {k: v.copy() for k, v in p.items()}
+        if eval_data is not None and (step == steps or (eval_every and step % eval_every == 0)):
+            evals.append(evaluate(p))
+            eval_steps.append(step)
+
+    record(0)
+    work, status = None, Status.MAX_STAGES
+    for t in range(steps):
+        rows = rng.choice(data.tokens.shape[0], batch_size, replace=False)
+        inputs, targets, weights = data.draw(rows, objective, vocab, rng)
+        if weights.sum() == 0:  # nothing to predict in this batch (e.g. weights on padding)
+            weights = np.ones_like(weights)
+        work = _workspace(p, inputs, heads) if work is None else work
+        with np.errstate(all="ignore"):
+            loss, grads, _ = _run_kernel(
+                p, np.ascontiguousarray(inputs), np.ascontiguousarray(targets),
+                np.ascontiguousarray(weights, dtype=np.float64), heads, causal, full, True,
+                work=work,
+            )  # fmt: skip
+        losses.append(loss)
+        if not np.isfinite(loss):
+            status = Status.DIVERGED
+            break
+        state["block_steps"][updated] += 1
+        state["shared_steps"] += 1
+        residual_mlp._update(p, grads, state, updated, lrs[t], "adam", "numba", BLOCK_KEYS)
+        record(t + 1)
+    return TrainResult(
+        losses=np.array(losses), status=status, params=p, eval_steps=np.array(eval_steps, int),
+        eval_losses=np.array(evals), checkpoints=saved, optimizer_state=state,
+    )  # fmt: skip
+
+
+def evaluation(params, data, *, heads: int, causal: bool, objective: str = "next"):
+    """A function ``params -> loss`` on all of ``data`` (for MLM with one fixed masking, drawn
+    from seed 0), for parameters of the shapes of ``params``."""
+    check_choice("objective", objective, OBJECTIVES)
+    vocab, _, depth, context = _check_params(params, heads)
+    data = _check_batches("data", data, objective, vocab, context)
+    inputs, targets, weights = data.draw(slice(None), objective, vocab, np.random.default_rng(0))
+    batch = (np.ascontiguousarray(inputs), np.ascontiguousarray(targets),
+             np.ascontiguousarray(weights, dtype=np.float64))  # fmt: skip
+    work = _workspace(params, batch[0], heads)
+    full = np.ones(depth)
+
+    def loss(p) -> float:
+        p = {k: np.ascontiguousarray(p[k], dtype=np.float64) for k in PARAM_KEYS}
+        return _run_kernel(p, *batch, heads, causal, full, False, work=work)[0]
+
+    return loss
+
+
+def save_checkpoint(path, params, optimizer_state=None) -> None:
+    """Write parameters (and Adam's state) to ``path`` as ``.npz``, atomically: a temporary file
+    in the same directory, then a rename, so an interrupted save leaves no half-written file."""
+    arrays = {f"param/{k}": np.asarray(v) for k, v in params.items()}
+    if optimizer_state is not None:
+        for moment in ("m", "v"):
+            arrays |= {f"{moment}/{k}": v for k, v in optimizer_state[moment].items()}
+        arrays["shared_steps"] = np.array(optimizer_state["shared_steps"])
+        arrays["block_steps"] = optimizer_state["block_steps"]
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def load_checkpoint(path) -> tuple[dict, dict | None]:
+    """``(params, optimizer_state)`` as written by ``save_checkpoint`` (state None if not saved)."""
+    with np.load(path) as f:
+        items = {k: f[k] for k in f.files}
+    params = {k.split("/", 1)[1]: v for k, v in items.items() if k.startswith("param/")}
+    if "shared_steps" not in items:
+        return params, None
+    state = {m: {k.split("/", 1)[1]: v for k, v in items.items() if k.startswith(f"{m}/")}
+             for m in ("m", "v")}  # fmt: skip
+    state["shared_steps"] = int(items["shared_steps"])
+    state["block_steps"] = items["block_steps"]
+    return params, state

@@ -1,0 +1,66 @@
+"""One vocabulary for the transformer experiments (issue 19): the typed Dyck corpus
+(``sims.corpus``), the reasoning primitives (``sims.reasoning``) and an MLM ``[MASK]`` token, and
+the data sets built from them. Token ids: the corpus's first (``<pad>`` = 0), then the primitives'
+tokens after their own ``<pad>``, then ``[MASK]`` last (``sims.transformer``'s MLM convention).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sims import corpus, reasoning
+from sims.transformer import Batches
+
+TYPES = 4  # bracket types of the corpus
+CORPUS_SIZE = len(corpus.vocabulary(TYPES))
+REASONING_OFFSET = CORPUS_SIZE - 1  # reasoning id r >= 1 becomes r + offset
+VOCAB = CORPUS_SIZE + len(reasoning.VOCAB) - 1 + 1  # ... + [MASK]
+PRIMITIVES = ("induction", "assign-0", "assign-1", "assign-2")
+
+
+def dyck(rng, count: int, length: int) -> np.ndarray:
+    """``count`` corpus sequences of ``length`` tokens."""
+    return np.stack([corpus.nested_sequence(rng, length, TYPES) for _ in range(count)])
+
+
+def primitive(rng, name: str) -> tuple[np.ndarray, int]:
+    """One prompt of the primitive ``name`` and its answer, in this vocabulary."""
+    if name == "induction":
+        prompt, answer = reasoning.induction_prompt(rng, length=8, vocab=10)
+    else:
+        prompt, answer = reasoning.assignment_prompt(rng, int(name.split("-")[1]), distractors=1)
+    return prompt + REASONING_OFFSET, answer + REASONING_OFFSET
+
+
+def mixture(rng, count: int, length: int) -> np.ndarray:
+    """Pretraining text: half corpus sequences, half documents of primitive episodes (prompt,
+    answer, ``,``) of every primitive, padded; ``length`` tokens each."""
+    comma = reasoning.ID[","] + REASONING_OFFSET
+    rows = []
+    for _ in range(count):
+        if rng.random() < 0.5:
+            rows.append(corpus.nested_sequence(rng, length, TYPES))
+            continue
+        row = []
+        while True:
+            prompt, answer = primitive(rng, PRIMITIVES[rng.integers(len(PRIMITIVES))])
+            episode = [*prompt, answer, comma]
+            if len(row) + len(episode) > length:
+                break
+            row += episode
+        rows.append(np.array(row + [0] * (length - len(row))))
+    return np.stack(rows).astype(np.int64)
+
+
+def primitive_set(rng, name: str, count: int, length: int) -> tuple[Batches, np.ndarray]:
+    """``count`` prompts of ``name`` with their answers, padded to ``length``: as ``Batches``
+    whose only weight is on predicting the answer (for fine-tuning), and the answers."""
+    tokens = np.zeros((count, length), dtype=np.int64)
+    weights = np.zeros((count, length - 1))
+    answers = np.empty(count, dtype=np.int64)
+    for i in range(count):
+        prompt, answers[i] = primitive(rng, name)
+        tokens[i, : len(prompt)] = prompt
+        tokens[i, len(prompt)] = answers[i]
+        weights[i, len(prompt) - 1] = 1.0
+    return Batches(tokens, weights), answers
