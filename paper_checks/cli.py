@@ -523,6 +523,7 @@ def _cmd_bench(args) -> int:
             bench.deep_linear_bench(args.repeats, sizes)
             + bench.boosting_bench(args.repeats, sizes)
             + bench.residual_mlp_bench(args.repeats, sizes)
+            + bench.transformer_bench(args.repeats, sizes)
         )
     if "scaling" in sections:
         report["scaling"] = bench.scaling_bench(args.repeats, sizes)
@@ -554,12 +555,13 @@ def _cmd_bench(args) -> int:
                 f", sklearn {row['sklearn_s'] * 1e3:.1f} ms  ratio {row['ratio_to_sklearn']:.2f}"
             )
         numpy_part = f", numpy {row['numpy_s'] * 1e3:.1f} ms" if "numpy_s" in row else ""
-        if "ratio_best_peer_to_numba" in row:  # the batch against its peers
+        if "ratio_best_peer_to_numba" in row:  # the batch or step against its peers
+            best = row["ratio_best_peer_to_numba"]
             numpy_part += "".join(
                 f", {name} not installed" if row[f"{name}_s"] is None
                 else f", {name} {row[f'{name}_s'] * 1e3:.1f} ms"
                 for name in ("torch", "jax")
-            ) + f" (best peer / numba {row['ratio_best_peer_to_numba']:.2f})"  # fmt: skip
+            ) + ("" if best is None else f" (best peer / numba {best:.2f})")  # fmt: skip
         elif "torch_s" in row:
             numpy_part += (
                 ", torch not installed"

@@ -18,3 +18,18 @@ def test_assignment_prompts_are_solved_exactly(seed, depth, distractors):
 def test_induction_prompts_are_solved_exactly(seed, length):
     prompt, answer = induction_prompt(np.random.default_rng(seed), length, vocab=16)
     assert solve(prompt) == answer
+
+
+def test_the_shared_vocabulary_keeps_every_primitive_solvable():
+    """``sims.text`` moves the primitives into the transformer's vocabulary; mapped back, the
+    hand-written solver still finds each answer, and the fine-tuning weight sits on it."""
+    from sims import text
+
+    rng = np.random.default_rng(3)
+    for name in text.PRIMITIVES:
+        batches, answers = text.primitive_set(rng, name, 20, 24)
+        for row, weights, answer in zip(batches.tokens, batches.weights, answers, strict=True):
+            at = int(np.argmax(weights))
+            prompt = row[: at + 1] - text.REASONING_OFFSET
+            assert solve(prompt) == answer - text.REASONING_OFFSET == row[at + 1] - text.REASONING_OFFSET
+    assert text.mixture(rng, 10, 24).max() < text.VOCAB - 1  # [MASK] never appears in text

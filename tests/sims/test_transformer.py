@@ -1,15 +1,25 @@
-"""The pre-LN transformer's NumPy reference (work in progress for issue 19): gradients against
-central finite differences, causal masking, and bypassed blocks."""
+"""The pre-LN transformer: the NumPy reference against central finite differences and PyTorch
+autograd, the Numba kernel against the reference, causal masking, bypassed and zero blocks,
+frozen blocks, checkpoints and bad input."""
+
+import re
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sims.transformer import BLOCK_KEYS, init_params, loss_and_grads
+from sims import growth, transformer
+from sims.transformer import BLOCK_KEYS, init_params
+from theory.checks import InputError
 
 
-def _problem(seed, vocab=7, width=8, depth=2, context=5, batch=3):
+def loss_and_grads(params, tokens, targets, weights, heads, causal, mask=None, backend="numpy"):
+    return transformer.loss_and_grads(params, tokens, targets, weights, heads=heads,
+                                      causal=causal, mask=mask, backend=backend)  # fmt: skip
+
+
+def _problem(seed, vocab=7, width=8, depth=2, context=6, batch=3):
     rng = np.random.default_rng(seed)
     params = init_params(vocab, width, depth, context, seed=seed)
     for key in params:  # move away from the symmetric initialisation
@@ -61,26 +71,93 @@ def test_a_bypassed_block_is_the_identity():
     assert full == pytest.approx(loss_and_grads(one, tokens, targets, weights, 2, True)[0])
 
 
-def test_zero_block_growth_leaves_the_loss_bit_identical():
-    from sims.transformer import grow_blocks
-
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_zero_block_growth_leaves_the_loss_bit_identical(backend):
     params, tokens, targets, weights = _problem(5)
-    grown = grow_blocks(params, [0, 1, -1])
-    assert grown["wq"].shape[0] == 3
-    a = loss_and_grads(params, tokens, targets, weights, 2, True)[0]
-    assert loss_and_grads(grown, tokens, targets, weights, 2, True)[0] == a
+    model = growth.TransformerFamily.model(params)
+
+    def fresh(rng):
+        return growth.TransformerFamily.model(init_params(7, 8, 1, 6, seed=rng)).layers[0]
+
+    zero_keys = growth.TransformerFamily.zero_keys
+    layers, _ = growth.grow(model.layers, "zero", zero_keys=zero_keys, fresh=fresh, seed=0)
+    grown = growth.TransformerFamily.params(growth.Model(model.shared, layers))
+    assert grown["wq"].shape[0] == 3 and np.any(grown["wq"][2] != 0)
+    a = loss_and_grads(params, tokens, targets, weights, 2, True, backend=backend)[0]
+    assert loss_and_grads(grown, tokens, targets, weights, 2, True, backend=backend)[0] == a
 
 
-def test_frozen_blocks_do_not_move():
-    from sims.transformer import adam_step
+@settings(max_examples=6, deadline=None)
+@given(st.integers(0, 10**6), st.booleans(), st.sampled_from([1, 2, 4]), st.integers(1, 3))
+def test_kernel_matches_the_reference(seed, causal, heads, depth):
+    params, tokens, targets, weights = _problem(seed, depth=depth)
+    mask = np.random.default_rng(seed).integers(0, 2, depth)
+    a_loss, a = loss_and_grads(params, tokens, targets, weights, heads, causal, mask, "numba")
+    b_loss, b = loss_and_grads(params, tokens, targets, weights, heads, causal, mask, "numpy")
+    assert a_loss == pytest.approx(b_loss, rel=1e-10)
+    for key in params:
+        np.testing.assert_allclose(a[key], b[key], rtol=1e-10, atol=1e-10 * np.abs(b[key]).max())
 
-    params, tokens, targets, weights = _problem(6)
-    before = {k: v.copy() for k, v in params.items()}
-    _, grads = loss_and_grads(params, tokens, targets, weights, 2, True)
-    adam_step(params, grads, {}, 1e-2, trainable=[0, 1])
-    assert np.array_equal(params["wq"][0], before["wq"][0])
-    assert not np.array_equal(params["wq"][1], before["wq"][1])
-    assert not np.array_equal(params["tok"], before["tok"])
+
+def test_logits_of_a_causal_model_ignore_later_tokens():
+    params, tokens, _, _ = _problem(8)
+    changed = tokens.copy()
+    changed[:, 3:] = (changed[:, 3:] + 1) % 7
+    a = transformer.logits(params, tokens, heads=2, causal=True)
+    b = transformer.logits(params, changed, heads=2, causal=True)
+    assert np.array_equal(a[:, :3], b[:, :3]) and not np.allclose(a[:, 3:], b[:, 3:])
+
+
+def _corpus(seed, rows=40, length=6):
+    return np.random.default_rng(seed).integers(0, 6, (rows, length))
+
+
+def test_training_lowers_the_loss_and_frozen_blocks_do_not_move():
+    params = _problem(6)[0]
+    data = _corpus(1)
+    result = transformer.train(params, data, 30, heads=2, causal=True, lr=1e-2, batch_size=8,
+                               trainable=[0, 1], eval_data=data, eval_every=10, checkpoints=[0, 30],
+                               seed=2)  # fmt: skip
+    assert result.eval_losses[-1] < result.eval_losses[0]
+    assert list(result.eval_steps) == [0, 10, 20, 30]
+    assert np.array_equal(result.params["wq"][0], params["wq"][0])
+    assert not np.array_equal(result.params["wq"][1], params["wq"][1])
+    assert np.array_equal(result.checkpoints[0]["tok"], params["tok"])
+    assert np.array_equal(result.checkpoints[30]["tok"], result.params["tok"])
+
+
+def test_mlm_training_and_a_checkpoint_round_trip(tmp_path):
+    params = _problem(10)[0]
+    result = transformer.train(params, _corpus(3, length=5), 5, heads=2, causal=False,
+                               objective="mlm", batch_size=4, seed=4)  # fmt: skip
+    path = tmp_path / "model.npz"
+    transformer.save_checkpoint(path, result.params, result.optimizer_state)
+    loaded, state = transformer.load_checkpoint(path)
+    assert all(np.array_equal(loaded[k], result.params[k]) for k in result.params)
+    assert state["shared_steps"] == 5 and list(tmp_path.iterdir()) == [path]
+    again = transformer.train(loaded, _corpus(3, length=5), 2, heads=2, causal=False,
+                              objective="mlm", batch_size=4, optimizer_state=state, seed=5)  # fmt: skip
+    assert again.optimizer_state["shared_steps"] == 7
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (lambda p, t: (p, t[:, :2], t), "targets"),
+        (lambda p, t: (p, t + 7, t + 7), "tokens"),
+        (lambda p, t: (p, t, t), "heads"),
+        (lambda p, t: ({**p, "wq": p["wq"] * np.nan}, t, t), "params['wq']"),
+        (lambda p, t: ({**p, "w1": p["w1"][:, :3]}, t, t), "params['w1']"),
+        (lambda p, t: (p, t.astype(float), t), "tokens"),
+    ],
+)
+def test_bad_input_is_a_value_error_naming_the_argument(change, named):
+    params, tokens, _, weights = _problem(11)
+    p, t, g = change(params, tokens)
+    heads = 3 if named == "heads" else 2
+    with pytest.raises(InputError, match=re.escape(named)) as info:
+        transformer.loss_and_grads(p, t, g, weights, heads=heads, causal=True)
+    assert isinstance(info.value, ValueError)
 
 
 @pytest.mark.parametrize("causal", [True, False])
