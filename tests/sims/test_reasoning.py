@@ -31,5 +31,9 @@ def test_the_shared_vocabulary_keeps_every_primitive_solvable():
         for row, weights, answer in zip(batches.tokens, batches.weights, answers, strict=True):
             at = int(np.argmax(weights))
             prompt = row[: at + 1] - text.REASONING_OFFSET
-            assert solve(prompt) == answer - text.REASONING_OFFSET == row[at + 1] - text.REASONING_OFFSET
+            assert (
+                solve(prompt)
+                == answer - text.REASONING_OFFSET
+                == row[at + 1] - text.REASONING_OFFSET
+            )
     assert text.mixture(rng, 10, 24).max() < text.VOCAB - 1  # [MASK] never appears in text
