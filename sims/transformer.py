@@ -1,4 +1,4 @@
-"""A small pre-LN transformer (docs/theory.md section 7; the architecture is the standard one,
+"""A small pre-LN transformer (docs/theory.md section 6a; the architecture is the standard one,
 sizes are ours):
 
     x_0 = E[tokens] + P[:T]

@@ -1,6 +1,7 @@
 """The claims, one module per id prefix (``stacking``, ``boosting``, ``nesterov``, ``raptr``,
 ``growth``; the stacking prefix has a second module, ``region``, for where Theorem 3.1 holds and
-what survives the step to practice): each holds its claims with their controls, the experiments
+what survives the step to practice, and ``transformer`` holds stacking and growth claims on a
+transformer): each holds its claims with their controls, the experiments
 they share (sizes per scale as data) and the figure recipes drawn from those experiments.
 
 ``load()`` imports every module of this package, which registers its claims and figures with

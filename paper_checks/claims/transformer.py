@@ -1,4 +1,4 @@
-"""Claims on a small pre-LN transformer (``sims.transformer``; docs/theory.md section 7): the
+"""Claims on a small pre-LN transformer (``sims.transformer``; docs/theory.md section 6a): the
 stacking paper's stacking-vs-random-init experiment (its Figure 2, at our scale), growth operators
 at matched FLOPs, MIDAS's reasoning bias and the looped-model connection. The ids keep the
 prefixes of the papers (``stacking``, ``growth``).
@@ -403,7 +403,7 @@ def copy_pair(index_maps) -> int:
     "pairs (t interval; > 0: the peak is at the copy)",
     expect={"copy pair - others": AtLeast(0.0)},
     positive="the trained MIDAS model with the copied block reset to its source (an exact copy)",
-    negative="the full-depth baseline at the same pair position (no copies were made)",
+    negative="the trained MIDAS model with the copied block replaced by a fresh random block",
     figures=("transformer-similarity",),
     group="growth.transformer-runs",
 )
@@ -413,13 +413,14 @@ def _transformer_looped(scale, arm, rng):
     for r in per_seed:
         run = r["midas"]["run"]
         j = copy_pair(_midas_maps(len(run.depths)))
-        params = run.params
-        if arm == "negative":
-            params = r["baseline"]["run"].params
-        elif arm == "positive":  # the copied pair made identical: the copy exactly as made
-            layers = list(run.layers)
+        layers = list(run.layers)
+        if arm == "positive":  # the copied pair made identical: the copy exactly as made
             layers[j + 1] = layers[j]
-            params = growth.TransformerFamily.params(growth.Model(run.model.shared, layers))
+        elif arm == "negative":  # the copy replaced by a fresh random block: no copy there
+            vocab, width = run.params["tok"].shape
+            fresh = transformer.init_params(vocab, width, 1, 1, seed=rng)
+            layers[j + 1] = growth.TransformerFamily.model(fresh).layers[0]
+        params = growth.TransformerFamily.params(growth.Model(run.model.shared, layers))
         profile = np.diag(block_similarity(params), 1)
         gaps.append(profile[j] - np.max(np.delete(profile, j)))
     statistics = {"copy pair - others": mean_interval(gaps)}
