@@ -19,11 +19,15 @@ and a whole-array NumPy reference (``sims/_reference.py``). Training uses the re
 
 from __future__ import annotations
 
+import functools
+import itertools
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from sims import residual_mlp
 from sims._kernels import transformer as _kernel
@@ -39,6 +43,8 @@ PARAM_KEYS = ("tok", "pos", *BLOCK_KEYS, "lnf_g", "lnf_b", "wout", "bout")
 OBJECTIVES = ("next", "mlm")
 BACKENDS = ("numba", "numpy")
 MLM_RATE = 0.15
+THREADS = min(os.cpu_count() or 1, 4)  # parts of a batch the kernel runs at once (threads)
+PART_POSITIONS = 256
 
 
 def init_params(vocab: int, width: int, depth: int, context: int, seed=None) -> dict:
@@ -126,22 +132,62 @@ def _check_batch(params, tokens, targets, weights, heads, mask):
     return tokens, targets, np.ascontiguousarray(weights), alpha
 
 
-def _workspace(params, tokens, heads):
+@functools.cache
+def _blas() -> ThreadpoolController:
+    """The BLAS libraries' thread settings (found once, after NumPy and SciPy are loaded)."""
+    return ThreadpoolController()
+
+
+def _parts(batch: int, length: int) -> np.ndarray:
+    """Row bounds of the batch's parts, one per thread: at most THREADS, with at least
+    PART_POSITIONS positions each (smaller parts cost more in threads than they save)."""
+    parts = max(1, min(THREADS, batch, batch * length // PART_POSITIONS))
+    return np.linspace(0, batch, parts + 1).astype(int)
+
+
+def _workspace(params, tokens, heads) -> list:
+    """One kernel workspace per part of the batch (``_parts``)."""
     depth, width = params["ln1_g"].shape
-    return _kernel.workspace(*tokens.shape, depth, width, heads, params["wout"].shape[1])
+    vocab = params["wout"].shape[1]
+    bounds = _parts(*tokens.shape)
+    return [_kernel.workspace(hi - lo, tokens.shape[1], depth, width, heads, vocab)
+            for lo, hi in itertools.pairwise(bounds)]  # fmt: skip
 
 
 def _run_kernel(params, tokens, targets, weights, heads, causal, alpha, backward, logits=False,
                 work=None):  # fmt: skip
-    """The kernel on validated float64 arrays; ``work`` (from ``_workspace``) is reused if given."""
-    grads = tuple(np.empty_like(params[k]) for k in PARAM_KEYS)
-    out = np.empty((tokens.size if logits else 0, params["wout"].shape[1]))
+    """The kernel on validated float64 arrays. The batch is cut into parts (``_parts``), each run
+    by the kernel on its own thread (it releases the GIL) with its own workspace (``work``, from
+    ``_workspace``, reused if given); the parts' losses and gradients are averaged with weights
+    ``sum of the part's weights / sum of all weights``, which is the whole batch's loss."""
+    bounds = _parts(*tokens.shape)
     work = _workspace(params, tokens, heads) if work is None else work
-    loss = _kernel.loss_and_grads(
-        tokens, targets, weights, *(params[k] for k in PARAM_KEYS), alpha, heads, bool(causal),
-        work, grads, backward, out,
-    )  # fmt: skip
-    return loss, dict(zip(PARAM_KEYS, grads, strict=True)), out.reshape(*tokens.shape, -1)
+    vocab = params["wout"].shape[1]
+    out = np.zeros((tokens.size if logits else 0, vocab))
+    arrays = tuple(params[k] for k in PARAM_KEYS)
+    total = weights.sum()
+
+    def part(i):
+        rows = slice(bounds[i], bounds[i + 1])
+        grads = tuple(np.zeros_like(a) for a in arrays)
+        share = weights[rows].sum() / total
+        if share == 0:  # no position to score in this part
+            return 0.0, grads
+        T = tokens.shape[1]
+        loss = _kernel.loss_and_grads(
+            tokens[rows], targets[rows], weights[rows], *arrays, alpha, heads, bool(causal),
+            work[i], grads, backward, out[bounds[i] * T : bounds[i + 1] * T] if logits else out,
+        )  # fmt: skip
+        return share * loss, tuple(share * g for g in grads)
+
+    if len(work) == 1:
+        results = [part(0)]
+    else:  # one BLAS thread per part: the parts are the parallelism
+        with _blas().limit(limits=1, user_api="blas"), ThreadPoolExecutor(len(work)) as pool:
+            results = list(pool.map(part, range(len(work))))
+    loss = sum(r[0] for r in results)
+    grads = {k: sum(r[1][j] for r in results) for j, k in enumerate(PARAM_KEYS)}
+    return loss, grads, out.reshape(*tokens.shape, -1)
 
 
 def loss_and_grads(params, tokens, targets, weights, *, heads: int, causal: bool, mask=None,

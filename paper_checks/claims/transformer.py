@@ -50,7 +50,7 @@ class Sizes:
 
 SIZES = {
     "quick": Sizes(16, 20, 20, 80, 15, seeds=3, train_rows=500, eval_rows=100, probes=50),
-    "paper": Sizes(32, 32, 250, 800, 100, seeds=8),
+    "paper": Sizes(32, 32, 200, 600, 60, seeds=8),
 }
 
 
@@ -115,7 +115,7 @@ def stacking_runs(scale: str) -> list[dict]:
     negative="planted: the per-seed log ratios shifted to mean -0.1",
     figures=("transformer-stacking",),
     group="stacking.transformer-runs",
-    minutes=12.0,
+    minutes=15.0,
 )
 def _vs_random(scale, arm, rng):
     per_seed = stacking_runs(scale)
@@ -299,7 +299,7 @@ def growth_runs(scale: str) -> list[dict]:
     negative="planted: the per-seed log ratios shifted to mean log 1.25",
     figures=("transformer-growth",),
     group="growth.transformer-runs",
-    minutes=10.0,
+    minutes=18.0,
 )
 def _flops(scale, arm, rng):
     per_seed = growth_runs(scale)

@@ -86,7 +86,7 @@ def workspace(batch, T, depth, width, heads, vocab):
     )  # fmt: skip
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def loss_and_grads(
     tokens, targets, weights, tok, pos, ln1_g, ln1_b, wq, wk, wv, wo, bo, ln2_g, ln2_b, w1, b1, w2,
     b2, lnf_g, lnf_b, wout, bout, alpha, heads, causal, work, grads, backward, logits_out,

@@ -162,33 +162,16 @@ def test_bad_input_is_a_value_error_naming_the_argument(change, named):
 
 @pytest.mark.parametrize("causal", [True, False])
 def test_gradients_match_pytorch_autograd(causal):
-    """The same model written in PyTorch (its own softmax, layer norm and GELU), differentiated
-    by autograd."""
+    """The same model written in PyTorch (``paper_checks.bench.torch_transformer_loss``: its own
+    softmax, layer norm and GELU), differentiated by autograd; skipped without torch."""
     torch = pytest.importorskip("torch")
+    from paper_checks.bench import torch_transformer_loss
+
     params, tokens, targets, weights = _problem(7)
-    heads = 2
-    _, grads = loss_and_grads(params, tokens, targets, weights, heads, causal)
-    p = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
-    B, T = tokens.shape
-    depth, d = params["ln1_g"].shape
-    fn = torch.nn.functional
-    x = p["tok"][torch.tensor(tokens)] + p["pos"][:T]
-    mask = torch.triu(torch.ones(T, T, dtype=torch.bool), 1)
-    for i in range(depth):
-        h = fn.layer_norm(x, (d,), p["ln1_g"][i], p["ln1_b"][i], eps=1e-5)
-        q, k, v = ((h @ p[w][i]).reshape(B, T, heads, d // heads).transpose(1, 2)
-                   for w in ("wq", "wk", "wv"))  # fmt: skip
-        s = q @ k.transpose(-1, -2) / (d // heads) ** 0.5
-        if causal:
-            s = s.masked_fill(mask, float("-inf"))
-        o = (torch.softmax(s, -1) @ v).transpose(1, 2).reshape(B, T, d)
-        x = x + o @ p["wo"][i] + p["bo"][i]
-        h2 = fn.layer_norm(x, (d,), p["ln2_g"][i], p["ln2_b"][i], eps=1e-5)
-        x = x + fn.gelu(h2 @ p["w1"][i] + p["b1"][i]) @ p["w2"][i] + p["b2"][i]
-    logits = fn.layer_norm(x, (d,), p["lnf_g"], p["lnf_b"], eps=1e-5) @ p["wout"] + p["bout"]
-    nll = fn.cross_entropy(logits.reshape(B * T, -1), torch.tensor(targets).reshape(-1),
-                           reduction="none")  # fmt: skip
-    w = torch.tensor(weights).reshape(-1)
-    ((nll * w).sum() / w.sum()).backward()
-    for key, value in p.items():
-        np.testing.assert_allclose(grads[key], value.grad.numpy(), rtol=1e-9, atol=1e-12)
+    for backend in ("numba", "numpy"):
+        _, grads = loss_and_grads(params, tokens, targets, weights, 2, causal, backend=backend)
+        p = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+        torch_transformer_loss(p, torch.tensor(tokens), torch.tensor(targets),
+                               torch.tensor(weights), 2, causal).backward()  # fmt: skip
+        for key, value in p.items():
+            np.testing.assert_allclose(grads[key], value.grad.numpy(), rtol=1e-9, atol=1e-12)
