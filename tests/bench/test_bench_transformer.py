@@ -35,6 +35,6 @@ def test_one_torch_eager_training_step(benchmark):
         loss = bench.torch_transformer_loss(tensors, *batch, 4, True)
         loss.backward()
         optimiser.step()
-        return float(loss)
+        return float(loss.detach())
 
     assert np.isfinite(benchmark(step))
