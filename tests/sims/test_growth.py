@@ -98,6 +98,20 @@ def test_zero_growth_leaves_residual_mlp_outputs_bit_identical():
     assert np.array_equal(residual_mlp.forward(params, X), residual_mlp.forward(after, X))
 
 
+def test_a_beta_scaled_copy_scales_its_residual_outputs_only():
+    """Stacking's ``beta f_t`` on a residual-MLP block: the new copy's (w2, b2) are beta times its
+    source's, so its residual branch outputs beta times the source's on the same input; every other
+    array and every old layer is an exact copy."""
+    model = growth.ResidualMLPFamily.model(_mlp())
+    keys = growth.ResidualMLPFamily.zero_keys
+    grown, index_map = growth.grow(model.layers, "gradual", zero_keys=keys, beta=0.5)
+    assert index_map == (0, 1, 2, 2)
+    for key, value in grown[3].items():
+        source = model.layers[2][key]
+        assert np.array_equal(value, 0.5 * source if key in keys else source)
+    assert all(np.array_equal(grown[j]["w2"], model.layers[j]["w2"]) for j in range(3))
+
+
 def test_zero_growth_leaves_the_deep_linear_product_unchanged():
     sigma, w_star = deep_linear_problem(4, 10, 0.3, seed=0)
     layers = [{"W": 0.1 * w} for w in np.random.default_rng(0).standard_normal((3, 4, 4))]
