@@ -13,9 +13,11 @@ import pytest
 from paper_checks import catalogue, runner
 from paper_checks.cli import main
 
-# two groups (stacking.stages-table with three claims, stacking.random-init-plateau), both with
-# interval statistics and controls, and two figures; the cheapest such selection (it runs six times)
-SELECTION = "stacking.[amrt]*"
+# two groups (stacking.stages-table, of which two claims, and stacking.random-init-plateau), both
+# with interval statistics and controls, and two figures; the cheapest such selection (it runs six
+# times). It was "stacking.[amrt]*" until later claims (the acceleration region, the transformer)
+# matched it too and made this test the suite's longest.
+SELECTION = "stacking.[amr][ac]*"
 
 
 def test_plan_puts_claims_sharing_an_experiment_in_one_task(tmp_path):
