@@ -4,8 +4,9 @@ logistic-loss rates on log-log axes."""
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.figure import Figure
 
-from figures.style import PALETTE, new_figure
+from figures.style import PALETTE, new_figure, styled
 
 COLOURS = {
     "zero init": PALETTE[1],
@@ -46,11 +47,16 @@ def plot_logistic_rates(gaps: dict):
 
 
 def plot_tree_comparison(table: dict):
-    """Per problem: rounds ratio stack/zero to the training target per shrinkage (one dot per
-    seed, line = median), and rounds of each method to the held-out target."""
-    fig, axes = new_figure(2 * len(table), width=2.6, height=3.0)
-    for k, (name, rows) in enumerate(table.items()):
-        left, right = axes[2 * k], axes[2 * k + 1]
+    """Per problem (one titled group of two panels): rounds ratio stack/zero to the training
+    target per shrinkage (one dot per seed, line = median), and rounds of each method to the
+    held-out target (one dot per seed, bar = median)."""
+    with styled():
+        fig = Figure(figsize=(5.4 * len(table), 3.3), layout="constrained")
+        groups = fig.subfigures(1, len(table), squeeze=False)[0]
+    for group, (name, rows) in zip(groups, table.items(), strict=True):
+        with styled():
+            left, right = group.subplots(1, 2)
+        group.suptitle(name, fontsize=9)
         shrinkages = list(rows[0]["per_shrinkage"])
         ratios = np.array([[r["per_shrinkage"][eta][1] / r["per_shrinkage"][eta][0]
                             for eta in shrinkages] for r in rows])  # fmt: skip
@@ -61,7 +67,7 @@ def plot_tree_comparison(table: dict):
         left.set_xscale("log")
         left.set_xlabel("shrinkage")
         left.set_ylabel("rounds stack / zero (train target)")
-        left.set_title(name, fontsize=8)
+        left.set_title("training target, per shrinkage", fontsize=8)
         for x, method in enumerate(("zero", "stack")):
             values = [r[f"{method}_heldout_rounds"] for r in rows]
             colour = COLOURS["zero init" if method == "zero" else "stack"]
@@ -70,5 +76,5 @@ def plot_tree_comparison(table: dict):
         right.set_xticks([0, 1], ["zero", "stack"])
         right.set_xlim(-0.5, 1.5)
         right.set_ylabel("rounds to held-out target")
-        right.set_title(name, fontsize=8)
+        right.set_title("held-out target", fontsize=8)
     return fig

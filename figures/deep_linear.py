@@ -9,13 +9,17 @@ from figures.style import PALETTE, legend_below, panel_grid
 STYLES = {  # label -> (colour, line style, line width)
     "zero init": (PALETTE[1], "-", 2.4),  # wide, under GD's thin line (they are equal)
     "random init": ("#999999", "-", 1.2),
-    "stack (beta*)": (PALETTE[0], "-", 1.2),
+    "stack (beta*)": (PALETTE[0], "-", 1.2),  # with markers: it runs inside the functional band
     "copy (beta = 1)": (PALETTE[3], "-", 1.2),
     "stack, functional": (PALETTE[2], "-", 2.4),  # wide, under the thin dotted NAG line
     "stack, euclidean": (PALETTE[0], "-", 1.2),
     "trainable beta": (PALETTE[5], "--", 1.2),
     "NAG on P": (PALETTE[7], (0, (1, 2)), 1.0),
     "GD on P": (PALETTE[7], "-.", 1.0),
+}
+MARKED = {  # curves that others cover: markers on top of them
+    "stack (beta*)": {"marker": "o", "markersize": 3.5, "markerfacecolor": "white"},
+    "stack, euclidean": {"marker": "o", "markersize": 3.5, "markerfacecolor": "white"},
 }
 STOPPED = "x: a run diverged (stopped) here"
 
@@ -38,7 +42,9 @@ def _band(ax, curves, label):
             linestyle=style,
             label=label,
             linewidth=width,
-            zorder=3 if reference else 2,
+            zorder=3 if reference or label in MARKED else 2,
+            **MARKED.get(label, {}),
+            markevery=max(1, n // 10),
         )
         ax.fill_between(
             stages,

@@ -7,32 +7,51 @@ import numpy as np
 
 from figures.style import PALETTE, new_figure
 
+LINES = ("-", "--", "-.", (0, (1, 1)), (0, (5, 1, 1, 1, 1, 1)))  # told apart where they overlap
 
-def plot_speed(curves: dict) -> object:
-    """``curves[family][method] = (flops, losses)`` (one seed)."""
+
+def plot_speed(curves: dict, ylabels: dict) -> object:
+    """``curves[family][method] = (flops, losses)`` (one seed); ``ylabels[family]`` names the
+    loss. Each method has its own line style, so methods whose curves coincide stay visible."""
     fig, axes = new_figure(len(curves))
     for ax, (family, methods) in zip(axes, curves.items(), strict=True):
-        for colour, (name, (x, loss)) in zip(PALETTE, methods.items(), strict=False):
-            ax.semilogy(x, loss, color=colour, label=name)
+        for i, (colour, (name, (x, loss))) in enumerate(
+            zip(PALETTE, methods.items(), strict=False)
+        ):
+            ax.semilogy(x, loss, color=colour, linestyle=LINES[i % len(LINES)], label=name,
+                        linewidth=1.6 if i == 0 else 1.2)  # fmt: skip
+        values = np.concatenate([np.asarray(loss, dtype=float) for _, loss in methods.values()])
+        values = values[np.isfinite(values) & (values > 0)]
+        if values.size and values.max() < 10 * values.min():  # under a decade: linear reads best
+            ax.set_yscale("linear")
         ax.set_title(family)
         ax.set_xlabel("training FLOPs (full-depth steps)")
-        ax.set_ylabel("loss (excess risk / eval MSE)")
+        ax.set_ylabel(ylabels[family])
         ax.legend()
     return fig
 
 
 def plot_similarity(matrices: dict) -> object:
-    """``matrices[method]``: block-by-block cosine similarity of the weights."""
-    fig, axes = new_figure(len(matrices))
+    """``matrices[method]``: block-by-block cosine similarity of the weights, each cell written
+    out. Each panel's colour scale spans its own off-diagonal values (the diagonal, 1 by
+    definition, is left white), so that a peak among values near 1 stays visible."""
+    fig, axes = new_figure(len(matrices), width=3.6)
     for ax, (name, m) in zip(axes, matrices.items(), strict=True):
-        image = ax.imshow(m, vmin=-1, vmax=1, cmap="RdBu_r")
+        m = np.asarray(m, dtype=float)
+        diagonal = np.eye(len(m), dtype=bool)
+        low, high = m[~diagonal].min(), m[~diagonal].max()
+        image = ax.imshow(np.where(diagonal, np.nan, m), vmin=low, vmax=high, cmap="viridis")
+        for i, j in zip(*np.nonzero(~diagonal), strict=True):
+            bright = (m[i, j] - low) / max(high - low, 1e-12) > 0.6
+            ax.text(j, i, f"{m[i, j]:.3f}", ha="center", va="center", fontsize=5.5,
+                    color="black" if bright else "white")  # fmt: skip
         ax.grid(False)
         ax.set_xticks(range(len(m)))
         ax.set_yticks(range(len(m)))
         ax.set_title(name)
         ax.set_xlabel("block")
         ax.set_ylabel("block")
-    fig.colorbar(image, ax=list(axes), shrink=0.8, label="cosine similarity")
+        fig.colorbar(image, ax=ax, shrink=0.8, label="cosine similarity (this panel's range)")
     return fig
 
 
@@ -41,8 +60,9 @@ def plot_lag(lags, rho, ceiling, regret) -> object:
     correlation between reruns' final losses; ``regret``: mean normalised selection regret."""
     fig, (left, right) = new_figure(2)
     rho = np.asarray(rho)
-    for row in rho:
-        left.plot(lags, row, color="grey", alpha=0.4, linewidth=0.8)
+    for i, row in enumerate(rho):
+        left.plot(lags, row, color="grey", alpha=0.4, linewidth=0.8,
+                  label="one checkpoint (seed, stage)" if i == 0 else None)  # fmt: skip
     left.plot(lags, np.nanmean(rho, axis=0), color=PALETTE[0], marker="o", label="mean")
     left.axhline(ceiling, color="k", linestyle="--", label="ceiling (reruns)")
     left.axhline(0.9 * ceiling, color="k", linestyle=":", label="0.9 ceiling")

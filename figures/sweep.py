@@ -1,7 +1,8 @@
 """A figure from a sweep's summary table (``sims.sweep.summary``): a metric's median against one
 parameter, one line per setting of the others, with its inter-quartile band. Where the median is
 infinite (a target that half of the seeds or more never reached) the line stops and a triangle at
-the top of the axes marks the setting."""
+the top of the axes marks the setting. Where the summary holds Nesterov's stages on the same
+problems (``nag_<metric>``), they are drawn as black dotted reference lines."""
 
 from __future__ import annotations
 
@@ -36,6 +37,9 @@ def plot_summary(table, x: str, metric: str, groups: list[str]):
             unreached_any = True
             ax.plot(xs[~finite], np.ones((~finite).sum()), marker="^", linestyle="none",
                     color=colour, transform=ax.get_xaxis_transform(), clip_on=False)  # fmt: skip
+    reference = f"nag_{metric}_median"
+    if reference in table.columns:
+        _plot_reference(ax, table, x, reference, [g for g in groups if g != "param_init"])
     if np.all(table[x].astype(float) > 0):
         ax.set_xscale("log")
     values = table[f"{metric}_median"].to_numpy(dtype=float)
@@ -47,3 +51,19 @@ def plot_summary(table, x: str, metric: str, groups: list[str]):
         ax.set_title("triangle at the top: target not reached by half of the seeds", fontsize=7)
     ax.legend(loc="best", fontsize=6)
     return fig
+
+
+def _plot_reference(ax, table, x: str, column: str, groups: list[str]) -> None:
+    """Nesterov's method on the same problems (the sweep's ``nag_`` metric), black dotted: one
+    line per setting of the problem's parameters (the initialisation does not change NAG)."""
+    keyed = table.groupby(groups, dropna=False) if groups else [((), table)]
+    for i, (key, part) in enumerate(keyed):
+        curve = part.groupby(x)[column].median()
+        finite = np.isfinite(curve.to_numpy(dtype=float))
+        setting = ", ".join(
+            f"{g.removeprefix('param_')}={v}"
+            for g, v in zip(groups, key if isinstance(key, tuple) else (key,), strict=False)
+        )
+        ax.plot(curve.index.to_numpy(dtype=float)[finite], curve.to_numpy(dtype=float)[finite],
+                color="black", linestyle=(0, (1, 1 + i)), linewidth=1.2,
+                label=f"NAG (reference){', ' + setting if setting else ''}")  # fmt: skip

@@ -22,23 +22,41 @@ def all_claims() -> list[Claim]:
     return sorted(REGISTRY.values(), key=lambda c: c.id)
 
 
+MIN_SUBSTRING = 3  # shorter text without wildcards would match nearly every id
+GLOB_CHARACTERS = "*?["
+
+
+def matching(pattern: str | None, names: list[str], what: str) -> list[str]:
+    """The ``names`` that ``pattern`` selects (all when None): with a wildcard (``* ? [``) it is a
+    glob matched against the whole name; without one, text that the name contains, at least
+    ``MIN_SUBSTRING`` characters long. An empty or too short pattern, or one matching nothing,
+    is an ``InputError``."""
+    if pattern is None:
+        return list(names)
+    if not pattern.strip():
+        raise InputError(f"--only must not be empty (leave it out to select every {what})")
+    if any(ch in pattern for ch in GLOB_CHARACTERS):
+        chosen = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+    elif len(pattern) < MIN_SUBSTRING:
+        raise InputError(
+            f"--only {pattern!r} is too short to select by substring (at least {MIN_SUBSTRING} "
+            f"characters, or a glob such as 'nesterov.*')"
+        )
+    else:
+        chosen = [n for n in names if pattern in n]
+    if not chosen:
+        raise InputError(f"--only {pattern!r} matches no {what}")
+    return chosen
+
+
 def select(pattern: str | None, scale: str) -> list[Claim]:
-    """Claims whose id matches the glob ``pattern`` (all when None) and that run at ``scale``."""
+    """The claims that run at ``scale`` whose ids ``pattern`` selects (see ``matching``)."""
     if scale not in SCALES:
         raise InputError(f"scale must be one of {', '.join(SCALES)}; got {scale!r}")
-    claims = [c for c in all_claims() if scale in c.scales]
-    if pattern is None:
-        return claims
-    if not pattern.strip():
-        raise InputError("--only must not be empty (leave it out to run every claim)")
-    chosen = [
-        c
-        for c in claims
-        if fnmatch.fnmatchcase(c.id, pattern) or fnmatch.fnmatchcase(c.id, f"*{pattern}*")
-    ]
-    if not chosen:
-        raise InputError(
-            f"--only {pattern!r} matches no claim at scale {scale!r} "
-            "(see 'stagewise list' for the ids)"
-        )
-    return chosen
+    claims = {c.id: c for c in all_claims() if scale in c.scales}
+    try:
+        return [claims[i] for i in matching(pattern, list(claims), "claim")]
+    except InputError as exc:
+        if "matches no" not in str(exc):
+            raise
+        raise InputError(f"{exc} at scale {scale!r} (see 'stagewise list' for the ids)") from None

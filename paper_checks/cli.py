@@ -8,13 +8,16 @@ one line on stderr naming a log file with the traceback; ``--debug`` prints it i
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
 import sys
+import textwrap
+import warnings
 from pathlib import Path
 
-from sims.engine import write_text_atomic
+from sims.engine import DamagedResultWarning, write_text_atomic
 from theory.checks import InputError
 
 EPILOG_CHECK = """\
@@ -82,9 +85,11 @@ def _add_engine_options(parser: argparse.ArgumentParser, unit: str) -> None:
 
 def _engine(args) -> tuple[str, int | None, str | None]:
     """(backend, workers, scheduler) from the engine options, validated."""
-    from sims.engine import MAX_WORKERS
+    from sims.engine import MAX_WORKERS, check_scheduler
 
     scheduler = args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
+    if scheduler is not None:
+        check_scheduler(scheduler, "--scheduler" if args.scheduler else "DASK_SCHEDULER_ADDRESS")
     if args.workers is not None and not 1 <= args.workers <= MAX_WORKERS:
         raise InputError(f"--workers must be between 1 and {MAX_WORKERS}, got {args.workers}")
     if args.backend in ("inprocess", "processes") and args.scheduler:
@@ -135,7 +140,10 @@ def _build_parser() -> argparse.ArgumentParser:
         help="quick: CI-sized runs (default); paper: full-size runs",
     )
     check.add_argument(
-        "--only", metavar="PATTERN", help="run only claims whose id matches this glob or substring"
+        "--only",
+        metavar="PATTERN",
+        help="run only the claims whose id matches this glob (with * ? [ ]: the whole id) or "
+        "contains this text (at least 3 characters)",
     )
     check.add_argument(
         "--out",
@@ -148,6 +156,12 @@ def _build_parser() -> argparse.ArgumentParser:
         "--json",
         action="store_true",
         help="print claims.json to stdout instead of the verdict table",
+    )
+    check.add_argument(
+        "--force",
+        action="store_true",
+        help="let a partial (--only) or other-scale run replace a full report in --out "
+        "(refused without it, so that a quick look never overwrites a full report)",
     )
     _add_engine_options(check, "claim groups")
 
@@ -170,7 +184,11 @@ def _build_parser() -> argparse.ArgumentParser:
         default=Path("stagewise-report/figures"),
         help="output directory (default: ./stagewise-report/figures)",
     )
-    figs.add_argument("--only", metavar="PATTERN", help="only figures whose name matches")
+    figs.add_argument(
+        "--only",
+        metavar="PATTERN",
+        help="only the figures whose name matches this glob or contains this text (>= 3 characters)",
+    )
     figs.add_argument(
         "--scale",
         choices=("quick", "paper"),
@@ -228,9 +246,15 @@ def _build_parser() -> argparse.ArgumentParser:
     sweep = sub.add_parser(
         "sweep",
         help="run a parameter grid into a results directory (resumable)",
-        description="Run every cell of a grid (a TOML file: family = 'deep_linear' | 'boosting' | "
-        "'inexact_nag', seeds = N, and a [parameters] table of lists) into DIR, one Parquet row "
-        "per cell. Re-running skips stored cells; a killed sweep resumes without loss.",
+        description=textwrap.fill(
+            "Run every cell of a grid (a TOML file: family = one of "
+            f"{', '.join(repr(f) for f in SWEEP_FAMILIES)}; seeds = N or a list of seed indices; and "
+            "a [parameters] table of lists, each value listed once) into DIR, one Parquet row per "
+            "cell. Re-running skips stored cells; a killed sweep resumes without loss, and a damaged "
+            "stored file is set aside and its cells run again. 'stagewise sweep --families' lists "
+            "every family's parameters.",
+            width=88,
+        ),
         epilog='example grid:\n  family = "deep_linear"\n  seeds = 5\n  [parameters]\n'
         '  kappa = [10, 100, 1000]\n  init = ["stack", "zero"]\n\n'
         "  stagewise sweep grid.toml --out results/deep --workers 2\n"
@@ -252,6 +276,12 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     _add_engine_options(sweep, "cells")
     sweep.add_argument("--batch", type=int, default=4, help="cells per task (default 4)")
+    sweep.add_argument(
+        "--columns",
+        metavar="METRICS",
+        help="with --summary: only these metrics (comma-separated, e.g. "
+        "stages_to_target,final_loss) beside the parameters and cell counts",
+    )
     sweep.add_argument(
         "--plot",
         metavar="PNG",
@@ -285,7 +315,9 @@ def _build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--smoke",
         action="store_true",
-        help="tiny sizes: check in seconds that every section runs (timings mean nothing)",
+        help="tiny sizes: check that every section runs (about 40 s on 2 cores, most of it the "
+        "local Dask cluster and process start-up of the sweep section; timings mean nothing and "
+        "targets are not judged)",
     )
     bench.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
@@ -303,11 +335,14 @@ def _writable_dir(path: Path) -> Path:
 
 
 REPORT_MARKER = ".stagewise-report"
+REPORT_FILES = ("claims.json", "report.md", "figures")
 
 
-def _report_dir(path: Path) -> Path:
+def _report_dir(path: Path, scale: str, selection: str | None, force: bool) -> Path:
     """The output directory of ``check``: new, empty, or a stagewise report (it holds our marker
-    file, or a claims.json that ``check`` wrote); anything else is refused untouched."""
+    file, or a claims.json that ``check`` wrote); anything else is refused untouched. A full
+    report (every claim of its scale) is replaced only by a full run of the same scale, unless
+    ``force``; and nothing is replaced unless every file of the report can be written."""
     if path.exists() and not path.is_dir():
         raise InputError(f"--out: {str(path)!r} is a file, not a directory")
     ours = {REPORT_MARKER, ".stagewise.lock"}
@@ -316,16 +351,43 @@ def _report_dir(path: Path) -> Path:
             f"--out: {str(path)!r} is not empty and holds no stagewise report; choose a new "
             "or empty directory"
         )
+    previous = _report_document(path)
+    if (
+        not force
+        and isinstance(previous, dict)
+        and previous.get("selection") is None
+        and (selection is not None or previous.get("scale") != scale)
+    ):
+        run = f"this {scale}-scale run" + (f" of --only {selection!r}" if selection else "")
+        raise InputError(
+            f"--out: {str(path)!r} holds a full {previous.get('scale')}-scale report that {run} "
+            "would replace; write elsewhere (--out NEW_DIR) or pass --force to replace it"
+        )
+    for name in REPORT_FILES:
+        target = path / name
+        wanted = target.is_dir() if name == "figures" else target.is_file()
+        if (target.exists() or target.is_symlink()) and (
+            not wanted or not os.access(target, os.W_OK)
+        ):
+            raise InputError(
+                f"--out: cannot replace {str(target)!r} (not a writable "
+                f"{'directory' if name == 'figures' else 'file'}); nothing was changed"
+            )
     return _writable_dir(path)
+
+
+def _report_document(path: Path):
+    """The claims.json of a report directory, parsed; None when there is none or it is damaged."""
+    try:
+        return json.loads((path / "claims.json").read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _is_report(path: Path) -> bool:
     if (path / REPORT_MARKER).exists():
         return True
-    try:  # a report written before the marker existed
-        document = json.loads((path / "claims.json").read_text())
-    except (OSError, ValueError):
-        return False
+    document = _report_document(path)  # a report written before the marker existed
     return isinstance(document, dict) and {"scale", "claims"} <= set(document)
 
 
@@ -346,8 +408,14 @@ def _cmd_check(args) -> int:
 
     claims = catalogue.select(args.only, args.scale)
     backend, workers, scheduler = _engine(args)
-    out = _report_dir(args.out)
+    out = _report_dir(args.out, args.scale, args.only, args.force)
     with directory_lock(out, "check"):
+        if args.only is not None:
+            print(
+                f"stagewise check: --only {args.only!r} matches {len(claims)} claim"
+                f"{'s' if len(claims) != 1 else ''}: {', '.join(c.id for c in claims)}",
+                file=sys.stderr,
+            )
         (out / REPORT_MARKER).touch()
         remove_leftovers(_writable_dir(out / "figures"))  # of a run killed mid-write
         groups = len({c.group for c in claims})
@@ -377,15 +445,19 @@ def _cmd_check(args) -> int:
     if args.json:
         print(json.dumps(document, indent=1))
     else:
-        _print_verdicts(verdicts, document, report)
         tally = ", ".join(f"{n} {k}" for k, n in document["summary"].items())
+        print(f"{tally} ({len(verdicts)} claims at the {args.scale} scale).\n")
+        _print_verdicts(verdicts, document, report, report.recorded_verdicts(args.scale))
         print(f"\n{tally}. Report: {out / 'report.md'}")
     return 1 if any(v.verdict in registry.FAILING for v in verdicts) else 0
 
 
-def _print_verdicts(verdicts, document, report) -> None:
-    """One block per claim: verdict, id, time; statistics with intervals, bands; both controls."""
+def _print_verdicts(verdicts, document, report, recorded: dict[str, str]) -> None:
+    """One block per claim: verdict, id, time; statistics with intervals, bands; both controls;
+    and, where the paper-scale record (``recorded``: id -> verdict) says otherwise, that verdict.
+    Then the list of claims whose verdict differs from the record."""
     width = max(len(v.claim.id) for v in verdicts)
+    differ = []
     for v, entry in zip(verdicts, document["claims"], strict=True):
         print(f"{v.verdict.upper():12}  {v.claim.id:<{width}}  {report.timing(v)}")
         print(f"{'':14}measured: {report.statistics_text(entry)}")
@@ -395,6 +467,15 @@ def _print_verdicts(verdicts, document, report) -> None:
             f"{'':14}controls: positive {report.control_text(entry, 'positive')}, "
             f"negative {report.control_text(entry, 'negative')}"
             + (f" (not refuted by it: {', '.join(blind)})" if blind else "")
+        )
+        paper = recorded.get(v.claim.id)
+        if paper is not None and paper != v.verdict:
+            differ.append(v.claim.id)
+            print(f"{'':14}paper scale: {paper} (docs/claims.json), not {v.verdict}")
+    if differ:
+        print(
+            f"\n{len(differ)} verdict{'s differ' if len(differ) > 1 else ' differs'} from the "
+            f"paper-scale record (docs/claims.json): {', '.join(differ)}"
         )
 
 
@@ -435,24 +516,17 @@ def _cmd_list(args) -> int:
 
 
 def _cmd_figures(args) -> int:
-    import fnmatch
-
     from tqdm import tqdm
 
     from paper_checks import catalogue
     from paper_checks.runner import draw_figure_task
     from sims.engine import execute
 
-    if args.only is not None and not args.only.strip():
-        raise InputError("--only must not be empty (leave it out to draw every figure)")
     recipes = catalogue.figures()
-    names = [
-        n
-        for n in recipes
-        if args.only is None or fnmatch.fnmatchcase(n, args.only) or args.only in n
-    ]
-    if not names:
-        raise InputError(f"--only {args.only!r} matches no figure; figures: {', '.join(recipes)}")
+    try:
+        names = catalogue.matching(args.only, list(recipes), "figure")
+    except InputError as exc:
+        raise InputError(f"{exc}; figures: {', '.join(recipes)}") from None
     backend, workers, scheduler = _engine(args)
     out = _writable_dir(args.out)
     drawn = {}
@@ -534,7 +608,7 @@ def _cmd_bench(args) -> int:
         return 0
     for row in report.get("sweep", []):
         speed = (
-            f", speed-up {row['speedup_over_inprocess']:.2f}x (target {row['target']})"
+            f", speed-up {row['speedup_over_inprocess']:.2f}x {_target(row, args.smoke)}"
             if "speedup_over_inprocess" in row
             else ""
         )
@@ -561,7 +635,8 @@ def _cmd_bench(args) -> int:
                 f", {name} not installed" if row[f"{name}_s"] is None
                 else f", {name} {row[f'{name}_s'] * 1e3:.1f} ms"
                 for name in ("torch", "jax")
-            ) + ("" if best is None else f" (best peer / numba {best:.2f})")  # fmt: skip
+            ) + ("" if best is None else f" (best peer's time / numba's {best:.2f}: "
+                   "numba is that many times faster)")  # fmt: skip
         elif "torch_s" in row:
             numpy_part += (
                 ", torch not installed"
@@ -576,7 +651,7 @@ def _cmd_bench(args) -> int:
             )
         print(
             f"{row['benchmark']}: numba {row['numba_s'] * 1e3:.1f} ms{numpy_part}{ratio}"
-            f"  (target {row['target']})"
+            f"  {_target(row, args.smoke)}"
         )
     for row in report.get("scaling", []):
         torch_part = (
@@ -595,6 +670,14 @@ def _cmd_bench(args) -> int:
             f"numpy {row['numpy_s_per_stage'] * 1e3:.3f} ms{torch_part}{dgemm}"
         )
     return 0
+
+
+def _target(row: dict, smoke: bool) -> str:
+    """A benchmark's target and whether this run met it (at --smoke sizes: not judged)."""
+    if smoke:
+        return f"(target {row['target']}: not judged at --smoke sizes)"
+    word = {True: "met", False: "missed", None: "not judged: no peer installed"}[row["met"]]
+    return f"(target {row['target']}: {word})"
 
 
 def _plot_sweep(table, target: Path) -> None:
@@ -616,6 +699,35 @@ def _plot_sweep(table, target: Path) -> None:
     print(f"figure: {target.with_suffix('.png')} (and .pdf)")
 
 
+SWEEP_FAMILIES = (  # as sims.sweep.FAMILIES has them (tested); named here for --help
+    "deep_linear", "boosting", "inexact_nag", "stacking_region", "stacking_frontier",
+    "stacking_practice",
+)  # fmt: skip
+
+
+def _summary_columns(table, wanted: str | None) -> list[str]:
+    """The columns of a sweep summary to print: all, or the parameters and cell counts with the
+    columns of the metrics named in ``wanted`` (comma-separated)."""
+    if wanted is None:
+        return list(table.columns)
+    from sims.sweep import QUARTILES
+
+    suffixes = (*(f"_{q}" for q in QUARTILES), "_reached")
+    metrics = list(dict.fromkeys(c.removesuffix(s) for c in table.columns for s in suffixes
+                                 if c.endswith(s)))  # fmt: skip
+    names = [n.strip() for n in wanted.split(",") if n.strip()]
+    unknown = [n for n in names if n not in metrics]
+    if not names or unknown:
+        raise InputError(
+            f"--columns: {'no metric named' if not names else 'unknown metric ' + repr(unknown[0])}"
+            f"; this summary has {', '.join(metrics)}"
+        )
+    fixed = [c for c in table.columns if c.startswith("param_") or c in ("cells", "errors")]
+    return fixed + [
+        c for c in table.columns if any(c == f"{n}{s}" for n in names for s in suffixes)
+    ]
+
+
 def _cmd_sweep(args) -> int:
     from tqdm import tqdm
 
@@ -630,9 +742,10 @@ def _cmd_sweep(args) -> int:
         if not args.summary.is_dir():
             raise InputError(f"--summary: {str(args.summary)!r} is not a directory")
         table = sweep.summary(args.summary)
+        shown = _summary_columns(table, args.columns)
         if args.plot is not None:
             _writable_dir(args.plot.parent)  # refused before anything is printed
-        print(table.to_string(index=False))
+        print(table[shown].to_string(index=False))
         print(
             "quartiles over seeds; inf: the target was not reached by that fraction of the seeds "
             "(a target never reached counts as infinitely many stages)"
@@ -640,8 +753,8 @@ def _cmd_sweep(args) -> int:
         if args.plot is not None:
             _plot_sweep(table, args.plot)
         return 0
-    if args.plot is not None:
-        raise InputError("--plot goes with --summary DIR")
+    if args.plot is not None or args.columns is not None:
+        raise InputError(f"{'--plot' if args.plot else '--columns'} goes with --summary DIR")
     if args.grid is None or args.out is None:
         raise InputError("give a grid file and --out DIR (or --summary DIR)")
     grid = sweep.parse_grid(args.grid)
@@ -701,8 +814,12 @@ def _cmd_report(args) -> int:
         raise InputError(f"cannot read {exc.filename}: {exc.strerror}") from None
     except ValueError as exc:
         raise InputError(f"{args.claims} is not a claims.json ({exc})") from None
-    if not isinstance(document, dict) or not {"scale", "summary", "claims"} <= set(document):
-        raise InputError(f"{args.claims} is not a claims.json written by 'stagewise check'")
+    try:
+        report.check_claims_document(document)
+    except ValueError as exc:
+        raise InputError(
+            f"{args.claims} is not a claims.json of 'stagewise check': {exc}"
+        ) from None
     link = os.path.relpath(args.claims.with_name("report.md"), args.readme.resolve().parent)
     try:
         updated = report.replace_readme_table(readme, report.readme_table(document, link))
@@ -728,40 +845,105 @@ COMMANDS = {
 }
 
 
+def _check_thread_variables() -> None:
+    """Thread counts from the environment are positive integers (Numba refuses to import
+    otherwise, deep inside the first kernel)."""
+    from sims.engine import THREAD_VARIABLES
+
+    for name in THREAD_VARIABLES:
+        value = os.environ.get(name)
+        if value is not None and not (value.strip().isdigit() and int(value) >= 1):
+            raise InputError(
+                f"environment variable {name} must be a whole number >= 1, got {value!r}"
+            )
+
+
+def _one_line_warnings(default):
+    """A ``warnings.showwarning`` that prints damaged stored results as one line each and hands
+    any other warning to ``default``."""
+
+    def show(message, category, *rest, **options):
+        if issubclass(category, DamagedResultWarning):
+            print(f"stagewise: warning: {one_line(str(message))}", file=sys.stderr)
+        else:
+            default(message, category, *rest, **options)
+
+    return show
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
+    with warnings.catch_warnings():  # the caller's warning settings are restored after
+        warnings.filterwarnings("always", category=DamagedResultWarning)
+        warnings.showwarning = _one_line_warnings(warnings.showwarning)
+        return _run_command(args)
+
+
+def _run_command(args) -> int:
+    """The command's exit status; errors mapped to the statuses of the module docstring."""
     try:
+        _check_thread_variables()
         return COMMANDS[args.command](args)
     except InputError as exc:
         print(f"stagewise {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # the reader went away (stagewise list | head): stop quietly
+        with contextlib.suppress(OSError, ValueError):  # stdout may be no file (captured)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the final flush
+        return 128 + signal.SIGPIPE
+    except OSError as exc:
+        if exc.filename is None:  # not about a path the user gave: a bug, reported below
+            return _internal_error(args, exc)
+        print(
+            f"stagewise {args.command}: error: cannot use {str(exc.filename)!r}: "
+            f"{exc.strerror or type(exc).__name__}",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # stopping already: a second Ctrl-C waits
         print(f"stagewise {args.command}: interrupted{RESUME_HINTS.get(args.command, '')}",
               file=sys.stderr)  # fmt: skip
         return 130
-    except Exception as exc:  # a bug of the library, not bad input
-        if args.debug:
-            raise
-        log = _write_traceback_log()
-        print(
-            f"stagewise {args.command}: internal error (a bug in stagewise, not your input): "
-            f"{one_line(f'{type(exc).__name__}: {exc}')}; traceback in {log} "
-            "(or rerun with --debug)",
-            file=sys.stderr,
-        )
-        return 3
+    except Exception as exc:
+        return _internal_error(args, exc)
+
+
+def _internal_error(args, exc: Exception) -> int:
+    """A bug of the library, not bad input: one line naming the log with the traceback."""
+    if args.debug:
+        raise exc
+    log = _write_traceback_log()
+    print(
+        f"stagewise {args.command}: internal error (a bug in stagewise, not your input): "
+        f"{one_line(f'{type(exc).__name__}: {exc}')}; traceback in {log} "
+        "(or rerun with --debug)",
+        file=sys.stderr,
+    )
+    return 3
+
+
+ERROR_LOGS = 20  # internal-error logs kept (the newest) in the log directory
 
 
 def _write_traceback_log() -> str:
-    """Write the traceback being handled to a new file in the temporary folder; its path."""
+    """Write the traceback being handled to a new file in ``<temp>/stagewise-errors/``, keeping
+    the newest ``ERROR_LOGS`` logs there; its path."""
     import tempfile
     import traceback
 
+    directory = Path(tempfile.gettempdir()) / "stagewise-errors"
+    try:
+        directory.mkdir(exist_ok=True)
+    except OSError:  # a file of that name, or not ours: the temporary folder itself
+        directory = Path(tempfile.gettempdir())
     with tempfile.NamedTemporaryFile(
-        "w", prefix="stagewise-error-", suffix=".log", delete=False
+        "w", prefix="stagewise-error-", suffix=".log", dir=directory, delete=False
     ) as log:
         traceback.print_exc(file=log)
+    logs = sorted(directory.glob("stagewise-error-*.log"), key=lambda p: p.stat().st_mtime_ns)
+    for old in logs[:-ERROR_LOGS]:
+        old.unlink(missing_ok=True)
     return log.name
 
 

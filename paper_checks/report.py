@@ -10,12 +10,14 @@ import json
 import math
 import os
 import platform
+import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 
 from paper_checks.expect import Estimate
-from paper_checks.registry import CONTROL_EXPECTED, VERDICTS, Verdict
+from paper_checks.registry import CONTROL_EXPECTED, PROVENANCES, SCALES, VERDICTS, Verdict
 from sims.engine import versions
 
 
@@ -67,6 +69,22 @@ def claims_document(verdicts: list[Verdict], scale: str, selection: str | None =
         "summary": {name: sum(x.verdict == name for x in verdicts) for name in VERDICTS},
         "claims": [claim_entry(v) for v in verdicts],
     }
+
+
+PAPER_RECORD = Path(__file__).resolve().parent.parent / "docs" / "claims.json"
+
+
+def recorded_verdicts(scale: str, record: Path = PAPER_RECORD) -> dict[str, str]:
+    """Claim id -> verdict of the paper-scale record, to set beside a run at another ``scale``;
+    empty for a paper-scale run, or when the record is missing (an installed package) or
+    unreadable."""
+    if scale == "paper":
+        return {}
+    try:
+        document = check_claims_document(json.loads(record.read_text()))
+    except (OSError, ValueError):
+        return {}
+    return {c["id"]: c["verdict"] for c in document["claims"]}
 
 
 def statistics_text(entry: dict, arm: str = "claim") -> str:
@@ -251,9 +269,73 @@ def readme_table(document: dict, report_link: str = "docs/report.md") -> str:
     return "\n".join([*lines, README_END])
 
 
+CLAIM_ID = re.compile(r"[a-z0-9][a-z0-9._-]*")
+
+
+def check_claims_document(document) -> dict:
+    """``document`` if it has the shape of a ``claims.json`` that ``stagewise check`` wrote, as
+    far as the README table reads it; otherwise a ``ValueError`` naming the first field that is
+    missing or wrong (the claim's index and id where there is one)."""
+    if not isinstance(document, dict):
+        raise ValueError(f"must hold a JSON object, not {type(document).__name__}")
+    for key, kind in (("scale", str), ("summary", dict), ("claims", list)):
+        if key not in document:
+            raise ValueError(f"has no field {key!r}")
+        if not isinstance(document[key], kind):
+            raise ValueError(f"field {key!r} must be a {kind.__name__}")
+    if document["scale"] not in SCALES:
+        raise ValueError(
+            f"field 'scale' must be one of {', '.join(SCALES)}, got {document['scale']!r}"
+        )
+    seen = set()
+    for index, entry in enumerate(document["claims"]):
+        where = f"claims[{index}]"
+        if not isinstance(entry, dict):
+            raise ValueError(f"{where} must be an object")
+        for key in ("id", "provenance", "verdict"):
+            if not isinstance(entry.get(key), str):
+                problem = "is missing" if key not in entry else "must be a string"
+                raise ValueError(f"{where} field {key!r} {problem}")
+        where = f"{where} ({entry['id']!r})"
+        if not CLAIM_ID.fullmatch(entry["id"]):
+            raise ValueError(f"{where}: an id is lower-case letters, digits, '.', '-' and '_'")
+        if entry["id"] in seen:
+            raise ValueError(f"{where}: the id appears twice")
+        seen.add(entry["id"])
+        if entry["verdict"] not in VERDICTS:
+            raise ValueError(
+                f"{where} field 'verdict' must be one of {', '.join(VERDICTS)}, got {entry['verdict']!r}"
+            )
+        if entry["provenance"] not in PROVENANCES:
+            raise ValueError(
+                f"{where} field 'provenance' must be one of {', '.join(PROVENANCES)}, got {entry['provenance']!r}"
+            )
+        revision = entry.get("revision", 1)
+        if isinstance(revision, bool) or not isinstance(revision, int) or revision < 1:
+            raise ValueError(f"{where} field 'revision' must be an integer >= 1, got {revision!r}")
+        for key in ("bands", "arms", "seeds_needed"):
+            if not isinstance(entry.get(key, {}), dict):
+                raise ValueError(f"{where} field {key!r} must be an object")
+        if not all(isinstance(b, str) for b in entry.get("bands", {}).values()):
+            raise ValueError(f"{where} field 'bands' must map names to text")
+        for key in ("summary", "expected"):
+            if not isinstance(entry.get(key, ""), str):
+                raise ValueError(f"{where} field {key!r} must be a string")
+    return document
+
+
 def replace_readme_table(readme: str, table: str) -> str:
-    """``readme`` with the text between the claims-table markers replaced by ``table``."""
+    """``readme`` with the text between the claims-table markers replaced by ``table``. The
+    README must hold each marker exactly once, the end after the beginning (``ValueError``)."""
+    for marker, name in ((README_BEGIN, "beginning"), (README_END, "end")):
+        count = readme.count(marker)
+        if count != 1:
+            raise ValueError(
+                f"the claims-table {name} marker {marker!r} appears {count} times (must be once)"
+            )
+    if table.count(README_BEGIN) != 1 or table.count(README_END) != 1:
+        raise ValueError("the claims.json's text holds a claims-table marker")
     start, end = readme.find(README_BEGIN), readme.find(README_END)
-    if start < 0 or end < start:
-        raise ValueError(f"the README has no claims-table markers ({README_BEGIN!r})")
+    if end < start:
+        raise ValueError("the claims-table end marker comes before its beginning marker")
     return readme[:start] + table + readme[end + len(README_END) :]

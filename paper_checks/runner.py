@@ -20,7 +20,7 @@ from pathlib import Path
 
 from paper_checks import catalogue, registry
 from paper_checks.report import plain
-from sims.engine import execute, write_text_atomic
+from sims.engine import execute, set_aside, write_text_atomic
 
 PACKAGES = ("theory", "sims", "figures", "paper_checks")
 TASKS_DIR = ".tasks"
@@ -129,13 +129,19 @@ def source_fingerprint() -> str:
 
 
 def _stored(state: Path, tasks: list[Task], fingerprint: str) -> dict[str, dict]:
-    """Results of an interrupted run of the same code, scale and selection."""
+    """Results of an interrupted run of the same code, scale and selection; a damaged file is
+    set aside (``sims.engine.set_aside``) and its task runs again."""
     out = {}
     for task in tasks:
         path = state / f"{task.group}.json"
+        if not path.exists():
+            continue
         try:
-            result = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
+            result = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(result, dict):
+                raise ValueError(f"a JSON {type(result).__name__}, not an object")
+        except (OSError, ValueError) as exc:  # unreadable, not UTF-8, not JSON
+            set_aside(path, " ".join(f"{type(exc).__name__}: {exc}".split())[:200])
             continue
         if (result.get("fingerprint"), result.get("scale"), result.get("claim_ids")) == (
             fingerprint,

@@ -18,8 +18,10 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import signal
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
@@ -52,12 +54,17 @@ def versions() -> dict[str, str]:
 def atomic_write(path, write: Callable[[Path], object]) -> Path:
     """Create ``path`` whole or not at all: ``write(tmp)`` fills a temporary file beside it
     (hidden, ending in ``.tmp``), which then replaces ``path`` in one rename. A failing ``write``
-    leaves no temporary file behind."""
+    leaves no temporary file behind. A symbolic link at ``path`` is written through (its target
+    is replaced), never replaced by a regular file."""
     path = Path(path)
+    if path.is_symlink():  # write through the link: the link stays, its target gets the text
+        path = path.resolve()
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         write(tmp)
         os.replace(tmp, path)
+    except OSError as exc:  # about the file asked for, not our temporary one
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
     finally:
         tmp.unlink(missing_ok=True)
     return path
@@ -66,6 +73,25 @@ def atomic_write(path, write: Callable[[Path], object]) -> Path:
 def write_text_atomic(path, text: str) -> Path:
     """``atomic_write`` of a text file."""
     return atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+class DamagedResultWarning(UserWarning):
+    """A stored result could not be read: it was set aside and its work runs again."""
+
+
+def set_aside(path, reason: str) -> Path:
+    """Rename the damaged stored result ``path`` to ``<name>.damaged`` beside it (kept for
+    inspection, no longer read) and warn (``DamagedResultWarning``) naming it and ``reason``."""
+    path = Path(path)
+    aside = path.with_name(f"{path.name}.damaged")
+    os.replace(path, aside)
+    warnings.warn(
+        f"stored result {str(path)!r} is damaged ({reason}); set aside as {aside.name!r}, its "
+        "next run of the same command recomputes it",
+        DamagedResultWarning,
+        stacklevel=2,
+    )
+    return aside
 
 
 def remove_leftovers(directory) -> None:
@@ -189,6 +215,53 @@ def one_thread_per_child() -> Iterator[None]:
                 os.environ[name] = value
 
 
+SCHEDULER_ADDRESS = re.compile(
+    r"(?:(?P<scheme>tcp|tls|ws|wss|ucx)://)?(?P<host>[A-Za-z0-9.\-_]+|\[[0-9A-Fa-f:.]+\])"
+    r":(?P<port>[0-9]{1,5})"
+)
+CONNECT_SECONDS = 10
+
+
+def check_scheduler(address, name: str = "--scheduler") -> str:
+    """A Dask scheduler address ``[tcp|tls|ws|wss|ucx://]HOST:PORT`` with a port in 1..65535."""
+    match = SCHEDULER_ADDRESS.fullmatch(address) if isinstance(address, str) else None
+    if match is None or not 1 <= int(match["port"]) <= 65535:
+        raise InputError(
+            f"{name} must be a Dask scheduler address such as tcp://10.0.0.5:8786 "
+            f"([tcp|tls|ws|wss|ucx://]HOST:PORT, port 1-65535); got {address!r}"
+        )
+    return address
+
+
+def _connect(scheduler: str):
+    """A Dask client of the scheduler at ``scheduler``, or an ``InputError`` after
+    ``CONNECT_SECONDS``. Dask's own timeout covers the TCP connection but not the handshake that
+    follows, which waits for ever on a server that accepts and never answers (not a Dask
+    scheduler): the client is therefore made in a daemon thread that is abandoned on time-out."""
+    from distributed import Client
+
+    made: dict = {}
+
+    def connect():
+        try:
+            made["client"] = Client(scheduler, timeout=f"{CONNECT_SECONDS}s")
+        except BaseException as exc:  # handed to the waiting thread
+            made["error"] = exc
+
+    thread = threading.Thread(target=connect, name="stagewise-dask-connect", daemon=True)
+    thread.start()
+    thread.join(CONNECT_SECONDS + 1)
+    error = made.get("error")
+    if "client" in made:
+        return made["client"]
+    if error is not None and not isinstance(error, OSError | TimeoutError):
+        raise error
+    raise InputError(
+        f"cannot reach a Dask scheduler at {scheduler!r} within {CONNECT_SECONDS} s "
+        f"({type(error).__name__ if error else 'no answer'}); is a Dask scheduler listening there?"
+    )
+
+
 def _dask_client(scheduler: str | None, workers: int):
     try:
         from distributed import Client, LocalCluster
@@ -206,9 +279,4 @@ def _dask_client(scheduler: str | None, workers: int):
             dashboard_address=None,
         )
         return Client(cluster)
-    try:
-        return Client(scheduler, timeout="10s")
-    except (OSError, TimeoutError) as exc:
-        raise InputError(
-            f"cannot reach the Dask scheduler at {scheduler!r} within 10 s ({type(exc).__name__})"
-        ) from None
+    return _connect(check_scheduler(scheduler, "scheduler"))

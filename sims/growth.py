@@ -23,7 +23,7 @@ exactly). Costs are counted in layer-steps: ``theory.flops.stacking_relative_flo
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -460,9 +460,15 @@ class _Record:
         )
 
 
-def _check_driver(layers, block_size, stage_steps, train, optimizer_state):
+def _check_driver(layers, block_size, stage_steps, train, optimizer_state, lr):
     _, block_size = _check_layers(layers, block_size)
+    if isinstance(stage_steps, str) or not isinstance(stage_steps, Sequence | np.ndarray):
+        raise InputError(
+            f"stage_steps must be a list of step counts, one per stage, got "
+            f"{type(stage_steps).__name__} {stage_steps!r}"
+        )
     stage_steps = [check_steps("stage_steps", s) for s in stage_steps]
+    check_real("lr", lr, low=0.0, low_open=True)
     if not stage_steps:
         raise InputError("stage_steps must name at least one stage")
     check_choice("train", train, TRAIN_MODES)
@@ -497,7 +503,7 @@ def train_grown(
     ``sum(stage_steps)`` is the same with or without them). ``operator=None`` with one stage is plain training. Each stage's
     evaluations include the one right after its growth, so a step count may appear twice."""
     block_size, stage_steps = _check_driver(
-        model.layers, block_size, stage_steps, train, optimizer_state
+        model.layers, block_size, stage_steps, train, optimizer_state, lr
     )
     extra_steps = check_steps("extra_steps", extra_steps)
     if operator is None and len(stage_steps) > 1:
@@ -541,7 +547,7 @@ def train_adaptive(
     apart from the evaluation set, so that the choice is not scored on the data it was made
     with) then continues the stage. Probes of the candidates not chosen are counted in the
     FLOPs (their evaluations are not recorded). Returns the run and the operators chosen."""
-    _, stage_steps = _check_driver(model.layers, 1, stage_steps, "all", "copy")
+    _, stage_steps = _check_driver(model.layers, 1, stage_steps, "all", "copy", lr)
     if not candidates:
         raise InputError("candidates must name at least one operator")
     for operator in candidates:

@@ -17,7 +17,16 @@ from scipy.special import logsumexp, softmax
 from sims.problems import as_generator
 from sims.results import RunResult, Status
 from theory import robust_nesterov as rn
-from theory.checks import InputError, check_array, check_choice, check_real, check_steps
+from theory.checks import (
+    MAX_DIMENSION,
+    InputError,
+    check_array,
+    check_choice,
+    check_int,
+    check_kappa,
+    check_real,
+    check_steps,
+)
 
 PLACEMENTS = ("gradient", "momentum")
 SIZINGS = ("absolute", "relative_progress", "relative_gradient")
@@ -84,7 +93,10 @@ def random_objective(rng, d, kappa, quadratic=True):
     ``L`` and ``mu`` are exactly 1 and 1/kappa): a quadratic with spectrum in [1/kappa, 1], both
     ends attained, and a random minimiser; or ``1/2 x^T A x + gamma logsumexp(B x)`` with A's
     spectrum in [1/kappa, 1 - c] and ``gamma ||B||^2 = c``, so that the Hessian lies between A and
-    ``A + c I`` (c = min(1/4, (1 - 1/kappa)/2))."""
+    ``A + c I`` (c = min(1/4, (1 - 1/kappa)/2)). ``rng``: a Generator or a seed."""
+    rng = as_generator(rng)
+    d = check_int("d", d, low=1, high=MAX_DIMENSION)
+    kappa = check_kappa(kappa)
     c = 0.0 if quadratic else min(0.25, (1 - 1 / kappa) / 2)
     q, _ = np.linalg.qr(rng.standard_normal((d, d)))
     top = 1.0 - c
@@ -137,6 +149,10 @@ def run_inexact_nag(
     if not (np.isfinite(mu) and np.isfinite(L) and 0 < mu <= L):
         raise InputError(f"objective must have finite 0 < mu <= L, got mu={mu}, L={L}")
     x0 = check_array("x0", x0, ndim=1)
+    if np.shape(objective.x_star) != x0.shape:
+        raise InputError(
+            f"x0 must have the objective's dimension {np.size(objective.x_star)}, got {x0.size}"
+        )
     steps = check_steps("steps", steps)
     eps = check_real("eps", eps, low=0.0)
     target = check_real("target", target, low=0.0, high=1.0)

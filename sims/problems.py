@@ -15,6 +15,7 @@ from theory.checks import (
     check_int,
     check_kappa,
     check_real,
+    check_sigma,
 )
 
 
@@ -57,7 +58,7 @@ def deep_linear_problem(d: int, kappa: float, sigma: float, seed=None):
     normal."""
     d = check_int("d", d, low=1, high=MAX_DIMENSION)
     kappa = check_kappa(kappa)
-    sigma = check_real("sigma", sigma, low=0.0)
+    sigma = check_sigma(sigma)
     rng = as_generator(seed)
     covariance = spd_matrix(d, kappa, rng)
     w_star = np.eye(d) + sigma * rng.standard_normal((d, d)) / np.sqrt(d)

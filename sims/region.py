@@ -24,7 +24,7 @@ from sims.deep_linear import (
 )
 from sims.problems import deep_linear_problem
 from sims.results import NEVER, RunResult, Status
-from theory.checks import InputError, check_choice, check_int, check_real, check_steps
+from theory.checks import InputError, check_choice, check_int, check_real, check_sigma, check_steps
 from theory.rates import nesterov_beta
 from theory.spectral import gd_steps_on_quadratic, momentum_loss_curve
 from theory.stacking_tail import predicted_tail_rate
@@ -114,8 +114,7 @@ def region_points(
     check_real("kappa", kappa, low=1.0)
     budget = check_real("budget", budget, low=1.0)
     problems = [
-        deep_linear_problem(d, kappa, check_real("sigma", sigma, low=0.0), seed=seed)
-        for sigma, seed in rays
+        deep_linear_problem(d, kappa, check_sigma(sigma), seed=seed) for sigma, seed in rays
     ]
     nag = [reference_stages(s, w, "nag", int(400 * math.sqrt(kappa) + 4000)) for s, w in problems]
     gd = [reference_stages(s, w, "gd", int(60 * kappa + 2000)) for s, w in problems]

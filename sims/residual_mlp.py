@@ -19,10 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sims._kernels import blocks as _blocks
 from sims._kernels import residual_mlp as _kernel
 from sims._reference import residual_mlp_reference
 from sims.problems import as_generator
-from sims.results import RunResult, Status
+from sims.results import RunResult, Status, blew_up
 from theory.checks import (
     InputError,
     check_array,
@@ -37,7 +38,7 @@ PARAM_KEYS = (
     "emb_w", "emb_b", "ln_g", "ln_b", "w1", "b1", "w2", "b2", "fin_g", "fin_b", "head_w", "head_b",
 )  # fmt: skip
 BLOCK_KEYS = ("ln_g", "ln_b", "w1", "b1", "w2", "b2")
-ACTIVATIONS = tuple(_kernel.ACTIVATION_CODES)
+ACTIVATIONS = tuple(_blocks.ACTIVATION_CODES)
 OPTIMIZERS = ("adam", "sgd")
 BACKENDS = ("numba", "numpy")
 
@@ -121,7 +122,7 @@ def _kernel_args(params, coef, activation, layernorm, residual):
     return (
         *(np.ascontiguousarray(params[k], dtype=np.float64) for k in PARAM_KEYS),
         coef,
-        _kernel.ACTIVATION_CODES[activation],
+        _blocks.ACTIVATION_CODES[activation],
         bool(layernorm),
         bool(residual),
     )
@@ -263,7 +264,7 @@ def _update(p, grads, state, active, lr, optimizer, backend, block_keys=BLOCK_KE
     """One optimiser step in place. Block arrays: only the rows of the ``active`` blocks, with the
     blocks' own step counts; shared arrays: with the shared count. Adam: beta1 0.9, beta2 0.999,
     eps 1e-8, ``p -= lr (m / (1 - 0.9^count)) / (sqrt(v / (1 - 0.999^count)) + eps)``; the Numba
-    backend runs it in ``_kernel.adam_update``, the NumPy backend as array expressions."""
+    backend runs it in ``_blocks.adam_update``, the NumPy backend as array expressions."""
     for key in p:
         block = key in block_keys
         rows = active if block else np.ones(1, dtype=bool)
@@ -275,7 +276,7 @@ def _update(p, grads, state, active, lr, optimizer, backend, block_keys=BLOCK_KE
             continue
         correction1, correction2 = 1 - 0.9**counts, 1 - 0.999**counts
         if backend == "numba":
-            _kernel.adam_update(param, g, m, v, rows, lr, correction1, correction2)
+            _blocks.adam_update(param, g, m, v, rows, lr, correction1, correction2)
             continue
         g = g[rows]
         m[rows] = 0.9 * m[rows] + 0.1 * g
@@ -376,7 +377,7 @@ def train(
         with np.errstate(all="ignore"):
             loss, grads = gradient(p, X[rows], y[rows], coefs[t])
         train_losses.append(loss)
-        if not np.isfinite(loss):
+        if blew_up(loss, train_losses[0]):
             status = Status.DIVERGED
             break
         active = (masks[t] == 1) & updated

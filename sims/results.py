@@ -26,6 +26,15 @@ import numpy as np
 from theory.checks import check_real
 
 NEVER = math.inf  # steps to a target that was never reached
+TRAINING_BLOW_UP = 1e6  # a training loss above this multiple of the run's first loss: diverged
+
+
+def blew_up(loss: float, first: float) -> bool:
+    """Whether a training loss marks divergence: not finite, or above ``TRAINING_BLOW_UP`` times
+    the run's first loss (at least 1, so that a run starting near 0 is not flagged by noise): a
+    finite but exploding run is not a result to report as trained."""
+    return not math.isfinite(loss) or loss > TRAINING_BLOW_UP * max(abs(first), 1.0)
+
 
 # The status codes the Numba kernels return (module constants are compile-time constants there).
 MAX_STAGES_CODE = 0
@@ -40,6 +49,16 @@ class Status(enum.StrEnum):
     MAX_STAGES = "max_stages"
     CONVERGED = "converged"
     DIVERGED = "diverged"
+
+    @property
+    def meaning(self) -> str:
+        """What the status says about the run, in words (``max_stages`` is no failure: a run
+        without a target always uses its whole budget)."""
+        return {
+            Status.MAX_STAGES: "used its whole budget",
+            Status.CONVERGED: "stopped at its target",
+            Status.DIVERGED: "diverged",
+        }[self]
 
     @classmethod
     def from_code(cls, code: int) -> Status:
@@ -79,6 +98,8 @@ class RunResult:
         """Index of the first loss ``<= target`` (times ``losses[0]`` when relative), else None."""
         target = check_real("target", target, low=0.0 if relative else None)
         threshold = target * self.losses[0] if relative else target
+        if not math.isfinite(threshold):  # a run that starts non-finite has no relative target
+            return None
         hits = np.flatnonzero(self.losses <= threshold)
         return int(hits[0]) if hits.size else None
 

@@ -33,11 +33,12 @@ from sims.engine import (
     directory_lock,
     execute,
     remove_leftovers,
+    set_aside,
     versions,
     write_text_atomic,
 )
 from sims.problems import independent_seeds
-from sims.results import RunResult
+from sims.results import RunResult, Status
 from theory.checks import (
     MAX_DIMENSION,
     InputError,
@@ -45,6 +46,7 @@ from theory.checks import (
     check_int,
     check_kappa,
     check_real,
+    check_sigma,
     check_steps,
 )
 
@@ -59,16 +61,17 @@ def param(default, meaning: str):
 
 def result_row(run: RunResult, target: float | None = None) -> dict:
     """The metrics of one run, the same for every family: status, stages done, first and last
-    loss and, with a (relative) ``target``, the stages to reach it (``inf`` when never reached:
-    a censored value, never a number to average)."""
+    loss and, with a (relative) ``target``, the stages to reach it (``inf`` when never reached or
+    when the run diverged: a censored value, never a number to average)."""
     row = {
         "status": str(run.status),
         "stages_done": run.stages_done,
         "initial_loss": float(run.losses[0]),
         "final_loss": float(run.losses[-1]),
     }
-    if target is not None:
-        row["stages_to_target"] = float(run.steps_to(target))
+    if target is not None:  # a diverged run never counts as having reached the target
+        diverged = run.status == Status.DIVERGED
+        row["stages_to_target"] = math.inf if diverged else float(run.steps_to(target))
     return row
 
 
@@ -98,7 +101,7 @@ class DeepLinearCell:
 
         check_int("d", self.d, low=1, high=MAX_DIMENSION)
         check_kappa(self.kappa)
-        check_real("sigma", self.sigma, low=0.0)
+        check_sigma(self.sigma)
         check_choice("init", self.init, INITS)
         check_choice("layer_grad", self.layer_grad, LAYER_GRADS)
         if self.beta is not None:
@@ -248,7 +251,7 @@ def _check_region_problem(d, kappa, sigma=None) -> None:
     check_int("d", d, low=1, high=MAX_DIMENSION)
     check_kappa(kappa)
     if sigma is not None:
-        check_real("sigma", sigma, low=0.0)
+        check_sigma(sigma)
 
 
 @dataclass(frozen=True)
@@ -313,6 +316,7 @@ class StackingFrontierCell:
         check_choice("layer_grad", self.layer_grad, LAYER_GRADS)
         check_real("low", self.low, low=0.0, low_open=True)
         check_real("high", self.high, low=self.low, low_open=True)
+        check_sigma(self.high, "high")
         check_real("resolution", self.resolution, low=1.0, low_open=True)
 
     def run(self, seed: int) -> dict:
@@ -414,9 +418,15 @@ def parse_grid(spec) -> dict:
     if isinstance(spec, str | Path):
         path = Path(spec)
         try:
-            spec = tomllib.loads(path.read_text())
+            spec = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise InputError(f"grid file {str(path)!r} does not exist") from None
+        except IsADirectoryError:
+            raise InputError(f"grid file {str(path)!r} is a directory, not a TOML file") from None
+        except OSError as exc:
+            raise InputError(f"grid file {str(path)!r} cannot be read ({exc.strerror})") from None
+        except UnicodeDecodeError:
+            raise InputError(f"grid file {str(path)!r} is not text (UTF-8 TOML)") from None
         except tomllib.TOMLDecodeError as exc:
             raise InputError(f"grid file {str(path)!r} is not valid TOML: {exc}") from None
     if not isinstance(spec, dict):
@@ -436,6 +446,7 @@ def parse_grid(spec) -> dict:
         or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)
     ):
         raise InputError("seeds must be a positive count or a non-empty list of integers >= 0")
+    _check_distinct("seeds", seeds)
     parameters = spec.get("parameters", {})
     if not isinstance(parameters, dict):
         raise InputError("parameters must be a table of name = [values]")
@@ -449,6 +460,7 @@ def parse_grid(spec) -> dict:
             raise InputError(f"parameter {name!r} must be a non-empty list of values")
         for value in values:
             _check_grid_value(family, name, value, defaults[name])
+        _check_distinct(f"parameter {name!r}", values)
     n_cells = math.prod(len(v) for v in parameters.values()) * len(seeds)
     if n_cells > MAX_CELLS:
         raise InputError(
@@ -476,6 +488,14 @@ def _combinations(grid: dict) -> list[dict]:
         dict(zip(names, values, strict=True))
         for values in itertools.product(*grid["parameters"].values())
     ]
+
+
+def _check_distinct(name: str, values: list) -> None:
+    """A grid lists each value once: a repeated value would run, store and count the same cell
+    twice (1 and 1.0 are the same value)."""
+    repeated = sorted({repr(v) for i, v in enumerate(values) if v in values[:i]})
+    if repeated:
+        raise InputError(f"{name} lists {', '.join(repeated)} more than once; give each value once")
 
 
 def _check_grid_value(family: str, name: str, value, default) -> None:
@@ -555,13 +575,25 @@ def _write_rows(rows: list[dict], directory: Path) -> None:
 
 
 def load_results(directory) -> pd.DataFrame:  # noqa: F821
-    """All stored rows of a results directory as one DataFrame (one row per cell)."""
+    """All stored rows of a results directory as one DataFrame (one row per cell). A file that
+    cannot be read is set aside (``sims.engine.set_aside``: renamed, with a warning), so its
+    cells count as not run and a resumed sweep runs them again."""
     import pandas as pd
 
-    files = sorted(Path(directory, "rows").glob("*.parquet"))
-    if not files:
+    frames = []
+    for path in sorted(Path(directory, "rows").glob("*.parquet")):
+        try:
+            frame = pd.read_parquet(path)
+        except Exception as exc:  # truncated, empty or not Parquet: pyarrow raises several kinds
+            set_aside(path, " ".join(f"{type(exc).__name__}: {exc}".split())[:200])
+            continue
+        if "key" not in frame.columns or "status" not in frame.columns:
+            set_aside(path, "no 'key' or 'status' column")
+            continue
+        frames.append(frame)
+    if not frames:
         return pd.DataFrame()
-    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    return pd.concat(frames, ignore_index=True)
 
 
 def prepare(grid: dict, directory) -> tuple[Path, list[Cell]]:

@@ -10,16 +10,28 @@ import numpy as np
 
 from sims import corpus, reasoning
 from sims.transformer import Batches
+from theory.checks import check_elements, check_int
 
 TYPES = 4  # bracket types of the corpus
 CORPUS_SIZE = len(corpus.vocabulary(TYPES))
 REASONING_OFFSET = CORPUS_SIZE - 1  # reasoning id r >= 1 becomes r + offset
 VOCAB = CORPUS_SIZE + len(reasoning.VOCAB) - 1 + 1  # ... + [MASK]
 PRIMITIVES = ("induction", "assign-0", "assign-1", "assign-2")
+MAX_LENGTH = 4096  # tokens of one sequence
+
+
+def _check_sizes(count, length) -> tuple[int, int]:
+    """``count`` sequences (>= 1) of ``length`` tokens (2 .. ``MAX_LENGTH``), at most
+    ``MAX_ELEMENTS`` tokens in all."""
+    count = check_int("count", count, low=1)
+    length = check_int("length", length, low=2, high=MAX_LENGTH)
+    check_elements("count x length", count * length)
+    return count, length
 
 
 def dyck(rng, count: int, length: int) -> np.ndarray:
     """``count`` corpus sequences of ``length`` tokens."""
+    count, length = _check_sizes(count, length)
     return np.stack([corpus.nested_sequence(rng, length, TYPES) for _ in range(count)])
 
 
@@ -35,6 +47,7 @@ def primitive(rng, name: str) -> tuple[np.ndarray, int]:
 def mixture(rng, count: int, length: int) -> np.ndarray:
     """Pretraining text: half corpus sequences, half documents of primitive episodes (prompt,
     answer, ``,``) of every primitive, padded; ``length`` tokens each."""
+    count, length = _check_sizes(count, length)
     comma = reasoning.ID[","] + REASONING_OFFSET
     rows = []
     for _ in range(count):
@@ -55,6 +68,7 @@ def mixture(rng, count: int, length: int) -> np.ndarray:
 def primitive_set(rng, name: str, count: int, length: int) -> tuple[Batches, np.ndarray]:
     """``count`` prompts of ``name`` with their answers, padded to ``length``: as ``Batches``
     whose only weight is on predicting the answer (for fine-tuning), and the answers."""
+    count, length = _check_sizes(count, length)
     tokens = np.zeros((count, length), dtype=np.int64)
     weights = np.zeros((count, length - 1))
     answers = np.empty(count, dtype=np.int64)

@@ -23,6 +23,7 @@ import functools
 import itertools
 import os
 import tempfile
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -33,7 +34,7 @@ from sims import residual_mlp
 from sims._kernels import transformer as _kernel
 from sims._reference import transformer_reference
 from sims.problems import as_generator
-from sims.results import RunResult, Status
+from sims.results import RunResult, Status, blew_up
 from theory.checks import InputError, check_array, check_choice, check_int, check_steps
 
 BLOCK_KEYS = (
@@ -338,7 +339,7 @@ def train(
                 work=work,
             )  # fmt: skip
         losses.append(loss)
-        if not np.isfinite(loss):
+        if blew_up(loss, losses[0]):
             status = Status.DIVERGED
             break
         state["block_steps"][updated] += 1
@@ -392,8 +393,21 @@ def save_checkpoint(path, params, optimizer_state=None) -> None:
 
 def load_checkpoint(path) -> tuple[dict, dict | None]:
     """``(params, optimizer_state)`` as written by ``save_checkpoint`` (state None if not saved)."""
-    with np.load(path) as f:
-        items = {k: f[k] for k in f.files}
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ValueError("a single array, not an .npz archive")
+        with loaded as f:
+            items = {k: f[k] for k in f.files}
+    except FileNotFoundError:
+        raise InputError(f"path: no checkpoint at {str(path)!r}") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise InputError(
+            f"path: {str(path)!r} is not a checkpoint written by save_checkpoint "
+            f"({type(exc).__name__})"
+        ) from None
+    if not any(k.startswith("param/") for k in items):
+        raise InputError(f"path: {str(path)!r} holds no parameters (not a save_checkpoint file)")
     params = {k.split("/", 1)[1]: v for k, v in items.items() if k.startswith("param/")}
     if "shared_steps" not in items:
         return params, None

@@ -5,6 +5,7 @@ CLI, ValueError or TypeError from Python), no traceback, and leave every file as
 
 import contextlib
 import io
+from pathlib import Path
 from unittest import mock
 
 import numpy as np
@@ -13,7 +14,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from paper_checks import catalogue, cli
-from sims import boosting, deep_linear, growth, inexact, problems, residual_mlp, subnetworks, sweep
+from sims import (
+    boosting,
+    deep_linear,
+    growth,
+    inexact,
+    problems,
+    residual_mlp,
+    subnetworks,
+    sweep,
+    text,
+    transformer,
+)
 from theory import flops, rates, robust_nesterov, spectral
 
 GRIDS = {
@@ -48,6 +60,8 @@ GRIDS = {
     "frontier-criterion.toml": 'family = "stacking_frontier"\n[parameters]\ncriterion = ["fast"]\n',
     "practice-steps.toml": 'family = "stacking_practice"\n[parameters]\nsteps_per_stage = [0]\n',
     "practice-beta.toml": 'family = "stacking_practice"\n[parameters]\nbeta = ["cosine"]\n',
+    "twice.toml": 'family = "deep_linear"\nseeds = [0, 0, 1]\n',
+    "sigma-huge.toml": 'family = "deep_linear"\n[parameters]\nsigma = [1e300]\n',
 }
 
 CLI_CASES = [  # (arguments, a fragment the one-line message must contain)
@@ -125,6 +139,15 @@ CLI_CASES = [  # (arguments, a fragment the one-line message must contain)
     (["check", "--out", "not-a-sweep"], "holds no stagewise report"),
     (["figures", "--only", ""], "--only must not be empty"),
     (["bench", "--repeats", "1000000000"], "--repeats"),
+    # issue 29
+    (["sweep", "twice.toml", "--out", "results"], "more than once"),
+    (["sweep", "sigma-huge.toml", "--out", "results"], "sigma must be <="),
+    (["sweep", "grid-dir", "--out", "results"], "is a directory"),
+    (["sweep", "binary.toml", "--out", "results"], "not text"),
+    (["check", "--only", "."], "too short"),
+    (["check", "--scheduler", "tcp://nowhere"], "--scheduler"),
+    (["sweep", "ok.toml", "--out", "results", "--scheduler", "x:y"], "--scheduler"),
+    (["figures", "--only", "?"], "matches no figure"),
 ]
 
 
@@ -132,8 +155,8 @@ CLI_CASES = [  # (arguments, a fragment the one-line message must contain)
 def workspace(tmp_path, monkeypatch):
     """A working directory holding grid files, a plain file in the way of output directories,
     the results of another sweep, a non-empty directory and a corrupt results directory."""
-    for name, text in GRIDS.items():
-        (tmp_path / name).write_text(text)
+    for name, grid in GRIDS.items():
+        (tmp_path / name).write_text(grid)
     (tmp_path / "blocker").write_text("keep me")
     other = tmp_path / "other-sweep"
     (other / "rows").mkdir(parents=True)
@@ -143,6 +166,8 @@ def workspace(tmp_path, monkeypatch):
     (tmp_path / "corrupt-sweep").mkdir()
     (tmp_path / "corrupt-sweep" / "grid.json").write_text("{not json")
     (tmp_path / "empty-results").mkdir()
+    (tmp_path / "grid-dir").mkdir()
+    (tmp_path / "binary.toml").write_bytes(bytes(range(256)))
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -244,8 +269,27 @@ API_CASES = [  # (call, the argument its message must name)
     (lambda: deep_linear.train_stagewise(SIGMA + 0j, W_STAR, 3), "Sigma"),
     (lambda: boosting.train_ensemble(np.ones((5, 2)) * 1j, np.zeros(5), 3), "X"),
     (lambda: residual_mlp.forward(_params(), np.ones((2, 3)) + 1j), "X"),
+    # issue 29: messages that did not name the argument, and input that was accepted
+    (lambda: inexact.run_inexact_nag(OBJECTIVE, np.zeros(4), 5, 0.1), "x0"),
+    (lambda: inexact.random_objective(np.random.default_rng(0), 0, 10.0), "d"),
+    (lambda: inexact.random_objective("zero", 3, 10.0), "seed"),
+    (lambda: inexact.random_objective(np.random.default_rng(0), 3, 0.5), "kappa"),
+    (lambda: transformer.load_checkpoint(GARBAGE), "path"),
+    (lambda: text.dyck(np.random.default_rng(0), -1, 16), "count"),
+    (lambda: text.mixture(np.random.default_rng(0), 2, 1), "length"),
+    (lambda: growth.train_grown(*_GROWN, 100, lr=0.1), "stage_steps"),
+    (lambda: growth.train_grown(*_GROWN, "100", lr=0.1), "stage_steps"),
+    (lambda: growth.train_grown(*_GROWN, [5], lr=-1), "lr"),
+    (lambda: growth.train_adaptive(_GROWN[0], _GROWN[1], ["gradual"], [5], 1, lr=0.0), "lr"),
+    (lambda: robust_nesterov.decrease_bound(-1.0, 10.0), "phi"),
+    (lambda: robust_nesterov.decrease_bound(1.0, 10.0, error_term=np.nan), "error_term"),
+    (lambda: problems.deep_linear_problem(4, 10.0, 1e300), "sigma"),
 ]
 GRIDS_DICT = {"family": "deep_linear", "parameters": {"stages": [5]}}
+GARBAGE = Path(__file__).resolve()  # a file that is no checkpoint
+_X = np.random.default_rng(0).standard_normal((8, 3))
+_GROWN = (growth.ResidualMLPFamily(_X, _X[:, 0], _X, _X[:, 0], 2), growth.ResidualMLPFamily.model(
+    residual_mlp.init_params(3, 4, 1, seed=0)), "gradual")  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -119,7 +119,16 @@ def test_a_partial_run_says_so_and_leaves_no_figure_of_another_run(tmp_path, cap
     for stale in ("growth-speed.png", "growth-speed.pdf"):
         (out / "figures" / stale).write_text("from a full run")
     (out / "figures" / "my-notes.txt").write_text("not a figure of ours")
-    argv = ["check", "--only", "nesterov.worst-case-*", "--out", str(out), "--backend", "inprocess"]
+    argv = [
+        "check",
+        "--only",
+        "nesterov.worst-case-*",
+        "--out",
+        str(out),
+        "--backend",
+        "inprocess",
+        "--force",
+    ]  # the full report is replaced on purpose (without --force: refused)
     assert cli.main(argv) == 0
     capsys.readouterr()
     document = json.loads((out / "claims.json").read_text())

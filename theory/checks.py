@@ -78,6 +78,16 @@ def check_kappa(kappa) -> float:
     return check_real("kappa", kappa, low=1.0, high=MAX_KAPPA)
 
 
+MAX_SIGMA = (
+    1e3  # W* = I + sigma G / sqrt(d): beyond this the risk's scale, sigma^2, is no test of stacking
+)
+
+
+def check_sigma(sigma, name: str = "sigma") -> float:
+    """Distance of the deep linear target from the identity: a finite real in ``[0, MAX_SIGMA]``."""
+    return check_real(name, sigma, low=0.0, high=MAX_SIGMA)
+
+
 def check_eps(eps, name: str = "eps") -> float:
     """Relative accuracy: a real in the open interval (0, 1)."""
     return check_real(name, eps, low=0.0, high=1.0, low_open=True, high_open=True)

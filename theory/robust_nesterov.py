@@ -84,6 +84,8 @@ def decrease_bound(
 ) -> float:
     """Upper bound on ``Phi_{k+1}`` given ``Phi_k``: ``(1 - tau) Phi_k + error_term`` for gradient
     errors, ``(1 - tau)(Phi_k + error_term)`` for momentum errors."""
+    phi = check_real("phi", phi, low=0.0)
+    error_term = check_real("error_term", error_term)  # may be negative (an error that helps)
     factor = contraction(kappa)
     if placement == "gradient":
         return factor * phi + error_term

@@ -714,7 +714,8 @@ def _growth_speed(scale):
         {
             family: {name: (run.flops, run.losses) for name, run in per_seed[0].items()}
             for family, per_seed in speed_runs(scale).items()
-        }
+        },
+        {"deep linear": "excess risk R(P) - R*", "residual MLP": "eval MSE"},
     )
 
 

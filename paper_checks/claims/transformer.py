@@ -463,14 +463,16 @@ def _figure_growth(scale):
 
     runs = growth_runs(scale)[0]
     return plot_speed({"transformer": {n: (runs[n]["run"].flops, runs[n]["run"].losses)
-                                       for n in ("baseline", *GROWN)}})  # fmt: skip
+                                       for n in ("baseline", *GROWN)}},
+                      {"transformer": "next-token eval loss (cross-entropy, nats)"})  # fmt: skip
 
 
 @figure(
     "transformer-reasoning",
     "Reasoning isoplots: exact-match accuracy on held-out primitive prompts against pretraining "
-    "loss over checkpoints (lines; one per seed), and after a short fine-tuning on each "
-    "primitive (crosses, final models), baseline and MIDAS.",
+    "loss over checkpoints (faint: one line per seed; bold: median over seeds, checkpoint by "
+    "checkpoint), and after a short fine-tuning on each primitive (crosses, final models), "
+    "baseline and MIDAS.",
 )
 def _figure_reasoning(scale):
     from figures.transformer import plot_isoplots

@@ -19,12 +19,12 @@ import math
 import numpy as np
 from numba import njit
 
-from sims._kernels.residual_mlp import (
-    _EXP_FLOOR,
-    _activate,
-    _exp_nonpositive,
-    _layernorm,
-    _layernorm_backward,
+from sims._kernels.blocks import (
+    EXP_FLOOR,
+    activate,
+    exp_nonpositive,
+    layernorm,
+    layernorm_backward,
 )
 
 
@@ -50,7 +50,7 @@ def _softmax_rows(s, causal):
             peak = max(peak, s[i, j])
         total = 0.0
         for j in range(top):
-            s[i, j] = _exp_nonpositive(max(s[i, j] - peak, _EXP_FLOOR))
+            s[i, j] = exp_nonpositive(max(s[i, j] - peak, EXP_FLOOR))
             total += s[i, j]
         for j in range(top):
             s[i, j] /= total
@@ -113,7 +113,7 @@ def loss_and_grads(
             mid[layer] = x
             stream[layer + 1] = x
             continue
-        _layernorm(x, ln1_g[layer], ln1_b[layer], xhat1[layer], inv1[layer], h1[layer])
+        layernorm(x, ln1_g[layer], ln1_b[layer], xhat1[layer], inv1[layer], h1[layer])
         np.dot(h1[layer], wq[layer], proj)
         _to_heads(proj, q[layer], B, heads)
         np.dot(h1[layer], wk[layer], proj)
@@ -130,12 +130,12 @@ def loss_and_grads(
                 o[layer, b * T : (b + 1) * T, h * dh : (h + 1) * dh] = dhead
         np.dot(o[layer], wo[layer], proj)
         _residual_add(mid[layer], x, a_l, proj, bo[layer])
-        _layernorm(mid[layer], ln2_g[layer], ln2_b[layer], xhat2[layer], inv2[layer], h2[layer])
+        layernorm(mid[layer], ln2_g[layer], ln2_b[layer], xhat2[layer], inv2[layer], h2[layer])
         np.dot(h2[layer], w1[layer], act[layer])
-        _activate(act[layer], b1[layer], slope[layer], 0)
+        activate(act[layer], b1[layer], slope[layer], 0)
         np.dot(act[layer], w2[layer], proj)
         _residual_add(stream[layer + 1], mid[layer], a_l, proj, b2[layer])
-    _layernorm(stream[depth], lnf_g, lnf_b, xhatf, invf, hf)
+    layernorm(stream[depth], lnf_g, lnf_b, xhatf, invf, hf)
     np.dot(hf, wout, logits)
     vocab = logits.shape[1]
     total = 0.0
@@ -169,7 +169,7 @@ def loss_and_grads(
     g_lnf_b[:] = 0.0
     dx[:, :] = 0.0
     np.dot(logits, wout.T, dbranch)
-    _layernorm_backward(dbranch, xhatf, invf, lnf_g, g_lnf_g, g_lnf_b, dx)
+    layernorm_backward(dbranch, xhatf, invf, lnf_g, g_lnf_g, g_lnf_b, dx)
     for layer in range(depth - 1, -1, -1):
         for g in (g_ln1_g, g_ln1_b, g_ln2_g, g_ln2_b, g_bo, g_b2):
             g[layer] = 0.0
@@ -190,7 +190,7 @@ def loss_and_grads(
         np.dot(h2[layer].T, du, g_w1[layer])
         g_b1[layer] = du.sum(axis=0)
         np.dot(du, w1[layer].T, proj)
-        _layernorm_backward(
+        layernorm_backward(
             proj, xhat2[layer], inv2[layer], ln2_g[layer], g_ln2_g[layer], g_ln2_b[layer], dx
         )
         # attention branch: x' = x + alpha ((A v) Wo + bo)
@@ -221,7 +221,7 @@ def loss_and_grads(
         dbranch += proj
         np.dot(dv, wv[layer].T, proj)
         dbranch += proj
-        _layernorm_backward(
+        layernorm_backward(
             dbranch, xhat1[layer], inv1[layer], ln1_g[layer], g_ln1_g[layer], g_ln1_b[layer], dx
         )
     g_tok[:, :] = 0.0

@@ -54,11 +54,29 @@ def test_claims_json_is_bit_identical_across_runs_and_backends(tmp_path):
     assert len(document["claims"]) == len(catalogue.select(SELECTION, "quick"))
 
 
+# The run to kill: its second group waits a minute before it starts, so that the kill lands
+# after the first group is stored however fast the groups are (with warm kernels the whole
+# selection once finished between two polls, and the test waited for a file that was gone).
+STALLED_CHECK = """
+import sys, time
+from paper_checks import cli, runner
+started = []
+def stalled(task):
+    if started:
+        time.sleep(60)
+    started.append(task)
+    return run_task(task)
+run_task, runner.run_task = runner.run_task, stalled
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
 def test_a_killed_check_resumes_from_its_stored_groups(tmp_path):
     out = tmp_path / "killed"
-    command = [sys.executable, "-m", "paper_checks.cli", "check", "--only", SELECTION]
-    command += ["--out", str(out), "--backend", "inprocess"]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    arguments = ["check", "--only", SELECTION, "--out", str(out), "--backend", "inprocess"]
+    command = [sys.executable, "-m", "paper_checks.cli", *arguments]
+    proc = subprocess.Popen([sys.executable, "-c", STALLED_CHECK, *arguments],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     deadline = time.monotonic() + 300
     while not list((out / runner.TASKS_DIR).glob("*.json")) and time.monotonic() < deadline:
         time.sleep(0.05)

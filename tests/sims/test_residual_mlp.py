@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sims import residual_mlp as rm
-from sims._kernels import residual_mlp as _kernel
+from sims._kernels import blocks
 from sims.subnetworks import raptr_schedule
 
 
@@ -92,7 +92,7 @@ def test_gelu_and_its_slope_match_mpmath():
     tiny = np.geomspace(1e-12, 40, 400)
     x = np.concatenate([grid, tiny, -tiny, [0.0]])
     act, slope = x[None].copy(), np.empty((1, x.size))
-    _kernel._activate(act, np.zeros(x.size), slope, _kernel.ACTIVATION_CODES["gelu"])
+    blocks.activate(act, np.zeros(x.size), slope, blocks.ACTIVATION_CODES["gelu"])
     exact = np.array(
         [(float(v * mpmath.ncdf(v)), float(mpmath.ncdf(v) + v * mpmath.npdf(v))) for v in
          map(mpmath.mpf, x)]
@@ -108,26 +108,26 @@ def test_erfcx_series_is_recomputed_and_accurate():
     mpmath.mp.dps = 40
     from numpy.polynomial import chebyshev
 
-    k, a = _kernel._ERFCX_K, _kernel._ERFCX_A
+    k, a = blocks.ERFCX_K, blocks.ERFCX_A
 
     def scaled_erfcx(v):
         s = (mpmath.mpf(v) - (a - 1)) / a
         t = k * (1 + s) / (1 - s)
         return float(mpmath.erfc(t) * mpmath.exp(t * t) * (1 + 2 * t))
 
-    degree = _kernel._ERFCX_CHEBYSHEV.size - 1
+    degree = blocks.ERFCX_CHEBYSHEV.size - 1
     again = chebyshev.chebinterpolate(np.vectorize(scaled_erfcx), degree)
-    np.testing.assert_allclose(again, _kernel._ERFCX_CHEBYSHEV, rtol=0, atol=2e-16)
+    np.testing.assert_allclose(again, blocks.ERFCX_CHEBYSHEV, rtol=0, atol=2e-16)
     t = np.concatenate([np.linspace(0, 27.5, 3001), np.geomspace(1e-12, 27.5, 300)])
     exact = np.array([float(mpmath.erfc(v) * mpmath.exp(v * v)) for v in map(mpmath.mpf, t)])
-    got = np.array([_kernel.erfcx(v) for v in t])
+    got = np.array([blocks.erfcx(v) for v in t])
     np.testing.assert_allclose(got, exact, rtol=1e-14)
 
 
 def test_vectorised_exponential_matches_the_math_library():
     from numba import njit
 
-    exp = njit(lambda a: _kernel._exp_nonpositive(a))
+    exp = njit(lambda a: blocks.exp_nonpositive(a))
     a = np.concatenate([-np.geomspace(1e-300, 708, 5000), [0.0, -0.5 * np.log(2), -708.0]])
     got = np.array([exp(v) for v in a])
     np.testing.assert_allclose(got, np.exp(a), rtol=4 * np.finfo(float).eps, atol=0)
