@@ -89,8 +89,9 @@ def slope_interval(xs, ys, n: int | None = None) -> Estimate:
     """Least-squares slope of ``log y`` on ``log x`` with its t interval from ``linregress``'s
     standard error (``len(xs) - 2`` degrees of freedom). ``n``: the seeds behind each point (the
     unit a power calculation scales), default the number of points. An infinite y (a run that
-    never reached its target within its budget) makes the slope infinite, so such a claim is
-    refuted unless its band is open above; a y <= 0 or NaN leaves the slope undefined (NaN)."""
+    never reached its target within its budget) makes the slope infinite and a y <= 0 or NaN
+    leaves it undefined (NaN): either is ``undecidable``, so the claim is inconclusive with that
+    reason."""
     x, y = np.log(np.asarray(xs, dtype=float)), np.asarray(ys, dtype=float)
     n = len(x) if n is None else n
     if np.any(np.isnan(y)) or np.any(y <= 0):
@@ -114,6 +115,13 @@ def pooled_slope(per_x: dict) -> Estimate:
     return slope_interval(xs, ys, min(len(v) for v in per_x.values()))
 
 
+def undecidable(e: Estimate) -> bool:
+    """A statistic that cannot be read against a band: its value is NaN or infinite (say, a
+    slope through a target never reached), or an end of its interval is NaN. An interval with
+    one infinite end around a finite value (censored data) still decides."""
+    return not math.isfinite(e.value) or math.isnan(e.low) or math.isnan(e.high)
+
+
 @dataclass(frozen=True)
 class Band:
     """The closed interval [lo, hi] a statistic is expected in (either end may be infinite)."""
@@ -123,8 +131,9 @@ class Band:
 
     def decide(self, e: Estimate) -> str:
         """supported if the interval lies in the band, refuted if disjoint from it, else
-        inconclusive (a NaN statistic decides nothing)."""
-        if math.isnan(e.value) or math.isnan(e.low) or math.isnan(e.high):
+        inconclusive. A statistic whose value is NaN or infinite decides nothing (inconclusive,
+        see ``undecidable``): the measurement did not produce a number to compare."""
+        if undecidable(e):
             return "inconclusive"
         if self.lo <= e.low and e.high <= self.hi:
             return "supported"

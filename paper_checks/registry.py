@@ -202,8 +202,10 @@ def _error_message(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def judge(c: Claim, arms: dict[str, str]) -> tuple[str, str]:
-    """The verdict from the three arms' decisions, and the one-sentence reason for it."""
+def judge(c: Claim, arms: dict[str, str], undecidable=()) -> tuple[str, str]:
+    """The verdict from the three arms' decisions, and the one-sentence reason for it;
+    ``undecidable``: the claim arm's statistics that are NaN or infinite (``expect.undecidable``),
+    named in the reason of an inconclusive verdict."""
     for arm, wanted in CONTROL_EXPECTED.items():
         if arms[arm] != wanted:
             what = c.positive if arm == "positive" else c.negative
@@ -212,6 +214,12 @@ def judge(c: Claim, arms: dict[str, str]) -> tuple[str, str]:
                 "cannot decide this claim"
             )
     decision = arms["claim"]
+    if decision == "inconclusive" and undecidable:
+        return decision, (
+            f"the statistic{'s' if len(undecidable) > 1 else ''} {', '.join(undecidable)} "
+            f"{'are' if len(undecidable) > 1 else 'is'} NaN or infinite (no number to compare "
+            "with the band: e.g. a target never reached), so the claim cannot be decided"
+        )
     reason = {
         "supported": "every statistic's interval lies in its band, and both controls behave",
         "refuted": "a statistic's interval lies outside its band, and both controls behave",
@@ -249,7 +257,8 @@ def run_claim(c: Claim, scale: str) -> Verdict:
         }
         if arm == "claim":
             measured, summary = m.measured, m.summary
-    verdict, reason = judge(c, {a: arms[a]["decision"] for a in ARMS})
+    blind = [k for k in c.expect if ex.undecidable(estimates["claim"][k])]
+    verdict, reason = judge(c, {a: arms[a]["decision"] for a in ARMS}, blind)
     needed = {k: ex.seeds_needed(band, estimates["claim"][k]) for k, band in c.expect.items()}
     return Verdict(
         c, scale, verdict, arms, measured, summary, reason, needed, time.perf_counter() - start

@@ -74,14 +74,15 @@ def claims_document(verdicts: list[Verdict], scale: str, selection: str | None =
 PAPER_RECORD = Path(__file__).resolve().parent.parent / "docs" / "claims.json"
 
 
-def recorded_verdicts(scale: str, record: Path = PAPER_RECORD) -> dict[str, str]:
-    """Claim id -> verdict of the paper-scale record, to set beside a run at another ``scale``;
+def recorded_verdicts(scale: str, record: Path | None = None) -> dict[str, str]:
+    """Claim id -> verdict of the paper-scale record (``record``, default ``PAPER_RECORD``), to
+    set beside a run at another ``scale``;
     empty for a paper-scale run, or when the record is missing (an installed package) or
     unreadable."""
     if scale == "paper":
         return {}
     try:
-        document = check_claims_document(json.loads(record.read_text()))
+        document = check_claims_document(json.loads((record or PAPER_RECORD).read_text()))
     except (OSError, ValueError):
         return {}
     return {c["id"]: c["verdict"] for c in document["claims"]}

@@ -354,7 +354,7 @@ def train(
 
 def evaluation(params, data, *, heads: int, causal: bool, objective: str = "next"):
     """A function ``params -> loss`` on all of ``data`` (for MLM with one fixed masking, drawn
-    from seed 0), for parameters of the shapes of ``params``."""
+    from seed 0), for parameters of the shapes of ``params`` (others: ``InputError``)."""
     check_choice("objective", objective, OBJECTIVES)
     vocab, _, depth, context = _check_params(params, heads)
     data = _check_batches("data", data, objective, vocab, context)
@@ -363,8 +363,16 @@ def evaluation(params, data, *, heads: int, causal: bool, objective: str = "next
              np.ascontiguousarray(weights, dtype=np.float64))  # fmt: skip
     work = _workspace(params, batch[0], heads)
     full = np.ones(depth)
+    shapes = {k: np.shape(params[k]) for k in PARAM_KEYS}
 
     def loss(p) -> float:
+        for k in PARAM_KEYS:  # the workspace fits these shapes only: another size would crash
+            if k not in p or np.shape(p[k]) != shapes[k]:
+                raise InputError(
+                    f"params[{k!r}] has shape {np.shape(p.get(k))}, but this evaluation was "
+                    f"built for {shapes[k]} (a model of another depth or width needs its own "
+                    "evaluation)"
+                )
         p = {k: np.ascontiguousarray(p[k], dtype=np.float64) for k in PARAM_KEYS}
         return _run_kernel(p, *batch, heads, causal, full, False, work=work)[0]
 

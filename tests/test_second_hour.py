@@ -445,3 +445,71 @@ def test_internal_error_logs_share_one_bounded_directory(tmp_path, monkeypatch, 
     assert len(logs) == cli.ERROR_LOGS
     assert [p.name for p in tmp_path.iterdir()] == ["stagewise-errors"]
     assert "ZeroDivisionError" in logs[0].read_text()
+
+
+# --- what a reader sees ------------------------------------------------------------------------
+
+
+def test_the_verdict_table_starts_with_totals_and_flags_verdicts_unlike_the_paper_record(
+    tmp_path, capsys, monkeypatch
+):
+    record = tmp_path / "paper-claims.json"
+    document = json.loads((ROOT / "docs" / "claims.json").read_text())
+    for entry in document["claims"]:
+        if entry["id"] == CLAIM:
+            entry["verdict"] = "refuted"  # as if the paper scale had decided otherwise
+    record.write_text(json.dumps(document))
+    monkeypatch.setattr(report, "PAPER_RECORD", record)
+    argv = ["check", "--only", "worst-case", "--out", str(tmp_path / "r"), "--backend", "inprocess"]
+    assert cli.main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert (
+        lines[0].startswith("2 supported, 0 refuted") and "2 claims at the quick scale" in lines[0]
+    )
+    assert any("paper scale: refuted (docs/claims.json), not supported" in line for line in lines)
+    assert f"1 verdict differs from the paper-scale record (docs/claims.json): {CLAIM}" in lines
+
+
+def test_sweep_help_names_every_family(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["sweep", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert all(repr(family) in text for family in sweep.FAMILIES)
+
+
+@pytest.fixture(scope="module")
+def small_sweep(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sweep") / "results"
+    grid = {"family": "deep_linear", "seeds": 2,
+            "parameters": {"kappa": [10.0, 100.0], "init": ["stack", "zero"], "stages": [400]}}  # fmt: skip
+    sweep.run_sweep(grid, out, backend="inprocess")
+    return out
+
+
+def test_summary_columns_keep_the_named_metrics(small_sweep, capsys):
+    assert cli.main(["sweep", "--summary", str(small_sweep), "--columns", "stages_to_target"]) == 0
+    header = capsys.readouterr().out.splitlines()[0].split()
+    assert header == ["param_kappa", "param_init", "cells", "errors", "stages_to_target_q1",
+                      "stages_to_target_median", "stages_to_target_q3",
+                      "stages_to_target_reached"]  # fmt: skip
+    assert cli.main(["sweep", "--summary", str(small_sweep), "--columns", "stage"]) == 2
+    assert "unknown metric 'stage'" in capsys.readouterr().err
+
+
+def test_the_summary_plot_draws_nag_as_a_reference(small_sweep):
+    from figures.sweep import plot_summary
+
+    table = sweep.summary(small_sweep)
+    figure = plot_summary(table, "param_kappa", "stages_to_target", ["param_init"])
+    lines = {line.get_label(): line for line in figure.axes[0].get_lines()}
+    nag = lines["NAG (reference)"]
+    expected = table.groupby("param_kappa")["nag_stages_to_target_median"].median()
+    assert list(nag.get_xdata()) == list(expected.index)
+    assert list(nag.get_ydata()) == list(expected)
+
+
+def test_bench_text_says_met_or_missed_and_what_the_ratio_means(capsys):
+    assert cli.main(["bench", "--smoke", "--section", "kernels", "--repeats", "1"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if "(target" in line]
+    assert lines and all(line.endswith("not judged at --smoke sizes)") for line in lines)
+    assert not any("(best peer / numba" in line for line in lines)

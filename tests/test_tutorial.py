@@ -27,5 +27,6 @@ def test_tutorial_notebook_executes(tmp_path, monkeypatch):
     assert not [o for o in outputs if o.output_type == "error"]
     text = "".join(o.get("text", "") for o in outputs)
     assert "supported |" in text and "'negative': 'refuted'" in text
-    assert "stages to 1e-6" in text
+    assert "reached 1e-6 at stage" in text and "(used its whole budget)" in text
+    assert "status max_stages" not in text  # a run that reached its target reads as success
     assert sum("image/png" in o.get("data", {}) for o in outputs) >= 3

@@ -13,6 +13,57 @@ from paper_checks import catalogue, registry
 # empty since revision 2 of the measurements (docs/claims-history.md)
 KNOWN_MIS_POSED: dict[str, str] = {}
 
+# Every claim's verdict at the quick scale, pinned (issue 29): a change that flips one fails here,
+# and is then recorded in docs/claims-history.md with the new verdict written below. Measured
+# 2026-12-05 by `stagewise check` (quick scale) on the code of that day.
+QUICK_VERDICTS = {
+    "boosting.convex-rate": "supported",
+    "boosting.linear-is-nesterov": "supported",
+    "boosting.random-init-smoothed-gd": "supported",
+    "boosting.strongly-convex-scaling": "supported",
+    "boosting.trees-are-gradient-boosting": "supported",
+    "boosting.trees-tuned": "supported",
+    "growth.adaptive": "inconclusive",
+    "growth.exact": "supported",
+    "growth.lag-ranking": "refuted",
+    "growth.looped": "supported",
+    "growth.position": "refuted",
+    "growth.speed": "refuted",
+    "growth.transformer-flops": "supported",
+    "growth.transformer-looped": "supported",
+    "growth.transformer-reasoning": "inconclusive",
+    "nesterov.error-bound": "supported",
+    "nesterov.error-critical-level": "supported",
+    "nesterov.errors-vs-pep": "supported",
+    "nesterov.potential-decrease": "supported",
+    "nesterov.steps-scaling": "supported",
+    "nesterov.worst-case-bound": "supported",
+    "nesterov.worst-case-pep": "supported",
+    "raptr.flops-identities": "supported",
+    "raptr.stability": "supported",
+    "raptr.toy-polynomial": "refuted",
+    "raptr.transitions": "refuted",
+    "raptr.two-phase": "supported",
+    "stacking.acceleration": "supported",
+    "stacking.all-layers": "supported",
+    "stacking.copy-limit": "supported",
+    "stacking.error-identities": "supported",
+    "stacking.errors-vs-critical": "supported",
+    "stacking.frontier-decreases": "supported",
+    "stacking.frontier-spectral": "inconclusive",
+    "stacking.functional-tracks-nesterov": "supported",
+    "stacking.matches-nesterov": "refuted",
+    "stacking.mlp-copy-vs-zero": "refuted",
+    "stacking.random-init-plateau": "supported",
+    "stacking.sigma-frontier": "supported",
+    "stacking.steps-per-stage": "supported",
+    "stacking.tail-rate-spectrum": "supported",
+    "stacking.trainable-beta": "refuted",
+    "stacking.transformer-corpus-depth": "refuted",
+    "stacking.transformer-vs-random": "inconclusive",
+    "stacking.transformer-zero-block": "supported",
+}
+
 
 def _finite_numbers(value):
     if isinstance(value, dict):
@@ -37,11 +88,16 @@ def test_claim_and_its_controls_at_quick_scale(claim):
     assert controls == {"positive": "supported", "negative": "refuted"}, verdict.arms
     if claim.must_hold:  # a textbook fact or exact identity: a failure is a bug of the suite
         assert verdict.verdict == "supported", verdict.summary
+    assert verdict.verdict == QUICK_VERDICTS[claim.id], (
+        f"the quick-scale verdict changed ({verdict.reason}): record it in "
+        "docs/claims-history.md and in QUICK_VERDICTS"
+    )
 
 
 def test_every_claim_is_fully_described_with_both_controls():
     ids = [c.id for c in catalogue.all_claims()]
     assert len(ids) == len(set(ids)) and set(KNOWN_MIS_POSED) <= set(ids)
+    assert set(QUICK_VERDICTS) == set(ids)  # every claim's quick verdict is pinned
     for c in catalogue.all_claims():
         assert c.provenance in registry.PROVENANCES
         assert c.source and c.statement and c.measurement

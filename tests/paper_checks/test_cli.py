@@ -205,6 +205,8 @@ def test_bench_smoke_runs_every_section(capsys):
     assert all(report[section] for section in report)
     batch = next(r for r in report["kernels"] if "threads_used" in r)
     assert 1 <= batch["threads_used"] <= batch["threads_available"]
+    targeted = [r for section in ("kernels", "sweep") for r in report[section] if "target" in r]
+    assert targeted and all(r["met"] in (True, False, None) for r in targeted)
 
 
 def test_a_claims_table_is_rendered_in_markdown():

@@ -16,6 +16,66 @@ def test_mean_interval_matches_the_t_table():
     assert e.high == pytest.approx(2 + 4.303 / math.sqrt(3), abs=1e-3)
 
 
+def test_slope_interval_matches_the_t_table_with_n_minus_2_degrees_of_freedom():
+    # log-log points (0, 0), (1, 1), (2, 3), (3, 3): least-squares slope Sxy / Sxx = 5.5 / 5
+    # = 1.1, its standard error written out below; t_{0.975, 2} = 4.303 (a t table)
+    x = np.array([0.0, 1.0, 2.0, 3.0])
+    y = np.array([0.0, 1.0, 3.0, 3.0])
+    slope = np.sum((x - x.mean()) * (y - y.mean())) / np.sum((x - x.mean()) ** 2)
+    residuals = y - y.mean() - slope * (x - x.mean())
+    stderr = math.sqrt(np.sum(residuals**2) / 2 / np.sum((x - x.mean()) ** 2))
+    e = ex.slope_interval(np.exp(x), np.exp(y))
+    assert slope == pytest.approx(1.1) and e.value == pytest.approx(1.1)
+    assert (e.low, e.high) == pytest.approx((1.1 - 4.303 * stderr, 1.1 + 4.303 * stderr), abs=2e-3)
+    assert e.n == 4 and e.method == "linregress"
+
+
+def test_pooled_slope_uses_every_point_and_counts_seeds_per_x():
+    # 3 x values x 2 seeds = 6 points: t_{0.975, 4} = 2.776 (a t table), n = 2 seeds
+    per_x = {10.0: [1.0, 2.0], 100.0: [3.0, 5.0], 1000.0: [9.0, 8.0]}
+    x = np.log([10, 10, 100, 100, 1000, 1000])
+    y = np.log([1.0, 2.0, 3.0, 5.0, 9.0, 8.0])
+    slope = np.sum((x - x.mean()) * (y - y.mean())) / np.sum((x - x.mean()) ** 2)
+    residuals = y - y.mean() - slope * (x - x.mean())
+    stderr = math.sqrt(np.sum(residuals**2) / 4 / np.sum((x - x.mean()) ** 2))
+    e = ex.pooled_slope(per_x)
+    assert e.value == pytest.approx(slope) and e.n == 2
+    assert (e.low, e.high) == pytest.approx((slope - 2.776 * stderr, slope + 2.776 * stderr),
+                                            abs=1e-3)  # fmt: skip
+
+
+def test_mean_interval_uses_n_minus_1_degrees_of_freedom():
+    # five values: mean 3, sample sd sqrt(2.5), t_{0.975, 4} = 2.776
+    e = ex.mean_interval([1.0, 2.0, 3.0, 4.0, 5.0])
+    half = 2.776 * math.sqrt(2.5) / math.sqrt(5)
+    assert (e.low, e.high) == pytest.approx((3 - half, 3 + half), abs=1e-3)
+
+
+def test_median_interval_is_the_percentile_bootstrap_of_the_exact_resampling_law():
+    """Resampling 9 distinct values, the median is the k-th smallest with a probability that the
+    binomial law gives exactly (the median of a resample is <= x_(k) when at least 5 of the 9
+    draws are); the 95% percentile interval is read off that law."""
+    from scipy.stats import binom
+
+    values = np.array([0.3, 1.1, 2.0, 2.2, 3.5, 4.1, 5.0, 6.6, 8.0])
+    cdf = np.array([binom.sf(4, 9, k / 9) for k in range(1, 10)])  # P(median <= x_(k))
+    low = values[np.searchsorted(cdf, 0.025)]
+    high = values[np.searchsorted(cdf, 0.975)]
+    assert np.all(np.abs(cdf - 0.025) > 0.005) and np.all(np.abs(cdf - 0.975) > 0.005)
+    e = ex.median_interval(values)
+    assert (e.value, e.low, e.high) == (np.median(values), low, high)
+
+
+def test_an_infinite_or_nan_statistic_is_undecidable():
+    for value in (math.inf, -math.inf, math.nan):
+        e = ex.Estimate(value, value, value, 5, "t")
+        assert ex.undecidable(e)
+        for band in (ex.AtMost(1.0), ex.AtLeast(0.0), ex.Between(-1, 1)):
+            assert band.decide(e) == "inconclusive"
+    censored = ex.Estimate(5.0, 3.0, math.inf, 5, "bootstrap")  # finite value, open interval
+    assert not ex.undecidable(censored) and ex.AtLeast(1.0).decide(censored) == "supported"
+
+
 def test_slope_interval_is_exact_on_a_power_law_and_covers_a_noisy_one():
     xs = np.geomspace(10, 1e4, 4)
     e = ex.slope_interval(xs, 3 * xs**0.5)

@@ -183,3 +183,26 @@ def test_a_failure_inside_the_tree_loop_is_not_blamed_on_tree_options(monkeypatc
         train_ensemble(X, y, 3, learner="tree", init="zero")
     assert not isinstance(raised.value, InputError)
     assert "tree_options" not in str(raised.value)  # it used to be relabelled as bad options
+
+
+def test_random_init_noise_has_the_documented_spread():
+    """One stage from F_0 = 0 with the new learner at xi ~ N(0, s^2/p I):
+    coef_1 = (I - eta Sigma) xi + eta b (Sigma = X^T X / n, b = X^T y / n), so over seeds its
+    mean is eta b and its covariance (I - eta Sigma) (s^2/p) (I - eta Sigma)^T."""
+    n, p, s, eta, runs = 60, 5, 0.3, 0.5, 4000
+    X, y = regression_problem(n, p, 10.0, 0.1, seed=2)
+    coefs = np.array([
+        train_ensemble(X, y, 1, init="random", random_scale=s, eta=eta, seed=seed).coef
+        for seed in range(runs)
+    ])  # fmt: skip
+    sigma, b = X.T @ X / n, X.T @ y / n
+    m = np.eye(p) - eta * sigma
+    covariance = m @ m.T * s**2 / p
+    measured = np.cov(coefs, rowvar=False)
+    # a sample covariance of 4000 draws: entries within 5 standard errors, trace within 10%
+    assert np.trace(measured) == pytest.approx(np.trace(covariance), rel=0.1)
+    standard_error = np.sqrt((covariance**2 + np.outer(np.diag(covariance), np.diag(covariance)))
+                             / runs)  # fmt: skip
+    assert np.all(np.abs(measured - covariance) < 5 * standard_error)
+    mean_error = np.sqrt(np.diag(covariance) / runs)
+    assert np.all(np.abs(coefs.mean(axis=0) - eta * b) < 5 * mean_error)

@@ -354,3 +354,19 @@ def test_an_operator_is_one_table_entry_and_a_missing_piece_is_an_error(monkeypa
         growth.Operator(lambda n, b: list(range(n)), "copy")  # no depth rule
     with pytest.raises(ValueError, match="new_layer"):
         growth.Operator(lambda n, b: list(range(n)), "clone", "add_block")
+
+
+@pytest.mark.parametrize("noise", [0.05, 0.3])
+def test_copy_noise_adds_the_documented_spread(noise):
+    """``copy_noise``: the new block is the top block plus ``noise * rms(array) * N(0, 1)`` per
+    array; the spread of (copy - source) / rms over many entries is ``noise``."""
+    rng = np.random.default_rng(0)
+    layers = [{"W": 3.0 * rng.standard_normal((200, 100)), "b": rng.standard_normal(100)}]
+    grown, index_map = growth.grow(layers, "copy_noise", noise=noise, seed=1)
+    new = grown[int(np.flatnonzero(growth.copied_positions(index_map))[0])]
+    for key, source in layers[0].items():
+        rms = np.sqrt(np.mean(source**2))
+        relative = (new[key] - source) / rms
+        # the sample sd of m normal draws has relative standard error 1/sqrt(2m): 5 of them
+        assert np.std(relative) == pytest.approx(noise, rel=5 / np.sqrt(2 * relative.size))
+        assert abs(np.mean(relative)) < 5 * noise / np.sqrt(relative.size)

@@ -12,11 +12,13 @@ from hypothesis import strategies as st
 from sims.deep_linear import gd_reference, nesterov_reference, train_layers, train_stagewise
 from sims.problems import deep_linear_problem
 from sims.region import (
+    bisect_rays,
     distance_target,
     frontier,
     holds,
     reference_stages,
     region_points,
+    spectral_keeps,
     train_stagewise_variant,
     window_rate,
 )
@@ -71,6 +73,38 @@ def test_frontier_matches_a_dense_scan():
         assert all(ok[: np.flatnonzero(ok)[-1] + 1]), "not monotone along this ray"
         assert sigma / resolution**1.1 <= last <= sigma * resolution**1.1
     assert found.runs < 2 * 130 / 4  # the search costs under a quarter of that dense scan
+
+
+@pytest.mark.parametrize("search", ["simulated", "spectral"])
+def test_a_search_stops_where_its_criterion_holds_and_fails_one_step_above(search):
+    """For every uncensored seed: the criterion holds at the returned sigma and fails at sigma
+    times the resolution (a search returning the bracket's upper end, or stopping a step early,
+    fails this; the dense-scan test above allows a resolution's slack either way)."""
+    d, kappa, resolution, seeds = 6, 100, 1.05, [0, 1, 2, 3]
+    if search == "simulated":
+
+        def keeps(sigma, seed):
+            point = region_points(d, kappa, [(sigma, seed)], budget=1.3)[0]
+            return holds(point, "nag-1.3", kappa)
+
+        found = frontier(d, kappa, "nag-1.3", seeds, resolution=resolution)
+    else:
+
+        def keeps(sigma, seed):
+            return spectral_keeps(d, kappa, sigma, seed)
+
+        def test(rays):
+            return [keeps(sigma, seed) for sigma, seed in rays]
+
+        found = bisect_rays(test, seeds, 0.01, 4.0, resolution)
+    checked = 0
+    for seed, sigma, censored in zip(seeds, found.sigma, found.censored, strict=True):
+        if censored:
+            continue
+        assert keeps(sigma, seed), (seed, sigma)
+        assert not keeps(sigma * resolution, seed), (seed, sigma)
+        checked += 1
+    assert checked >= 2
 
 
 @settings(max_examples=10, deadline=None)

@@ -175,3 +175,13 @@ def test_gradients_match_pytorch_autograd(causal):
                                torch.tensor(weights), 2, causal).backward()  # fmt: skip
         for key, value in p.items():
             np.testing.assert_allclose(grads[key], value.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_an_evaluation_refuses_a_model_of_another_depth():
+    """It used to crash the interpreter (exit 139): the workspace fits one depth only."""
+    params = _problem(3, depth=1)[0]
+    loss = transformer.evaluation(params, _corpus(3, length=6), heads=2, causal=True)
+    deeper = _problem(3, depth=2)[0]
+    with pytest.raises(InputError, match="another depth"):
+        loss(deeper)
+    assert np.isfinite(loss(params))
