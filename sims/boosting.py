@@ -117,14 +117,14 @@ def train_ensemble(
     if beta is not None:
         beta = check_real("beta", beta, low=0.0, high=1.0)
     random_scale = check_real("random_scale", random_scale, low=0.0)
+    if coef0 is not None and learner == "tree":  # checked before the trees return
+        raise InputError("coef0 applies to linear and feature learners only")
     if learner == "tree":
         return _train_trees(
             X, y, stages, init, beta, eta, loss, X_eval, y_eval, seed, tree_options or {}
         )
     if tree_options is not None:
         raise InputError("tree_options applies to learner='tree' only")
-    if coef0 is not None and learner == "tree":
-        raise InputError("coef0 applies to linear and feature learners only")
     if learner == "features":
         if n_features is None:
             raise InputError("n_features is required for learner='features'")

@@ -271,7 +271,7 @@ API_CASES = [  # (call, the argument its message must name)
     (lambda: residual_mlp.forward(_params(), np.ones((2, 3)) + 1j), "X"),
     # issue 29: messages that did not name the argument, and input that was accepted
     (lambda: inexact.run_inexact_nag(OBJECTIVE, np.zeros(4), 5, 0.1), "x0"),
-    (lambda: inexact.random_objective(np.random.default_rng(0), 0, 10.0), "d"),
+    (lambda: inexact.random_objective(np.random.default_rng(0), 0, 10.0), "d must be >= 1"),
     (lambda: inexact.random_objective("zero", 3, 10.0), "seed"),
     (lambda: inexact.random_objective(np.random.default_rng(0), 3, 0.5), "kappa"),
     (lambda: transformer.load_checkpoint(GARBAGE), "path"),
@@ -284,6 +284,12 @@ API_CASES = [  # (call, the argument its message must name)
     (lambda: robust_nesterov.decrease_bound(-1.0, 10.0), "phi"),
     (lambda: robust_nesterov.decrease_bound(1.0, 10.0, error_term=np.nan), "error_term"),
     (lambda: problems.deep_linear_problem(4, 10.0, 1e300), "sigma"),
+    (
+        lambda: boosting.train_ensemble(
+            np.ones((5, 2)), np.zeros(5), 3, learner="tree", coef0=np.zeros(2)
+        ),
+        "coef0",
+    ),
 ]
 GRIDS_DICT = {"family": "deep_linear", "parameters": {"stages": [5]}}
 GARBAGE = Path(__file__).resolve()  # a file that is no checkpoint
