@@ -4,6 +4,7 @@ correlation against the lag after growth."""
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.colors import LogNorm
 
 from figures.style import PALETTE, new_figure
 
@@ -32,26 +33,29 @@ def plot_speed(curves: dict, ylabels: dict) -> object:
 
 
 def plot_similarity(matrices: dict) -> object:
-    """``matrices[method]``: block-by-block cosine similarity of the weights, each cell written
-    out. Each panel's colour scale spans its own off-diagonal values (the diagonal, 1 by
-    definition, is left white), so that a peak among values near 1 stays visible."""
+    """``matrices[method]``: block-by-block cosine similarity of the weights, drawn as the
+    dissimilarity ``1 - cos`` on a log colour scale spanning each panel's off-diagonal values
+    (bright: alike; the diagonal, 0 by definition, is left white), each cell's value written
+    out: similarities of 0.999 and 0.9999, one colour on a linear scale, stay apart."""
     fig, axes = new_figure(len(matrices), width=3.6)
     for ax, (name, m) in zip(axes, matrices.items(), strict=True):
-        m = np.asarray(m, dtype=float)
-        diagonal = np.eye(len(m), dtype=bool)
-        low, high = m[~diagonal].min(), m[~diagonal].max()
-        image = ax.imshow(np.where(diagonal, np.nan, m), vmin=low, vmax=high, cmap="viridis")
+        apart = 1.0 - np.asarray(m, dtype=float)
+        diagonal = np.eye(len(apart), dtype=bool)
+        off = np.maximum(apart[~diagonal], 1e-12)
+        scale = LogNorm(vmin=off.min(), vmax=max(off.max(), off.min() * 1.01))
+        image = ax.imshow(np.where(diagonal, np.nan, np.maximum(apart, 1e-12)), norm=scale,
+                          cmap="viridis_r")  # fmt: skip
         for i, j in zip(*np.nonzero(~diagonal), strict=True):
-            bright = (m[i, j] - low) / max(high - low, 1e-12) > 0.6
-            ax.text(j, i, f"{m[i, j]:.3f}", ha="center", va="center", fontsize=5.5,
+            bright = scale(max(apart[i, j], 1e-12)) < 0.4
+            ax.text(j, i, f"{apart[i, j]:.0e}", ha="center", va="center", fontsize=4.5,
                     color="black" if bright else "white")  # fmt: skip
         ax.grid(False)
-        ax.set_xticks(range(len(m)))
-        ax.set_yticks(range(len(m)))
+        ax.set_xticks(range(len(apart)))
+        ax.set_yticks(range(len(apart)))
         ax.set_title(name)
         ax.set_xlabel("block")
         ax.set_ylabel("block")
-        fig.colorbar(image, ax=ax, shrink=0.8, label="cosine similarity (this panel's range)")
+        fig.colorbar(image, ax=ax, shrink=0.8, label="1 - cosine similarity (log; bright: alike)")
     return fig
 
 

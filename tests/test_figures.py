@@ -74,13 +74,18 @@ def test_reasoning_isoplot_has_a_median_per_model_and_an_axis_fitted_to_the_data
     assert "base (median over seeds)" in labels and "faint: one seed each" in labels
 
 
-def test_similarity_scale_spans_the_off_diagonal_so_a_peak_near_one_shows():
-    m = np.array([[1.0, 0.95, 0.93], [0.95, 1.0, 0.999], [0.93, 0.999, 1.0]])
+def test_similarity_scale_tells_apart_values_near_one():
+    """The claimed peak sits among similarities near 1 (0.999 against 0.9999): the colour scale
+    is logarithmic in 1 - cos over the off-diagonal values, and each value is written out."""
+    m = np.array([[1.0, 0.999, 0.9], [0.999, 1.0, 0.9999], [0.9, 0.9999, 1.0]])
     with styled():
         fig = growth.plot_similarity({"midas": m})
     image = fig.axes[0].get_images()[0]
-    assert image.get_clim() == (0.93, 0.999)
-    assert "0.999" in [t.get_text() for t in fig.axes[0].texts]
+    low, high = image.get_clim()
+    assert (low, high) == pytest.approx((1e-4, 0.1))
+    norm = image.norm
+    assert norm(1 - 0.999) - norm(1 - 0.9999) > 0.3  # a third of the colour scale apart
+    assert {"1e-03", "1e-04"} <= {t.get_text() for t in fig.axes[0].texts}
 
 
 def test_tree_comparison_titles_each_problem_once():
