@@ -324,11 +324,14 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _writable_dir(path: Path) -> Path:
+    """``path``, created if need be, once a file could be written in it (a probe of this
+    process's own, so that two runs probing one directory at once do not remove each other's)."""
+    import tempfile
+
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".stagewise-write-test"
-        probe.write_text("")
-        probe.unlink()
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".stagewise-write-test-"):
+            pass
     except OSError as exc:
         raise InputError(f"--out: cannot write to {str(path)!r} ({exc.strerror})") from None
     return path

@@ -512,3 +512,24 @@ def test_bench_text_says_met_or_missed_and_what_the_ratio_means(capsys):
     lines = [line for line in capsys.readouterr().out.splitlines() if "(target" in line]
     assert lines and all(line.endswith("not judged at --smoke sizes)") for line in lines)
     assert not any("(best peer / numba" in line for line in lines)
+
+
+def test_two_runs_probing_one_output_directory_do_not_trip_each_other(tmp_path):
+    """Two `stagewise figures` started together into a new directory: the second failed with
+    "cannot write ... (No such file or directory)" when the first removed the write probe that
+    both had named the same."""
+    errors = []
+
+    def probe():
+        for _ in range(300):
+            try:
+                cli._writable_dir(tmp_path / "figures")
+            except ValueError as exc:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=probe) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and list((tmp_path / "figures").iterdir()) == []
