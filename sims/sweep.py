@@ -493,7 +493,10 @@ def _combinations(grid: dict) -> list[dict]:
 def _check_distinct(name: str, values: list) -> None:
     """A grid lists each value once: a repeated value would run, store and count the same cell
     twice (1 and 1.0 are the same value)."""
-    repeated = sorted({repr(v) for i, v in enumerate(values) if v in values[:i]})
+    seen, twice = set(), set()
+    for value in values:  # a set, not a scan of the earlier values: seeds may number 100000
+        (twice if value in seen else seen).add(value)
+    repeated = sorted(repr(v) for v in twice)
     if repeated:
         raise InputError(f"{name} lists {', '.join(repeated)} more than once; give each value once")
 
