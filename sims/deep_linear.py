@@ -18,7 +18,7 @@ import numpy as np
 from sims._kernels import deep_linear as kernel
 from sims._reference import stagewise_reference
 from sims.problems import as_generator
-from sims.results import RunResult, Status
+from sims.results import DIVERGENCE_FACTOR, RunResult, Status
 from theory.checks import (
     MAX_DIMENSION,
     InputError,
@@ -33,7 +33,6 @@ from theory.rates import nesterov_beta
 INITS = tuple(kernel.INIT_CODES)
 LAYER_GRADS = ("euclidean", "functional")
 BACKENDS = ("numba", "numpy")
-DIVERGENCE_FACTOR = 1e6  # a loss above this multiple of the initial loss counts as divergence
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import numpy as np
 from scipy.special import logsumexp, softmax
 
 from sims.problems import as_generator
-from sims.results import RunResult, Status
+from sims.results import DIVERGENCE_FACTOR, RunResult, Status
 from theory import robust_nesterov as rn
 from theory.checks import (
     MAX_DIMENSION,
@@ -31,7 +31,6 @@ from theory.checks import (
 PLACEMENTS = ("gradient", "momentum")
 SIZINGS = ("absolute", "relative_progress", "relative_gradient")
 DIRECTIONS = ("random", "adversarial")
-DIVERGENCE_FACTOR = 1e6  # a gap above this multiple of the first counts as divergence
 
 
 class Quadratic:

@@ -16,14 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from sims.deep_linear import (
-    DIVERGENCE_FACTOR,
     layer_descent,
     stacking_line_search,
     train_stagewise,
     train_stagewise_batch,
 )
 from sims.problems import deep_linear_problem
-from sims.results import NEVER, RunResult, Status
+from sims.results import DIVERGENCE_FACTOR, NEVER, RunResult, Status
 from theory.checks import InputError, check_choice, check_int, check_real, check_sigma, check_steps
 from theory.rates import nesterov_beta
 from theory.spectral import gd_steps_on_quadratic, momentum_loss_curve

@@ -26,14 +26,14 @@ import numpy as np
 from theory.checks import check_real
 
 NEVER = math.inf  # steps to a target that was never reached
-TRAINING_BLOW_UP = 1e6  # a training loss above this multiple of the run's first loss: diverged
+DIVERGENCE_FACTOR = 1e6  # a loss above this multiple of the run's first loss: diverged
 
 
 def blew_up(loss: float, first: float) -> bool:
-    """Whether a training loss marks divergence: not finite, or above ``TRAINING_BLOW_UP`` times
+    """Whether a training loss marks divergence: not finite, or above ``DIVERGENCE_FACTOR`` times
     the run's first loss (at least 1, so that a run starting near 0 is not flagged by noise): a
     finite but exploding run is not a result to report as trained."""
-    return not math.isfinite(loss) or loss > TRAINING_BLOW_UP * max(abs(first), 1.0)
+    return not math.isfinite(loss) or loss > DIVERGENCE_FACTOR * max(abs(first), 1.0)
 
 
 # The status codes the Numba kernels return (module constants are compile-time constants there).

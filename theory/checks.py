@@ -78,9 +78,8 @@ def check_kappa(kappa) -> float:
     return check_real("kappa", kappa, low=1.0, high=MAX_KAPPA)
 
 
-MAX_SIGMA = (
-    1e3  # W* = I + sigma G / sqrt(d): beyond this the risk's scale, sigma^2, is no test of stacking
-)
+# W* = I + sigma G / sqrt(d): beyond this the risk's scale, sigma^2, is no test of stacking
+MAX_SIGMA = 1e3
 
 
 def check_sigma(sigma, name: str = "sigma") -> float:
