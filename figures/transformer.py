@@ -11,18 +11,42 @@ LINES = ("-", "--", "-.", (0, (1, 1)), (0, (5, 1, 1, 1, 1, 1)))  # told apart wh
 MARKERS = ("o", "s", "^", "v", "D")
 
 
-def plot_stages(curves: dict, boundaries, ylabel: str = "MLM eval loss (cross-entropy, nats)"):
-    """``curves[init] = (steps, losses)``; dotted lines at the ``boundaries`` (growth steps).
-    Each curve has its own line style and marker, so curves that coincide stay visible."""
-    fig, (ax,) = new_figure(1, width=5.2)
+def plot_stages(curves: dict, boundaries, ylabel: str, references=None, log: bool = False):
+    """``curves[init] = (steps, losses)``; dotted lines at the ``boundaries`` (growth steps);
+    ``references[name] = (steps, losses)`` in grey shades (models trained from scratch). Each
+    curve has its own line style and marker, so curves that coincide stay visible."""
+    fig, (ax,) = new_figure(1, width=5.6)
     for i, (colour, (name, (steps, loss))) in enumerate(zip(PALETTE, curves.items(), strict=False)):
         ax.plot(steps, loss, color=colour, linestyle=LINES[i % len(LINES)],
                 marker=MARKERS[i % len(MARKERS)], markersize=3, markevery=(i, len(MARKERS)),
                 label=name)  # fmt: skip
+    for k, (name, (steps, loss)) in enumerate((references or {}).items()):
+        shade = str(0.25 + 0.25 * k)
+        ax.plot(steps, loss, color=shade, linestyle=LINES[k % len(LINES)], linewidth=1.2,
+                label=f"{name}, from scratch")  # fmt: skip
     for b in boundaries:
         ax.axvline(b, color="grey", linestyle=":", linewidth=1)
+    if log:
+        ax.set_yscale("log")
     ax.set_xlabel("training step")
     ax.set_ylabel(ylabel)
+    legend_below(fig, [ax], ncols=3)
+    return fig
+
+
+def plot_first_stage(firsts, finals: dict):
+    """``finals[init]``: (seeds, len(firsts)) final losses after a 1 -> 2 growth that came after
+    ``firsts[j]`` first-stage steps; x on a symmetric log scale (0: growth at initialisation)."""
+    fig, (ax,) = new_figure(1, width=4.8)
+    for k, (colour, (name, values)) in enumerate(zip(PALETTE, finals.items(), strict=False)):
+        for row in values:
+            ax.plot(firsts, row, color=colour, alpha=0.25, linewidth=0.7)
+        ax.plot(firsts, np.median(values, axis=0), color=colour, linestyle=LINES[k],
+                marker=MARKERS[k], linewidth=1.8, label=f"{name} (median)")  # fmt: skip
+    ax.set_xscale("symlog", linthresh=max(min(f for f in firsts if f > 0), 1))
+    ax.set_yscale("log")
+    ax.set_xlabel("first-stage steps before the 1 -> 2 growth")
+    ax.set_ylabel("final eval loss (nats)")
     ax.legend(title="new block")
     return fig
 

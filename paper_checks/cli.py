@@ -464,7 +464,7 @@ def _print_verdicts(verdicts, document, report, recorded: dict[str, str]) -> Non
     for v, entry in zip(verdicts, document["claims"], strict=True):
         print(f"{v.verdict.upper():12}  {v.claim.id:<{width}}  {report.timing(v)}")
         print(f"{'':14}measured: {report.statistics_text(entry)}")
-        print(f"{'':14}band:     {'; '.join(entry['bands'].values())}")
+        print(f"{'':14}band:     {report.bands_text(entry)}")
         blind = report.uncalibrated(entry)
         print(
             f"{'':14}controls: positive {report.control_text(entry, 'positive')}, "

@@ -13,7 +13,14 @@ Measurement``. The same measurement runs on three arms:
 The verdict is the claim arm's decision (``supported`` / ``refuted`` / ``inconclusive``, read from
 the intervals of its statistics against the bands of ``expect``) when both controls behave, and
 ``mis-posed`` when either does not: a measurement that fails a control says nothing about the
-paper. ``error`` when any arm raised. Figure recipes are registered with ``figure`` next to the
+paper. A claim may also name *preconditions* (``requires``): statistics of its claim arm that must
+be supported for the testbed to be able to show the effect at all (e.g. growth must use the added
+depth); when one is not, the verdict is ``mis-posed`` as well. ``error`` when any arm raised.
+
+A control is *measured* (the measurement applied to a second system: a known-better method, a
+broken variant) or *planted* (the claim arm's numbers shifted by a constant, which tests only the
+band arithmetic and the spread); its text starts with ``planted`` then, and the report says
+which. Figure recipes are registered with ``figure`` next to the
 claims whose data they draw.
 """
 
@@ -80,11 +87,19 @@ class Claim:
     minutes: float = 0.0  # rough paper-scale cost of the group; long groups are started first
     must_hold: bool = False
     revisions: tuple[Revision, ...] = ()
+    requires: dict[str, ex.Band] = field(default_factory=dict)
 
     @property
     def expected(self) -> str:
         """The expectation in words, rendered from the bands that decide it."""
-        return f"{self.measurement}: {ex.render(self.expect)}"
+        needs = f"; preconditions: {ex.render(self.requires)}" if self.requires else ""
+        return f"{self.measurement}: {ex.render(self.expect)}{needs}"
+
+    @property
+    def control_kinds(self) -> dict[str, str]:
+        """Per control arm, ``measured`` or ``planted`` (its text starts with 'planted')."""
+        return {arm: "planted" if text.startswith("planted") else "measured"
+                for arm, text in (("positive", self.positive), ("negative", self.negative))}  # fmt: skip
 
     @property
     def revision(self) -> int:
@@ -153,16 +168,20 @@ def claim(
     minutes: float = 0.0,
     must_hold: bool = False,
     revisions: tuple[Revision, ...] = (),
+    requires: dict[str, ex.Band] | None = None,
 ):
     """Register the decorated ``measure(scale, arm, rng) -> Measurement`` as a claim. Claims
     naming the same ``group`` share a cached experiment: ``stagewise check`` runs them in one task,
-    one process. ``minutes`` (the group's rough cost at paper scale) only orders the tasks."""
+    one process. ``minutes`` (the group's rough cost at paper scale) only orders the tasks.
+    ``requires``: the claim's preconditions (module docstring)."""
     if provenance not in PROVENANCES:
         raise ValueError(f"provenance must be one of {PROVENANCES}, got {provenance!r}")
     if not set(scales) <= set(SCALES):
         raise ValueError(f"scales must be a subset of {SCALES}, got {scales!r}")
     if not expect or not positive.strip() or not negative.strip():
         raise ValueError(f"claim {id!r} needs bands and both controls")
+    if set(requires or {}) & set(expect):
+        raise ValueError(f"claim {id!r}: a precondition cannot also be a band")
     numbers = [r.number for r in revisions]
     if numbers != list(range(2, 2 + len(revisions))):
         raise ValueError(f"claim {id!r}: revisions must be numbered 2, 3, ... in order")
@@ -173,7 +192,7 @@ def claim(
         REGISTRY[id] = Claim(
             id, source, provenance, statement, measurement, dict(expect), positive, negative,
             measure, tuple(scales), tuple(figures), group or id, minutes, must_hold,
-            tuple(revisions),
+            tuple(revisions), dict(requires or {}),
         )  # fmt: skip
         return measure
 
@@ -202,16 +221,23 @@ def _error_message(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def judge(c: Claim, arms: dict[str, str], undecidable=()) -> tuple[str, str]:
+def judge(c: Claim, arms: dict[str, str], undecidable=(), preconditions=None) -> tuple[str, str]:
     """The verdict from the three arms' decisions, and the one-sentence reason for it;
     ``undecidable``: the claim arm's statistics that are NaN or infinite (``expect.undecidable``),
-    named in the reason of an inconclusive verdict."""
+    named in the reason of an inconclusive verdict; ``preconditions``: the decision of each of
+    the claim's ``requires`` bands on the claim arm."""
     for arm, wanted in CONTROL_EXPECTED.items():
         if arms[arm] != wanted:
             what = c.positive if arm == "positive" else c.negative
             return "mis-posed", (
                 f"the {arm} control ({what}) came out {arms[arm]}, not {wanted}: the measurement "
                 "cannot decide this claim"
+            )
+    for name, decision in (preconditions or {}).items():
+        if decision != "supported":
+            return "mis-posed", (
+                f"the precondition {c.requires[name].render(name)} came out {decision}, not "
+                "supported: the testbed cannot show the effect, so the claim cannot be decided"
             )
     decision = arms["claim"]
     if decision == "inconclusive" and undecidable:
@@ -249,16 +275,18 @@ def run_claim(c: Claim, scale: str) -> Verdict:
                 time.perf_counter() - start,
             )  # fmt: skip
         estimates[arm] = m.statistics
+        bands = {**c.expect, **c.requires}
         arms[arm] = {
             "decision": decision,
-            "statistics": {k: m.statistics[k].as_dict() for k in c.expect},
-            "decisions": {k: band.decide(m.statistics[k]) for k, band in c.expect.items()},
+            "statistics": {k: m.statistics[k].as_dict() for k in bands},
+            "decisions": {k: band.decide(m.statistics[k]) for k, band in bands.items()},
             "summary": m.summary,
         }
         if arm == "claim":
             measured, summary = m.measured, m.summary
     blind = [k for k in c.expect if ex.undecidable(estimates["claim"][k])]
-    verdict, reason = judge(c, {a: arms[a]["decision"] for a in ARMS}, blind)
+    preconditions = {k: arms["claim"]["decisions"][k] for k in c.requires}
+    verdict, reason = judge(c, {a: arms[a]["decision"] for a in ARMS}, blind, preconditions)
     needed = {k: ex.seeds_needed(band, estimates["claim"][k]) for k, band in c.expect.items()}
     return Verdict(
         c, scale, verdict, arms, measured, summary, reason, needed, time.perf_counter() - start

@@ -265,7 +265,8 @@ class DeepLinearFamily:
         self.sigma, self.w_star = Sigma, W_star
         self.random_scale = check_real("random_scale", random_scale, low=0.0)
 
-    def fresh(self, rng) -> dict:
+    def fresh(self, rng, model: Model | None = None) -> dict:
+        """A new layer (``model``, the network being grown, is not needed here)."""
         d = self.sigma.shape[0]
         return {"W": self.random_scale * rng.standard_normal((d, d)) / np.sqrt(d)}
 
@@ -337,7 +338,8 @@ class ResidualMLPFamily(_BlockFamily):
         self.batch_size = check_int("batch_size", batch_size, low=1)
         self.eval_every = check_int("eval_every", eval_every, low=1)
 
-    def fresh(self, rng) -> dict:
+    def fresh(self, rng, model: Model | None = None) -> dict:
+        """A new block (``model``, the network being grown, is not needed here)."""
         return self.model(
             residual_mlp.init_params(self.X.shape[1], self.width, 1, seed=rng)
         ).layers[0]
@@ -376,16 +378,15 @@ class TransformerFamily(_BlockFamily):
         self.checkpoint_every = check_int("checkpoint_every", checkpoint_every, low=0)
         self.checkpoints = []  # (step within its stage, depth, params) when checkpoint_every
 
-    def fresh(self, rng) -> dict:
-        vocab, width = self.shared_shape
-        return self.model(transformer.init_params(vocab, width, 1, self.context, seed=rng)).layers[
-            0
-        ]
+    def fresh(self, rng, model: Model) -> dict:
+        """A new block, drawn as ``init_params`` draws one for ``model``'s vocabulary, width and
+        context."""
+        (vocab, width), context = model.shared["tok"].shape, model.shared["pos"].shape[0]
+        fresh = transformer.init_params(vocab, width, 1, context, seed=rng)
+        return self.model(fresh).layers[0]
 
     def train(self, model: Model, steps, lrs, trainable, rng):
         params = self.params(model)
-        self.shared_shape = params["tok"].shape
-        self.context = params["pos"].shape[0]
         marks = range(self.checkpoint_every, steps + 1, self.checkpoint_every or steps + 1)
         result = transformer.train(
             params, self.data, steps, heads=self.heads, causal=self.causal,
@@ -417,7 +418,8 @@ class _Options:
 def _grow_model(family, model: Model, options: _Options, rng) -> tuple[Model, np.ndarray | None]:
     """One growth step; returns the grown model and the trainable mask for its stage."""
     layers, index_map = grow(
-        model.layers, options.operator, block_size=options.block_size, fresh=family.fresh,
+        model.layers, options.operator, block_size=options.block_size,
+        fresh=lambda rng: family.fresh(rng, model),
         zero_keys=family.zero_keys, noise=options.noise, beta=options.beta, seed=rng,
     )  # fmt: skip
     new = copied_positions(index_map)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sims import corpus, reasoning
+from sims import corpus, induction, reasoning
 from sims.transformer import Batches
 from theory.checks import check_elements, check_int
 
@@ -44,14 +44,26 @@ def primitive(rng, name: str) -> tuple[np.ndarray, int]:
     return prompt + REASONING_OFFSET, answer + REASONING_OFFSET
 
 
+INDUCTION_SHARE = 0.25  # of the pretraining mixture: documents of the induction testbed
+INDUCTION_ALPHABET = np.array([reasoning.ID[v] for v in reasoning.VARIABLES]) + REASONING_OFFSET
+
+
 def mixture(rng, count: int, length: int) -> np.ndarray:
-    """Pretraining text: half corpus sequences, half documents of primitive episodes (prompt,
-    answer, ``,``) of every primitive, padded; ``length`` tokens each."""
+    """Pretraining text, ``length`` tokens per row: a share ``INDUCTION_SHARE`` of induction
+    documents (``sims.induction``: a segment of distinct variables repeated, at least 3 and at
+    most ``(length - 2) // 2`` long, capped at 12), the rest half corpus sequences, half documents
+    of primitive episodes (prompt, answer, ``,``) of every primitive, padded."""
     count, length = _check_sizes(count, length)
     comma = reasoning.ID[","] + REASONING_OFFSET
+    longest = min(12, (length - 2) // 2, INDUCTION_ALPHABET.size)
     rows = []
     for _ in range(count):
-        if rng.random() < 0.5:
+        draw = rng.random()
+        if draw < INDUCTION_SHARE and longest >= 3:
+            document = induction.documents(rng, 1, length, INDUCTION_ALPHABET, 3, longest)
+            rows.append(document.tokens[0])
+            continue
+        if draw < INDUCTION_SHARE + (1 - INDUCTION_SHARE) / 2:
             rows.append(corpus.nested_sequence(rng, length, TYPES))
             continue
         row = []

@@ -53,7 +53,7 @@ def test_unreached_markers_of_different_curves_do_not_overlap():
 def test_curves_that_coincide_keep_distinct_styles():
     steps, loss = np.arange(10), np.linspace(3, 2, 10)
     with styled():
-        stages = transformer.plot_stages(dict.fromkeys("abcd", (steps, loss)), [5])
+        stages = transformer.plot_stages(dict.fromkeys("abcd", (steps, loss)), [5], "loss")
         speed = growth.plot_speed(
             {"t": dict.fromkeys("abc", (steps, loss))}, {"t": "cross-entropy"}
         )

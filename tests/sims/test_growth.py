@@ -370,3 +370,18 @@ def test_copy_noise_adds_the_documented_spread(noise):
         # the sample sd of m normal draws has relative standard error 1/sqrt(2m): 5 of them
         assert np.std(relative) == pytest.approx(noise, rel=5 / np.sqrt(2 * relative.size))
         assert abs(np.mean(relative)) < 5 * noise / np.sqrt(relative.size)
+
+
+def test_a_transformer_grows_a_random_block_before_any_training():
+    """A first stage of 0 steps (growth at initialisation, the first-stage study's left end):
+    the fresh block is drawn for the model's own vocabulary, width and context."""
+    from sims import induction, transformer
+
+    bed = induction.Testbed(alphabet=6, length=14, shortest=3, longest=5)
+    rng = np.random.default_rng(0)
+    family = growth.TransformerFamily(bed.documents(rng, 8), bed.documents(rng, 4), heads=2,
+                                      causal=True, objective="next", batch_size=4)  # fmt: skip
+    start = growth.TransformerFamily.model(transformer.init_params(bed.vocab, 8, 1, 13, seed=1))
+    run = growth.train_grown(family, start, "random", [0, 3], lr=1e-3, seed=2)
+    assert run.params["wq"].shape == (2, 8, 8) and np.all(np.isfinite(run.losses))
+    assert run.params["tok"].shape == (bed.vocab, 8)
