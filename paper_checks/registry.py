@@ -19,8 +19,8 @@ depth); when one is not, the verdict is ``mis-posed`` as well. ``error`` when an
 
 A control is *measured* (the measurement applied to a second system: a known-better method, a
 broken variant) or *planted* (the claim arm's numbers shifted by a constant, which tests only the
-band arithmetic and the spread); its text starts with ``planted`` then, and the report says
-which. Figure recipes are registered with ``figure`` next to the
+band arithmetic and the spread); its text starts with ``planted`` then (``partly planted``: a
+later part of it is), and the report says which. Figure recipes are registered with ``figure`` next to the
 claims whose data they draw.
 """
 
@@ -97,9 +97,15 @@ class Claim:
 
     @property
     def control_kinds(self) -> dict[str, str]:
-        """Per control arm, ``measured`` or ``planted`` (its text starts with 'planted')."""
-        return {arm: "planted" if text.startswith("planted") else "measured"
-                for arm, text in (("positive", self.positive), ("negative", self.negative))}  # fmt: skip
+        """Per control arm, ``planted`` (its text starts with 'planted'), ``partly planted`` (a
+        later part of it is planted) or ``measured``."""
+
+        def kind(text):
+            if text.startswith("planted"):
+                return "planted"
+            return "partly planted" if "planted" in text else "measured"
+
+        return {"positive": kind(self.positive), "negative": kind(self.negative)}
 
     @property
     def revision(self) -> int:

@@ -1,0 +1,55 @@
+"""Preconditions and control kinds (issue 28): a claim whose testbed cannot show the effect is
+mis-posed, whatever its statistics say; the report marks planted controls."""
+
+import numpy as np
+
+from paper_checks import registry, report
+from paper_checks.expect import AtLeast, mean_interval
+
+
+def _claim(precondition_mean, positive="a second system", name="test.precondition"):
+    def measure(scale, arm, rng):
+        effect = {"claim": 1.0, "positive": 1.0, "negative": -1.0}[arm]
+        stats = {
+            "effect": mean_interval(effect + np.array([-0.01, 0.0, 0.01])),
+            "depth": mean_interval(precondition_mean + np.array([-0.01, 0.0, 0.01])),
+        }
+        return registry.Measurement(stats, {}, "numbers")
+
+    return registry.Claim(
+        name, "source", "reconstructed", "statement", "measurement", {"effect": AtLeast(0.0)},
+        positive, "a broken variant", measure, requires={"depth": AtLeast(1.0)},
+    )  # fmt: skip
+
+
+def test_a_failed_precondition_makes_the_verdict_mis_posed():
+    verdict = registry.run_claim(_claim(0.2), "quick")
+    assert verdict.verdict == "mis-posed"
+    assert "precondition depth >= 1" in verdict.reason
+    assert registry.run_claim(_claim(2.0), "quick").verdict == "supported"
+
+
+def test_an_undecided_precondition_is_not_enough():
+    assert registry.run_claim(_claim(1.0), "quick").verdict == "mis-posed"  # straddles 1
+
+
+def test_the_report_shows_preconditions_and_planted_controls():
+    verdict = registry.run_claim(_claim(2.0, positive="planted: shifted by 1"), "quick")
+    entry = report.claim_entry(verdict)
+    assert entry["control_kinds"] == {"positive": "planted", "negative": "measured"}
+    assert report.bands_text(entry) == "effect >= 0; precondition depth >= 1"
+    assert report.control_text(entry, "positive") == "supported (planted)"
+    assert report.control_text(entry, "negative") == "refuted"
+    assert report.uncalibrated(entry) == []  # the precondition is no band of the negative control
+    text = report.render_markdown([verdict], "quick", {})
+    assert "**Preconditions** (else mis-posed). depth >= 1." in text
+    assert "positive control, planted (planted: shifted by 1)" in text
+
+
+def test_a_precondition_cannot_also_be_a_band():
+    import pytest
+
+    with pytest.raises(ValueError, match="precondition"):
+        registry.claim(id="x.y", source="s", provenance="standard", statement="s",
+                       measurement="m", expect={"a": AtLeast(0)}, positive="p", negative="n",
+                       requires={"a": AtLeast(1)})  # fmt: skip
