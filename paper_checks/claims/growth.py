@@ -401,6 +401,29 @@ def peak_position(profile) -> float:
     return float(np.argmax(profile) / max(len(profile) - 1, 1))
 
 
+def copy_pair(index_maps) -> int:
+    """Index j of the adjacent pair (j, j + 1) made by the last growth: a block and its copy."""
+    last = list(index_maps[-1])
+    for j in range(len(last) - 1):
+        if last[j] == last[j + 1]:
+            return j
+    raise ValueError("the last growth made no adjacent copy")
+
+
+def grown_maps(operator: str, n_stages: int) -> list:
+    """The index maps of ``operator`` growing one block to ``n_stages`` blocks."""
+    return [growth.OPERATORS[operator].index_map(n, 1) for n in range(1, n_stages)]
+
+
+def last_copy_reset(run, operator: str, family) -> dict:
+    """A grown run's trained parameters (of ``family``, a block family class) with the block its
+    last growth made reset to its source (an exact copy, as made)."""
+    j = copy_pair(grown_maps(operator, len(run.depths)))
+    layers = list(run.layers)
+    layers[j + 1] = layers[j]
+    return family.params(growth.Model(run.model.shared, layers))
+
+
 @claim(
     id="growth.looped",
     source=f"{MIDAS} (grown models resemble looped, weight-shared ones)",
@@ -417,10 +440,10 @@ def peak_position(profile) -> float:
         "MIDAS peak": Between(0.25, 0.75),
         "gradual peak": AtLeast(0.75),
     },
-    positive="planted profiles: a bump at mid-stack for MIDAS, a ramp to the top for gradual; "
-    "the measured MIDAS - baseline shifted to mean +0.1",
-    negative="the measured profiles of MIDAS and gradual swapped; MIDAS - baseline shifted to "
-    "mean -0.1",
+    positive="the trained MIDAS and gradual models with the block their last growth made reset "
+    "to its source (an exact copy, where the copy was made)",
+    negative="the measured profiles of MIDAS and gradual swapped, and baseline - MIDAS in place "
+    "of MIDAS - baseline (the roles swapped)",
     figures=("growth-looped",),
     group="growth.speed-runs",
     revisions=(
@@ -428,6 +451,12 @@ def peak_position(profile) -> float:
             2,
             "revision 1 compared only mean similarities (MIDAS - gradual was 0.004: no shape); now "
             "the position of the similarity peak, which the copy position should set",
+        ),
+        Revision(
+            3,
+            "measured controls: the positive resets the last copy of each trained model to its "
+            "source (was: planted profiles and a +0.1 shift), the negative swaps the roles of "
+            "MIDAS and the baseline (was: a -0.1 shift) (issue 28); the claim arm is unchanged",
         ),
     ),
 )
@@ -437,19 +466,15 @@ def _looped(scale, arm, rng):
         name: np.array([np.diag(block_similarity(runs[name].params), 1) for runs in per_seed])
         for name in ("baseline", "gradual", "midas", "progressive")
     }
-    difference = profiles["midas"].mean(axis=1) - profiles["baseline"].mean(axis=1)
     peaks = {name: profiles[name] for name in ("midas", "gradual")}
     if arm == "positive":
-        pairs = profiles["midas"].shape[1]
-        bump = 1 - np.abs(np.arange(pairs) - (pairs - 1) / 2) / pairs
-        peaks = {
-            "midas": np.tile(bump, (len(per_seed), 1)),
-            "gradual": np.tile(np.arange(1, pairs + 1) / pairs, (len(per_seed), 1)),
-        }
-    elif arm == "negative":
+        peaks = {name: np.array([np.diag(block_similarity(
+            last_copy_reset(runs[name], name, growth.ResidualMLPFamily)), 1)
+                                 for runs in per_seed]) for name in peaks}  # fmt: skip
+    difference = peaks["midas"].mean(axis=1) - profiles["baseline"].mean(axis=1)
+    if arm == "negative":
         peaks = {"midas": profiles["gradual"], "gradual": profiles["midas"]}
-    if arm != "claim":
-        difference = planted_shift(difference, 0.1 if arm == "positive" else -0.1)
+        difference = -difference
     positions = {n: [peak_position(p) for p in v] for n, v in peaks.items()}
     statistics = {
         "MIDAS - baseline": mean_interval(difference),

@@ -17,9 +17,9 @@ from functools import cache
 
 import numpy as np
 
-from paper_checks.expect import AtLeast, AtMost, Near, mean_interval, median_interval
+from paper_checks.expect import AtLeast, AtMost, Between, Near, mean_interval, median_interval
 from paper_checks.measure import fitted_slope, seeds
-from paper_checks.registry import Measurement, claim, figure
+from paper_checks.registry import Measurement, Revision, claim, figure
 from sims.deep_linear import nesterov_reference
 from sims.problems import deep_linear_problem
 from sims.region import (
@@ -67,6 +67,7 @@ SIZES = {
     ),
 }  # fmt: skip
 TAIL_SIGMAS = (0.05, 0.2, 0.3)
+DISTINCT = 0.15  # tail-rate claim: runs whose two geometries' predictions differ by more decide
 PRACTICE_SIGMA = 0.05
 LOW, HIGH = 0.01, 4.0  # the frontier search's bracket in sigma
 
@@ -223,9 +224,19 @@ def spectral_frontiers(scale: str) -> dict:
     expect={"exponent gap": Near(0.0, 0.1)},
     positive="the spectral frontier against itself through the same fit (the gap is 0 by "
     "construction)",
-    negative="the spectral frontier against itself times a planted kappa^(-0.3)",
+    negative="the measured frontier against the one predicted from NAG's rate on Sigma with the "
+    "bent metric ignored (W* = I in the tail rate): that rate never falls below NAG's, so its "
+    "frontier is the search's upper end at every kappa (exponent 0)",
     figures=(),
     group="stacking.region",
+    revisions=(
+        Revision(
+            2,
+            "the negative control is the prediction without the bent metric "
+            "(measured frontier against exponent 0), not the spectral frontier times "
+            "a planted kappa^(-0.3); the claim arm is unchanged (issue 28)",
+        ),
+    ),
 )
 def _frontier_spectral(scale, arm, rng):
     size = SIZES[scale]
@@ -234,11 +245,11 @@ def _frontier_spectral(scale, arm, rng):
     gaps = []
     for d in size.dims:
         spectral = {k: predicted[(d, k)] for k in size.kappas}
-        if arm == "claim":
-            other = {k: measured[("nag-1.3", d, k)] for k in size.kappas}
-        else:
-            power = 0.0 if arm == "positive" else -0.3
-            other = {k: [s * k**power for s in spectral[k]] for k in size.kappas}
+        other = {k: measured[("nag-1.3", d, k)] for k in size.kappas}
+        if arm == "positive":
+            other = spectral
+        elif arm == "negative":  # no bent metric: stacking's rate is NAG's, no frontier below HIGH
+            spectral = {k: [HIGH] * len(spectral[k]) for k in size.kappas}
         a = _per_seed_slopes(other, size.kappas)
         b = _per_seed_slopes(spectral, size.kappas)
         gaps += [x - y for x, y in zip(a, b, strict=True)]
@@ -300,35 +311,57 @@ def _nag_rate(d, kappa, sigma, seed) -> float:
     measurement="d, kappa over the scale's grid, sigma in {0.05, 0.2, 0.3}, euclidean and "
     "functional stacking with beta*, run to 1e-26 R_0: the measured rate log(L_a/L_b)/(b-a) "
     "between the first stages below 1e-12 and 1e-24 R_0 against theory.stacking_tail's "
-    "prediction; the median of |measured/predicted - 1| over every run that got there, with "
-    "bootstrap interval ('median relative gap'); the largest gap and the share above 0.1 "
-    "reported. A finite window cannot resolve every run's asymptotic rate: at beta* the slowest "
-    "mode is near critical damping, whose double root multiplies the error by t (about -5% over "
-    "the window) and whose slow beat, when longer than the window, bends it (pilot of 108 runs: "
-    "median 0.044, largest 0.16)",
+    "prediction; decided on the runs where that prediction differs by more than "
+    f"{DISTINCT:g} (relative) from the other geometry's (euclidean: NAG's rate on Sigma; "
+    "functional: the bent metric's), i.e. where the spectrum matters: the median of "
+    "|measured/predicted - 1| over those runs, with bootstrap interval ('median relative "
+    "gap'); the median over every run, the largest gap and the share above 0.1 reported. A "
+    "finite window cannot resolve every run's asymptotic rate: at beta* the slowest mode is near "
+    "critical damping, whose double root multiplies the error by t (about -5% over the window) "
+    "and whose slow beat, when longer than the window, bends it (pilot of 108 runs: median "
+    "0.044, largest 0.16)",
     expect={"median relative gap": AtMost(0.1)},
     positive="exact NAG on the end-to-end matrix against the same formula with W* = I (NAG's "
-    "own spectrum)",
-    negative="euclidean stacking at sigma = 0.3 against the prediction that ignores the bent "
-    "metric (NAG's rate on Sigma)",
+    "own spectrum), every run",
+    negative="the same runs against the other geometry's prediction (euclidean runs against "
+    "NAG's rate on Sigma, which ignores the bent metric; functional runs against the bent "
+    "metric's rate)",
     figures=(),
     group="stacking.region",
+    revisions=(
+        Revision(
+            2,
+            "decided on the runs where the two geometries' predictions differ by "
+            f"more than {DISTINCT:g}, not on every run (at small sigma both "
+            "predictions coincide, so the pooled median could not fail: the "
+            "reviewer's negative control on the pooled runs, NAG's rate on Sigma, "
+            "gave 0.120 [0.087, 0.192] at quick scale, not refuted); the negative "
+            "control is the other geometry's prediction on those same runs, not "
+            "euclidean stacking at sigma = 0.3 alone (issue 28)",
+        ),
+    ),
 )
 def _tail_spectrum(scale, arm, rng):
     table = tail_table(scale)
-    pairs = {}
+    pairs, everything = {}, []
     for key, rows in table.items():
-        if arm == "positive" and key[0] == "nag":
-            pairs[key] = list(rows)
-        elif arm == "claim" and key[0] != "nag":
-            pairs[key] = [(p.measured, p.predicted) for p in rows]
-        elif arm == "negative" and key[0] == "euclidean" and key[3] == 0.3:
-            _, d, kappa, sigma = key
-            pairs[key] = [(p.measured, _nag_rate(d, kappa, sigma, seed))
-                          for p, seed in zip(rows, _seeds(scale, "tail"), strict=True)]  # fmt: skip
+        if key[0] == "nag":
+            if arm == "positive":
+                pairs[key] = list(rows)
+            continue
+        geometry, d, kappa, sigma = key
+        for i, (p, seed) in enumerate(zip(rows, _seeds(scale, "tail"), strict=True)):
+            other = (_nag_rate(d, kappa, sigma, seed) if geometry == "euclidean"
+                     else table[("euclidean", d, kappa, sigma)][i].predicted)  # fmt: skip
+            everything.append((p.measured, p.predicted))
+            if arm != "positive" and abs(p.predicted / other - 1) > DISTINCT:
+                pairs.setdefault(key, []).append(
+                    (p.measured, p.predicted if arm == "claim" else other)
+                )
     gaps = {k: [abs(m / p - 1) for m, p in v if np.isfinite(m)] for k, v in pairs.items()}
     every = [g for v in gaps.values() for g in v]
     missing = sum(not np.isfinite(m) for v in pairs.values() for m, _ in v)
+    pooled = float(np.median([abs(m / p - 1) for m, p in everything if np.isfinite(m)]))
     worst = max(every)
     by_kappa = {}
     if arm == "claim":  # the stage-ratio question: asymptotic ratio to NAG per kappa
@@ -346,12 +379,14 @@ def _tail_spectrum(scale, arm, rng):
     return Measurement(
         {"median relative gap": median_interval(every)},
         {"largest_relative_gap": worst, "runs_above_0.1": above, "runs": len(every),
+         "median_relative_gap_every_run": pooled,
          "runs_not_reaching_the_window": missing,
          "largest_gap_per_cell": {",".join(map(str, k)): (max(v) if v else None)
                                   for k, v in gaps.items()},
          "predicted_asymptotic_ratio_to_nag_by_kappa": by_kappa},
-        f"median gap {np.median(every):.3f}, largest {worst:.3f}, {above} of {len(every)} runs "
-        f"above 0.1 ({missing} did not reach 1e-24 R_0)"
+        f"median gap {np.median(every):.3f} over the {len(every)} runs it decides on "
+        f"(every run: {pooled:.3f}), largest {worst:.3f}, {above} above 0.1 ({missing} did not "
+        "reach 1e-24 R_0)"
         + ("; predicted asymptotic stage ratio to NAG by kappa: "
            + ", ".join(f"{k:g}: {v:.2f}" for k, v in by_kappa.items()) if by_kappa else ""),
     )  # fmt: skip
@@ -437,18 +472,12 @@ def practice_rows(scale: str) -> list[dict]:
     return rows
 
 
-def _stages(scale: str, label: str, censor: bool = False) -> np.ndarray:
-    """Stages to the distance target per seed (inf: not within the budget); ``censor`` replaces
-    inf by the budget, a lower bound of the stages (an upper bound of a speedup)."""
+def _stages(scale: str, label: str) -> np.ndarray:
+    """Stages to the distance target per seed (inf: not within the budget)."""
     data = practice_runs(scale)
     problems = practice_problems(scale)
-    stages = np.array([r.steps_to(distance_target(s, w))
-                       for r, (s, w) in zip(data[label], problems, strict=True)], dtype=float)  # fmt: skip
-    if censor:
-        layers = next(v[3] for v in PRACTICE if v[0] == label)
-        budgets = [_budget(layers, n) for n in data["nag"]]
-        stages = np.where(np.isfinite(stages), stages, budgets)
-    return stages
+    return np.array([r.steps_to(distance_target(s, w))
+                     for r, (s, w) in zip(data[label], problems, strict=True)], dtype=float)  # fmt: skip
 
 
 @claim(
@@ -497,24 +526,36 @@ def _steps_per_stage(scale, arm, rng):
     "and loses the acceleration: stages of zero init's order, not NAG's",
     measurement="d = 8, kappa = 30 (paper: d = 16, kappa = 100), sigma = 0.05, one step per stage: stages of "
     "zero init over stages of the all-layer variant, per seed, mean with t interval ('speedup "
-    "over zero init'; NAG's is about sqrt(kappa)/1.4; a run not at the target within its budget "
-    "of 10x NAG's stages counts as taking the budget, which bounds its speedup from above); step "
-    "1/L on every layer is reported (it diverges)",
-    expect={"speedup over zero init": AtMost(2.0)},
+    "over zero init'; of zero init's order: within a factor 2 either way; NAG's is about "
+    "sqrt(kappa)/1.4; a run that stalls or diverges, not at the target within 10x NAG's stages, "
+    "has speedup 0: it is not of zero init's order); step 1/L on every layer is reported",
+    expect={"speedup over zero init": Between(0.5, 2.0)},
     positive="zero init against itself (speedup 1)",
-    negative="stacking with beta*, new layer only, in place of the all-layer variant",
+    negative="every layer trained with step 1/L (it diverges) in place of the all-layer variant "
+    "with step 1/(L depth); stacking with beta* on the new layer only (NAG's order) is reported",
     figures=("stacking-practice",),
     group="stacking.practice",
+    revisions=(
+        Revision(
+            2,
+            "band 0.5 <= speedup <= 2, not speedup <= 2, and a run not at the "
+            "target within its budget counts as speedup 0, not as taking the budget: "
+            "a stalled or diverged variant no longer passes as zero init's order; "
+            "the negative control is the diverging step-1/L variant, not beta* "
+            "stacking (whose speedup is reported) (issue 28)",
+        ),
+    ),
 )
 def _all_layers(scale, arm, rng):
     zero = _stages(scale, "beta = 0 (zero init)")
     label = {
         "claim": "beta*, all layers, step 1/(L depth)",
         "positive": "beta = 0 (zero init)",
-        "negative": PRACTICE[0][0],
+        "negative": "beta*, all layers, step 1/L",
     }[arm]
-    variant = _stages(scale, label, censor=True)
+    variant = _stages(scale, label)  # inf where the target was not reached: speedup 0
     speedup = mean_interval(zero / variant)
+    nag_order = float(np.mean(zero / _stages(scale, PRACTICE[0][0])))
     diverged = sum(str(r.status) == "diverged"
                    for r in practice_runs(scale)["beta*, all layers, step 1/L"])  # fmt: skip
     return Measurement(
@@ -522,7 +563,7 @@ def _all_layers(scale, arm, rng):
         {"stages": variant.tolist(), "zero_init_stages": zero.tolist(),
          "all_layers_step_1_over_L_diverged": diverged},
         f"speedup over zero init {speedup.text()}; with step 1/L on every layer {diverged} of "
-        f"{len(zero)} runs diverge",
+        f"{len(zero)} runs diverge; beta* on the new layer only: speedup {nag_order:.2f}",
     )  # fmt: skip
 
 
@@ -545,9 +586,13 @@ def _all_layers(scale, arm, rng):
     positive="NAG's closed form with beta = 1 and beta = 0 (copy and zero init without the metric "
     "error) on the problem's slowest mode alone (on the whole spectrum the window 1e-12..1e-24 is "
     "not yet asymptotic for the exact methods: 0.61 at paper scale)",
-    negative="stacking with beta* in place of copying",
+    negative="the convex schedule (t-1)/(t+2) itself in place of copying: its limit is copying, "
+    "but over any finite window its friction prod beta_t ~ t^-3 is still there",
     figures=("stacking-practice",),
     group="stacking.practice",
+    revisions=(Revision(2, "the negative control is the convex schedule, whose rate lies "
+                        "closer to the band than beta* stacking's (9.4 times zero init's at "
+                        "paper scale) (issue 28); the claim arm is unchanged"),),
 )  # fmt: skip
 def _copy_limit(scale, arm, rng):
     data = practice_runs(scale)
@@ -559,8 +604,8 @@ def _copy_limit(scale, arm, rng):
             [momentum_loss_curve(mu[:1], np.ones(1), 1 / mu[1], beta, horizon) for mu in mus]
             for beta in (0.0, 1.0)
         )
-    elif arm == "negative":
-        copy = [r.losses for r in data[("tail", "nesterov")]]
+    elif arm == "negative":  # the schedule whose limit copying is: friction left, a faster tail
+        copy = convex
     rate = {name: np.array([window_rate(c, *TAIL_WINDOW) for c in curves])
             for name, curves in (("zero", zero), ("copy", copy), ("convex", convex))}  # fmt: skip
     first = mean_interval(rate["copy"] / rate["zero"])
@@ -595,7 +640,9 @@ MLP_PRACTICE = (  # (label, operator making the new block, blocks trained, many 
     ("zero block, all blocks", "zero", "all", False),
     ("copy of the top block, all blocks, more steps per stage", "gradual", "all", True),
     ("zero block, all blocks, more steps per stage", "zero", "all", True),
+    ("copy plus noise of 3x each array's RMS, new block only", "copy_noise", "new", False),
 )
+MLP_NOISE = 3.0  # the broken variant's noise (the negative control of stacking.mlp-copy-vs-zero)
 MLP_STAGE_STEPS = {"quick": 25, "paper": 50}
 MLP_MORE_STEPS = {"quick": 2, "paper": 4}  # the factor of "more steps per stage"
 MLP_SEEDS = {"quick": 6, "paper": 10}
@@ -617,7 +664,7 @@ def mlp_practice_runs(scale: str) -> dict:
             steps = MLP_STAGE_STEPS[scale] * (MLP_MORE_STEPS[scale] if more else 1)
             run = growth.train_grown(
                 family, growth.Model(model.shared, model.layers[:1]), operator, [steps] * depth,
-                train=train, **options,
+                train=train, noise=MLP_NOISE, **options,
             )  # fmt: skip
             out[label].append(float(run.losses[-1]))
     return out
@@ -639,20 +686,25 @@ def mlp_practice_runs(scale: str) -> dict:
     "interval over 6 (paper 10) seeds ('log loss copy / zero, new block only'); every variant's "
     "median loss in the report's table",
     expect={"log loss copy / zero, new block only": AtMost(0.0)},
-    positive="planted: the zero block's losses times e^-0.3 as the copy's (the seeds' spread kept)",
-    negative="planted: the zero block's losses times e^+0.3 as the copy's",
+    positive="the zero block with all blocks trained (the same steps, every block learning) in "
+    "place of the copy: a known-better variant",
+    negative="a copy plus Gaussian noise of 3 times each array's RMS (a broken initialisation), "
+    "new block only, in place of the copy",
     figures=(),
     group="stacking.mlp-practice",
     minutes=3.0,
+    revisions=(Revision(2, "measured controls (zero block with all blocks trained; a copy plus "
+                        "large noise) in place of planted shifts of the zero block's losses by "
+                        "e^-0.3 and e^+0.3; the claim arm's numbers are unchanged (issue 28)"),),
 )  # fmt: skip
 def _mlp_copy_vs_zero(scale, arm, rng):
     runs = mlp_practice_runs(scale)
     zero = np.log(runs["zero block (beta = 0), new block only"])
-    copy = {
-        "claim": np.log(runs["copy of the top block (beta = 1), new block only"]),
-        "positive": zero - 0.3,
-        "negative": zero + 0.3,
-    }[arm]
+    copy = np.log(runs[{
+        "claim": "copy of the top block (beta = 1), new block only",
+        "positive": "zero block, all blocks",
+        "negative": "copy plus noise of 3x each array's RMS, new block only",
+    }[arm]])  # fmt: skip
     ratio = mean_interval(copy - zero)
     reference = np.log(runs["zero block, all blocks"])
     rows = [

@@ -19,7 +19,7 @@ from functools import cache, partial
 
 import numpy as np
 
-from paper_checks.claims.growth import block_similarity, log_loss_ratio
+from paper_checks.claims.growth import block_similarity, copy_pair, grown_maps, log_loss_ratio
 from paper_checks.expect import AtLeast, AtMost, exact, mean_interval
 from paper_checks.measure import planted_shift, seeds
 from paper_checks.registry import Measurement, Revision, claim, figure
@@ -538,15 +538,6 @@ def _reasoning(scale, arm, rng):
     )  # fmt: skip
 
 
-def copy_pair(index_maps) -> int:
-    """Index j of the adjacent pair (j, j + 1) made by the last growth: a block and its copy."""
-    last = list(index_maps[-1])
-    for j in range(len(last) - 1):
-        if last[j] == last[j + 1]:
-            return j
-    raise ValueError("the last growth made no adjacent copy")
-
-
 @claim(
     id="growth.transformer-looped",
     source=f"{MIDAS} (grown models resemble looped, weight-shared ones)",
@@ -567,7 +558,7 @@ def _transformer_looped(scale, arm, rng):
     gaps = []
     for r in per_seed:
         run = r["midas"]["run"]
-        j = copy_pair(_midas_maps(len(run.depths)))
+        j = copy_pair(grown_maps("midas", len(run.depths)))
         layers = list(run.layers)
         if arm == "positive":  # the copied pair made identical: the copy exactly as made
             layers[j + 1] = layers[j]
@@ -584,11 +575,6 @@ def _transformer_looped(scale, arm, rng):
         {"gaps": np.round(gaps, 4).tolist()},
         f"adjacent similarity at the copied pair minus the largest other: {statistics['copy pair - others'].text()}",
     )
-
-
-def _midas_maps(n_stages: int) -> list:
-    """MIDAS's index maps growing one block to ``n_stages`` blocks."""
-    return [growth.OPERATORS["midas"].index_map(n, 1) for n in range(1, n_stages)]
 
 
 @figure(
