@@ -88,6 +88,7 @@ class Claim:
     must_hold: bool = False
     revisions: tuple[Revision, ...] = ()
     requires: dict[str, ex.Band] = field(default_factory=dict)
+    why_planted: str = ""
 
     @property
     def expected(self) -> str:
@@ -175,11 +176,13 @@ def claim(
     must_hold: bool = False,
     revisions: tuple[Revision, ...] = (),
     requires: dict[str, ex.Band] | None = None,
+    why_planted: str = "",
 ):
     """Register the decorated ``measure(scale, arm, rng) -> Measurement`` as a claim. Claims
     naming the same ``group`` share a cached experiment: ``stagewise check`` runs them in one task,
     one process. ``minutes`` (the group's rough cost at paper scale) only orders the tasks.
-    ``requires``: the claim's preconditions (module docstring)."""
+    ``requires``: the claim's preconditions (module docstring); ``why_planted``: required when a
+    control is (partly) planted, why no measured one exists."""
     if provenance not in PROVENANCES:
         raise ValueError(f"provenance must be one of {PROVENANCES}, got {provenance!r}")
     if not set(scales) <= set(SCALES):
@@ -198,8 +201,13 @@ def claim(
         REGISTRY[id] = Claim(
             id, source, provenance, statement, measurement, dict(expect), positive, negative,
             measure, tuple(scales), tuple(figures), group or id, minutes, must_hold,
-            tuple(revisions), dict(requires or {}),
+            tuple(revisions), dict(requires or {}), why_planted,
         )  # fmt: skip
+        kinds = REGISTRY[id].control_kinds.values()
+        if any(k != "measured" for k in kinds) != bool(why_planted.strip()):
+            del REGISTRY[id]
+            raise ValueError(f"claim {id!r}: why_planted must say why no measured control exists "
+                             "exactly when a control is planted")  # fmt: skip
         return measure
 
     return register

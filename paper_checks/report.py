@@ -51,6 +51,7 @@ def claim_entry(v: Verdict) -> dict:
         "preconditions": {name: band.render(name) for name, band in c.requires.items()},
         "controls": {"positive": c.positive, "negative": c.negative},
         "control_kinds": c.control_kinds,
+        "why_planted": c.why_planted,
         "verdict": v.verdict,
         "reason": v.reason,
         "summary": v.summary,
@@ -228,6 +229,8 @@ def render_markdown(
             f"* negative control, {c.control_kinds['negative']} ({c.negative}): "
             f"{control_text(entry, 'negative')}: {statistics_text(entry, 'negative')}",
         ]
+        if c.why_planted:
+            lines.append(f"* no measured control: {c.why_planted}")
         blind = uncalibrated(entry)
         if blind:
             lines.append(

@@ -242,6 +242,7 @@ RANDOM_SCALES = (1e-3, 3e-3, 1e-2, 3e-2)
     "draws of xi; planted plateaus a s^2 per seed",
     negative="the unsmoothed step -eta grad R(w0) as the expectation; the noise scale held at 1e-3 "
     "for every random_scale (the plateau cannot grow)",
+    why_planted="the plateau's s^2 law is what the claim tests; a system with an s^2 plateau by construction would be the claim's own noise model, so the plateau half keeps a planted positive (the update half is measured)",
     revisions=(
         Revision(
             2,
@@ -346,6 +347,7 @@ def textbook_bounds(gaps) -> dict:
     positive="planted gaps at half of each bound",
     negative="zero init's measured gaps against the 1/T^2 bound; planted zero-init gaps at twice "
     "the 1/T bound",
+    why_planted="the statement is two worst-case bounds on one instance: exact NAG and GD on w -> R(Xw) are the claim's own runs (boosting.linear-is-nesterov), no method is known to sit at a fixed fraction of both bounds on it, and none is known to exceed GD's 1/T bound there (any step <= 1/L keeps below it; a larger step on the logistic loss need not diverge)",
     figures=("boosting-logistic-rate",),
     group="boosting.logistic-gaps",
     minutes=0.5,
@@ -563,6 +565,7 @@ def _tree_row(runs, budget) -> dict:
     },
     positive="planted rounds: stacking needs half of zero init's rounds on every seed",
     negative="planted rounds: stacking needs twice zero init's rounds on every seed",
+    why_planted="no tree-boosting variant is known to need half (or twice) zero init's rounds to the target on every seed; a method known to be better would move the target itself",
     figures=("boosting-trees",),
     minutes=1.5,
     revisions=(

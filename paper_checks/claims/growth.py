@@ -358,6 +358,7 @@ def _speed(scale, arm, rng):
     "(residual MLP)",
     negative="planted: the measured paired log ratios shifted to mean log 1.5 (deep linear) and "
     "log 1.3 (residual MLP)",
+    why_planted="no growth operator is known to end 0.7x (or 1.5x) MIDAS's loss at equal FLOPs on these families",
     group="growth.speed-runs",
     revisions=(
         Revision(
@@ -567,6 +568,7 @@ def lag_runs(scale: str) -> dict:
     "their reverse order before",
     negative="planted losses: each replicate's own final losses at every lag (the loss right after "
     "growth ranks as well as the final loss of a rerun)",
+    why_planted="the claim is about how well early losses rank a pool; a pool whose early losses rank it perfectly (or not at all) by construction is made of the replicates' own losses, as planted here",
     figures=("growth-lag",),
     minutes=15,
     revisions=(
@@ -671,6 +673,7 @@ def lag_statistics(scale: str, arm: str = "claim") -> dict:
     expect={"log adaptive / best fixed": AtMost(0.0), "FLOPs overhead": AtMost(1.25)},
     positive="planted: the per-seed log ratios shifted to mean log 0.5 (spread kept)",
     negative="planted: the per-seed log ratios shifted to mean log 2",
+    why_planted="no growth strategy is known to end a factor 2 below (or above) fixed MIDAS at equal FLOPs on this task; the fixed strategies are the claim's own comparison",
     group="growth.speed-runs",
     minutes=30,
     revisions=(

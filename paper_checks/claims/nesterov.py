@@ -430,6 +430,7 @@ def tolerable_levels() -> dict:
     positive="planted levels eps_1.5 = 0.3 kappa^(-1/2) times the measured levels' scatter about "
     "their own fit (it calibrates the bookkeeping of the fit)",
     negative="planted levels that do not shrink: eps_1.5 = 0.3 times the same scatter",
+    why_planted="the statistic is the kappa-exponent of a bisection's output; no inexact method has a known tolerance exponent other than the one being measured",
     figures=("robust-rate-vs-eps",),
     group="stacking.frontier-and-errors",
     revisions=(

@@ -160,6 +160,7 @@ def frontier_table(scale: str, arm: str) -> dict:
     positive="planted frontiers sigma_1.3 = c kappa^(-1/4) through each seed's measured value at "
     "the smallest kappa",
     negative="planted frontiers c kappa^(+1/4)",
+    why_planted="no stacking variant has a known frontier exponent: the spectral prediction was the candidate (stacking.frontier-spectral) and its frontier does not shrink (exponent +0.04 at paper scale)",
     figures=("stacking-region",),
     group="stacking.region",
     minutes=5.0,
@@ -495,6 +496,7 @@ def _stages(scale: str, label: str) -> np.ndarray:
     positive="planted counts: stages k^(-1/2) times those of one step per stage (fewer stages, "
     "more gradient steps)",
     negative="planted counts: stages k^(-1.2) times (fewer gradient steps)",
+    why_planted='no variant is known by construction to need fewer (or more) gradient steps with 20 steps per stage than with one',
     figures=("stacking-practice",),
     group="stacking.practice",
     minutes=0.5,

@@ -639,6 +639,7 @@ def random_plateaus(scale: str) -> dict:
     "1e-4); the measured flatness",
     negative="the noise scale held at 1e-3 for every random_scale (the plateau cannot grow); zero "
     "init's flatness (no noise, no plateau)",
+    why_planted="the plateau's s^2 law is what the claim tests; a system with an s^2 plateau by construction would be the claim's own noise model, so the plateau half keeps a planted positive (the flatness half and the negatives are measured)",
     group="stacking.random-init-plateau",
     revisions=(
         Revision(

@@ -438,6 +438,7 @@ def growth_runs(scale: str) -> list[dict]:
     expect={name: AtMost(0.0) for name in GROWN},
     positive="planted: the per-seed log ratios shifted to mean log 0.8 (spread kept)",
     negative="planted: the per-seed log ratios shifted to mean log 1.25",
+    why_planted="no growth schedule is known to end 0.8x (or 1.25x) the full-depth baseline's loss at equal FLOPs on this transformer; a longer-trained baseline would change the FLOPs axis itself",
     figures=("transformer-growth",),
     group="growth.transformer-runs",
     minutes=18.0,
@@ -502,6 +503,7 @@ def accuracy_at_loss(points, level: float) -> float:
     requires={"baseline induction accuracy": AtLeast(0.5)},
     positive="planted: the paired differences shifted to mean +0.1 (spread kept)",
     negative="planted: the paired differences shifted to mean -0.1",
+    why_planted="no pretraining method is known to add (or remove) 0.1 accuracy on the primitives at matched loss; the precondition (the baseline forms the induction circuit) is decided first and is measured",
     figures=("transformer-reasoning",),
     group="growth.transformer-runs",
 )

@@ -2,6 +2,7 @@
 mis-posed, whatever its statistics say; the report marks planted controls."""
 
 import numpy as np
+import pytest
 
 from paper_checks import registry, report
 from paper_checks.expect import AtLeast, mean_interval
@@ -34,7 +35,9 @@ def test_an_undecided_precondition_is_not_enough():
 
 
 def test_the_report_shows_preconditions_and_planted_controls():
-    verdict = registry.run_claim(_claim(2.0, positive="planted: shifted by 1"), "quick")
+    claim = _claim(2.0, positive="planted: shifted by 1")
+    claim = registry.Claim(**{**claim.__dict__, "why_planted": "no known-better system"})
+    verdict = registry.run_claim(claim, "quick")
     entry = report.claim_entry(verdict)
     assert entry["control_kinds"] == {"positive": "planted", "negative": "measured"}
     assert report.bands_text(entry) == "effect >= 0; precondition depth >= 1"
@@ -44,12 +47,22 @@ def test_the_report_shows_preconditions_and_planted_controls():
     text = report.render_markdown([verdict], "quick", {})
     assert "**Preconditions** (else mis-posed). depth >= 1." in text
     assert "positive control, planted (planted: shifted by 1)" in text
+    assert "* no measured control: no known-better system" in text
 
 
 def test_a_precondition_cannot_also_be_a_band():
-    import pytest
-
     with pytest.raises(ValueError, match="precondition"):
         registry.claim(id="x.y", source="s", provenance="standard", statement="s",
                        measurement="m", expect={"a": AtLeast(0)}, positive="p", negative="n",
                        requires={"a": AtLeast(1)})  # fmt: skip
+
+
+def test_a_planted_control_needs_its_reason_and_only_then():
+    common = {"source": "s", "provenance": "standard", "statement": "s", "measurement": "m",
+              "expect": {"a": AtLeast(0)}, "negative": "n"}  # fmt: skip
+    with pytest.raises(ValueError, match="why_planted"):
+        registry.claim(id="x.planted", positive="planted: shifted", **common)(lambda *a: None)
+    with pytest.raises(ValueError, match="why_planted"):
+        registry.claim(id="x.measured", positive="a second system", why_planted="none",
+                       **common)(lambda *a: None)  # fmt: skip
+    assert "x.planted" not in registry.REGISTRY and "x.measured" not in registry.REGISTRY
