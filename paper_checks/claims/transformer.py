@@ -77,7 +77,7 @@ STACKING_SIZES = {
     "quick": StackingSizes(induction.Testbed(alphabet=10, length=25, shortest=3, longest=8), 16,
                            (100, 200, 100, 100), (0, 400), seeds=3, curve_seeds=1, lr=1e-2),
     "paper": StackingSizes(induction.Testbed(alphabet=31, length=65, shortest=8, longest=24), 32,
-                           (250, 750, 250, 250), (0, 250, 1000), seeds=4, curve_seeds=3, lr=3e-3),
+                           (250, 1250, 250, 250), (0, 250, 1000), seeds=4, curve_seeds=3, lr=3e-3),
 }  # fmt: skip
 SIZES = {
     "quick": Sizes(16, 20, 80, 15, seeds=3, eval_every=5, train_rows=500, eval_rows=100, probes=50),
