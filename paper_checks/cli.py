@@ -499,6 +499,8 @@ def _cmd_list(args) -> int:
                         "expected": c.expected,
                         "positive_control": c.positive,
                         "negative_control": c.negative,
+                        "control_kinds": c.control_kinds,
+                        "why_planted": c.why_planted,
                         "revision": c.revision,
                         "scales": list(c.scales),
                     }
@@ -512,8 +514,10 @@ def _cmd_list(args) -> int:
         print(
             f"{c.id}  [{c.provenance}]  scales: {', '.join(c.scales)}\n"
             f"    source:    {c.source}\n    statement: {c.statement}\n"
-            f"    expected:  {c.expected}\n    controls:  positive: {c.positive}; "
-            f"negative: {c.negative}"
+            f"    expected:  {c.expected}\n"
+            f"    controls:  positive ({c.control_kinds['positive']}): {c.positive}; "
+            f"negative ({c.control_kinds['negative']}): {c.negative}"
+            + (f"\n    no measured control: {c.why_planted}" if c.why_planted else "")
         )
     return 0
 

@@ -28,6 +28,9 @@ def test_list_shows_every_claim_with_provenance():
     for c in catalogue.all_claims():
         assert c.id in out.stdout
         assert f"[{c.provenance}]" in out.stdout
+        if c.why_planted:  # a planted control says so, and why no measured one exists
+            assert f"no measured control: {c.why_planted}" in out.stdout
+    assert "positive (planted): " in out.stdout and "negative (measured): " in out.stdout
 
 
 def test_check_writes_report_and_json(tmp_path, capsys):
