@@ -20,8 +20,8 @@ depth); when one is not, the verdict is ``mis-posed`` as well. ``error`` when an
 A control is *measured* (the measurement applied to a second system: a known-better method, a
 broken variant) or *planted* (the claim arm's numbers shifted by a constant, which tests only the
 band arithmetic and the spread); its text starts with ``planted`` then (``partly planted``: a
-later part of it is), and the report says which. Figure recipes are registered with ``figure`` next to the
-claims whose data they draw.
+later part of it is), and the report says which. Figure recipes are registered with ``figure``
+next to the claims whose data they draw.
 """
 
 from __future__ import annotations
@@ -198,16 +198,15 @@ def claim(
     def register(measure):
         if id in REGISTRY:
             raise ValueError(f"claim id {id!r} is registered twice")
-        REGISTRY[id] = Claim(
+        c = Claim(
             id, source, provenance, statement, measurement, dict(expect), positive, negative,
             measure, tuple(scales), tuple(figures), group or id, minutes, must_hold,
             tuple(revisions), dict(requires or {}), why_planted,
         )  # fmt: skip
-        kinds = REGISTRY[id].control_kinds.values()
-        if any(k != "measured" for k in kinds) != bool(why_planted.strip()):
-            del REGISTRY[id]
+        if any(k != "measured" for k in c.control_kinds.values()) != bool(why_planted.strip()):
             raise ValueError(f"claim {id!r}: why_planted must say why no measured control exists "
                              "exactly when a control is planted")  # fmt: skip
+        REGISTRY[id] = c
         return measure
 
     return register

@@ -9,7 +9,7 @@ matching head in the next) predicts it exactly, so the Bayes loss on those posit
 those positions count (weight 1): the predictions of tokens ``L + 2 ..`` of the document, from
 the second copy's second token on. A single attention layer cannot compose the two heads; it can
 learn which tokens the segment holds and how recently each occurred, which leaves a loss of
-order log L nats (measured: the one-block plateau, ``stacking.transformer-depth``).
+order log L nats (measured: the one-block plateau, ``stacking.transformer-corpus-depth``).
 """
 
 from __future__ import annotations
@@ -35,10 +35,8 @@ class Testbed:
     longest: int
 
     def __post_init__(self):
-        check_int("alphabet", self.alphabet, low=2)
-        check_int("shortest", self.shortest, low=2)
-        check_int("longest", self.longest, low=self.shortest, high=self.alphabet)
-        check_int("length", self.length, low=2 * self.longest + 2)
+        _check_sizes(check_int("alphabet", self.alphabet, low=2), self.length, self.shortest,
+                     self.longest)  # fmt: skip
 
     @property
     def vocab(self) -> int:
@@ -50,14 +48,20 @@ class Testbed:
                          self.shortest, self.longest)  # fmt: skip
 
 
+def _check_sizes(alphabet_size: int, length, shortest, longest) -> tuple[int, int, int]:
+    """Segments of 2 <= ``shortest`` <= ``longest`` <= ``alphabet_size`` tokens, and room for two
+    copies of the longest after ``<bos>`` plus a counted position: ``length >= 2 longest + 2``."""
+    longest = check_int("longest", longest, low=2, high=alphabet_size)
+    shortest = check_int("shortest", shortest, low=2, high=longest)
+    return check_int("length", length, low=2 * longest + 2), shortest, longest
+
+
 def documents(rng, count: int, length: int, alphabet, shortest: int, longest: int) -> Batches:
     """``count`` documents (module docstring) of ``length`` tokens, the segment's tokens drawn
     from the ids ``alphabet`` (distinct, none equal to ``BOS``)."""
     alphabet = np.asarray(alphabet, dtype=np.int64)
     count = check_int("count", count, low=1)
-    longest = check_int("longest", longest, low=2, high=alphabet.size)
-    shortest = check_int("shortest", shortest, low=2, high=longest)
-    length = check_int("length", length, low=2 * longest + 2)
+    length, shortest, longest = _check_sizes(alphabet.size, length, shortest, longest)
     check_elements("count x length", count * length)
     if np.unique(alphabet).size != alphabet.size or np.any(alphabet == BOS):
         raise InputError("alphabet must be distinct token ids other than BOS (0)")
