@@ -207,6 +207,7 @@ def deep_linear_bench(repeats: int = 5, sizes: Sizes = FULL) -> list[dict]:
         rows.append(
             {
                 "benchmark": f"deep linear, d=16, {sizes.stages} stages, {layer_grad}",
+                "dtype": "float64",
                 "numba_s": times["numba"],
                 "numpy_s": times["numpy"],
                 "speedup": times["numpy"] / times["numba"],
@@ -224,6 +225,7 @@ def deep_linear_bench(repeats: int = 5, sizes: Sizes = FULL) -> list[dict]:
     row = {
         "benchmark": f"deep linear batch, {sizes.batch} instances, d=16, "
         f"{sizes.batch_stages} stages",
+        "dtype": "float64",
         "numba_s": seconds,
         "variant": "parallel batch kernel (prange over instances)",
         "threads_used": len({r.thread for r in results[-1]}),
@@ -248,6 +250,7 @@ def deep_linear_bench(repeats: int = 5, sizes: Sizes = FULL) -> list[dict]:
     rows.append(
         {
             "benchmark": "fresh process: import + first calls (kernels from disk cache)",
+            "dtype": "float64",
             "numba_s": float(cold.stdout.strip()),
             "target": "no recompilation (~1 s; met below 3 s)",
             "met": float(cold.stdout.strip()) < 3.0,
@@ -281,6 +284,7 @@ def boosting_bench(repeats: int = 5, sizes: Sizes = FULL) -> list[dict]:
             {
                 "benchmark": f"boosting, linear learner, {loss} loss, n=1000, p=20, "
                 f"{sizes.boosting_stages} stages",
+                "dtype": "float64",
                 "numba_s": times["numba"],
                 "numpy_s": times["numpy"],
                 "speedup": times["numpy"] / times["numba"],
@@ -306,6 +310,7 @@ def boosting_bench(repeats: int = 5, sizes: Sizes = FULL) -> list[dict]:
         {
             "benchmark": f"boosting, {sizes.trees} regression trees (depth 3, n=500) vs "
             "sklearn GBR",
+            "dtype": "float64",
             "numba_s": ours,
             "sklearn_s": theirs,
             "ratio_to_sklearn": ours / theirs,
@@ -335,14 +340,13 @@ def torch_residual_mlp_loss(params: dict, X, y, activation: str):
 
 
 def _torch_step_seconds(params, X, y, activation, repeats) -> float | None:
-    """Best time of one PyTorch eager training step (forward, backward, torch.optim.Adam)."""
+    """Best time of one PyTorch eager training step (forward, backward, torch.optim.Adam) in the
+    float type of the arrays."""
     try:
         import torch
     except ImportError:
         return None
-    tensors = {
-        k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in params.items()
-    }
+    tensors = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
     inputs, targets = torch.tensor(X), torch.tensor(y)
     optimiser = torch.optim.Adam(tensors.values(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
 
@@ -357,29 +361,34 @@ def _torch_step_seconds(params, X, y, activation, repeats) -> float | None:
 
 def residual_mlp_bench(repeats: int = 5, sizes: Sizes = FULL) -> list[dict]:
     """One training step (loss and gradients, then Adam) of the residual MLP, width 64, depth 20,
-    batch 256, d = 20, GELU and ReLU: Numba kernel versus the NumPy reference, and versus PyTorch
-    eager mode on the CPU where torch is installed. A step's time is a tenth of a 10-step
-    ``train`` call's, so the set-up a training run pays once (copies, work arrays) is amortised."""
+    batch 256, d = 20: GELU and ReLU in float64, GELU in float32. Numba kernel versus the NumPy
+    reference in the same float type, and versus PyTorch eager mode on the CPU where torch is
+    installed. A step's time is a tenth of a 10-step ``train`` call's, so the set-up a training
+    run pays once (copies, work arrays) is amortised."""
     from sims import residual_mlp
     from sims.problems import staircase_task
 
     X, y = staircase_task(20, 10).sample(256, seed=0)
     params = residual_mlp.init_params(20, 64, sizes.mlp_depth, seed=1)
     rows = []
-    for activation in ("gelu", "relu"):  # the quadratic costs what ReLU does
+    # the quadratic costs what ReLU does
+    for activation, dtype in (("gelu", "float64"), ("relu", "float64"), ("gelu", "float32")):
         times = {}
         for backend in residual_mlp.BACKENDS:
 
-            def ten_steps(b=backend, a=activation):
-                return residual_mlp.train(params, X, y, 10, activation=a, backend=b, seed=0)
+            def ten_steps(b=backend, a=activation, d=dtype):
+                return residual_mlp.train(params, X, y, 10, activation=a, backend=b, seed=0,
+                                          dtype=d)  # fmt: skip
 
             ten_steps()
             times[backend] = best_time(ten_steps, repeats) / 10
-        torch_s = _torch_step_seconds(params, X, y, activation, repeats)
+        typed = {k: v.astype(dtype) for k, v in params.items()}
+        torch_s = _torch_step_seconds(typed, X.astype(dtype), y.astype(dtype), activation, repeats)
         rows.append(
             {
                 "benchmark": f"residual MLP training step, {activation}, width 64, depth "
                 f"{sizes.mlp_depth}, batch 256",
+                "dtype": dtype,
                 "numba_s": times["numba"],
                 "numpy_s": times["numpy"],
                 "speedup": times["numpy"] / times["numba"],
@@ -442,7 +451,8 @@ def _torch_transformer_step(params, tokens, targets, weights, heads, repeats):
 
 def _jax_transformer_step(params, tokens, targets, weights, heads, repeats):
     """Best time of one JAX training step: ``jit`` of the loss's ``value_and_grad`` and Adam
-    (written out, beta1 0.9, beta2 0.999, eps 1e-8) in one compiled function."""
+    (written out, beta1 0.9, beta2 0.999, eps 1e-8) in one compiled function, in the float type
+    of ``params`` (64-bit types enabled, so float64 stays float64)."""
     try:
         import jax
         import jax.numpy as jnp
@@ -488,9 +498,10 @@ def _jax_transformer_step(params, tokens, targets, weights, heads, repeats):
     state["m"] = jax.tree.map(jnp.zeros_like, state["p"])
     state["v"] = jax.tree.map(jnp.zeros_like, state["p"])
     batch = tuple(jnp.asarray(a) for a in (tokens, targets, weights))
+    count = jnp.asarray(1.0, weights.dtype)  # Adam's step count in the parameters' type
 
     def one():
-        p, m, v, value = step(state["p"], state["m"], state["v"], 1.0, *batch)
+        p, m, v, value = step(state["p"], state["m"], state["v"], count, *batch)
         value.block_until_ready()
         state.update(p=p, m=m, v=v)
 
@@ -511,10 +522,10 @@ def _transformer_peer_in_fresh_process(arrays, heads: int, repeats: int):
 
 def transformer_bench(repeats: int = 5, sizes: Sizes = FULL) -> list[dict]:
     """One training step (loss and gradients, then Adam) of the pre-LN transformer: width 64, 4
-    heads, vocabulary 64, causal, next-token, float64, at the depth, context and batch of
-    ``sizes.transformer`` (8, 64, 32): Numba kernel (a tenth of a 10-step ``train`` call) versus
-    the NumPy reference's loss and gradients alone, PyTorch eager and JAX ``jit`` where
-    installed."""
+    heads, vocabulary 64, causal, next-token, at the depth, context and batch of
+    ``sizes.transformer`` (8, 64, 32), in float64 and in float32: Numba kernel (a tenth of a
+    10-step ``train`` call) versus the NumPy reference's loss and gradients alone, and PyTorch
+    eager and JAX ``jit`` in the same float type where installed."""
     from sims import transformer
 
     depth, context, batch = sizes.transformer
@@ -523,38 +534,45 @@ def transformer_bench(repeats: int = 5, sizes: Sizes = FULL) -> list[dict]:
     rng = np.random.default_rng(0)
     data = rng.integers(0, vocab, (4 * batch, context + 1))
     tokens, targets = data[:batch, :-1], data[:batch, 1:]
-    weights = np.ones(tokens.shape)
+    rows = []
+    for dtype, target in (("float64", (1.0, 0.67)), ("float32", (1.0, 1.0))):
+        typed = {k: v.astype(dtype) for k, v in params.items()}
+        weights = np.ones(tokens.shape, dtype)
 
-    def ten_steps():
-        return transformer.train(params, data, 10, heads=heads, causal=True, batch_size=batch,
-                                 seed=0)  # fmt: skip
+        def ten_steps(dtype=dtype):
+            return transformer.train(params, data, 10, heads=heads, causal=True,
+                                     batch_size=batch, seed=0, dtype=dtype)  # fmt: skip
 
-    ten_steps()
-    numba_s = best_time(ten_steps, repeats) / 10
-    numpy_s = best_time(lambda: transformer.loss_and_grads(
-        params, tokens, targets, weights, heads=heads, causal=True, backend="numpy"), repeats)  # fmt: skip
-    torch_s = _torch_transformer_step(params, tokens, targets, weights, heads, repeats)
-    jax_s = _transformer_peer_in_fresh_process((params, tokens, targets, weights), heads, repeats)
-    peers = [t for t in (torch_s, jax_s) if t is not None]
-    return [
-        {
-            "benchmark": f"transformer training step, width 64, 4 heads, depth {depth}, context "
-            f"{context}, batch {batch}, vocabulary 64",
-            "numba_s": numba_s,
-            "numpy_s": numpy_s,
-            "speedup": numpy_s / numba_s,
-            "torch_s": torch_s,
-            "jax_s": jax_s,
-            "ratio_to_torch": None if torch_s is None else torch_s / numba_s,
-            "ratio_to_jax": None if jax_s is None else jax_s / numba_s,
-            "ratio_best_peer_to_numba": min(peers) / numba_s if peers else None,
-            "target": ">= 1x torch eager, >= 0.67x jax jit",
-            "met": None
-            if torch_s is None and jax_s is None
-            else (torch_s is None or torch_s / numba_s >= 1)
-            and (jax_s is None or jax_s / numba_s >= 0.67),
-        }
-    ]
+        ten_steps()
+        numba_s = best_time(ten_steps, repeats) / 10
+        numpy_s = best_time(lambda w=weights, d=dtype: transformer.loss_and_grads(
+            params, tokens, targets, w, heads=heads, causal=True, backend="numpy", dtype=d),
+            repeats)  # fmt: skip
+        arrays = (typed, tokens, targets, weights)
+        torch_s = _torch_transformer_step(*arrays, heads, repeats)
+        jax_s = _transformer_peer_in_fresh_process(arrays, heads, repeats)
+        peers = [t for t in (torch_s, jax_s) if t is not None]
+        rows.append(
+            {
+                "benchmark": f"transformer training step, width 64, 4 heads, depth {depth}, "
+                f"context {context}, batch {batch}, vocabulary 64",
+                "dtype": dtype,
+                "numba_s": numba_s,
+                "numpy_s": numpy_s,
+                "speedup": numpy_s / numba_s,
+                "torch_s": torch_s,
+                "jax_s": jax_s,
+                "ratio_to_torch": None if torch_s is None else torch_s / numba_s,
+                "ratio_to_jax": None if jax_s is None else jax_s / numba_s,
+                "ratio_best_peer_to_numba": min(peers) / numba_s if peers else None,
+                "target": f">= {target[0]:g}x torch eager, >= {target[1]:g}x jax jit",
+                "met": None
+                if not peers
+                else (torch_s is None or torch_s / numba_s >= target[0])
+                and (jax_s is None or jax_s / numba_s >= target[1]),
+            }
+        )
+    return rows
 
 
 def rate_table(sizes: Sizes = FULL) -> list[dict]:

@@ -657,8 +657,8 @@ def _cmd_bench(args) -> int:
                 f"{row['threads_available']} threads"
             )
         print(
-            f"{row['benchmark']}: numba {row['numba_s'] * 1e3:.1f} ms{numpy_part}{ratio}"
-            f"  {_target(row, args.smoke)}"
+            f"{row['benchmark']} [{row['dtype']}]: numba {row['numba_s'] * 1e3:.1f} ms"
+            f"{numpy_part}{ratio}  {_target(row, args.smoke)}"
         )
     for row in report.get("scaling", []):
         torch_part = (

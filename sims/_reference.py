@@ -7,6 +7,8 @@ a real check of both.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy.special import erf
 
@@ -30,11 +32,11 @@ def _norm_backward(dout, g, cache):
 
 
 def _gelu(u):
-    return 0.5 * u * (1 + erf(u / np.sqrt(2)))
+    return 0.5 * u * (1 + erf(u / math.sqrt(2)))
 
 
 def _gelu_prime(u):
-    return 0.5 * (1 + erf(u / np.sqrt(2))) + u * np.exp(-(u**2) / 2) / np.sqrt(2 * np.pi)
+    return 0.5 * (1 + erf(u / math.sqrt(2))) + u * np.exp(-(u**2) / 2) / math.sqrt(2 * math.pi)
 
 
 def stagewise_reference(
@@ -153,7 +155,7 @@ def residual_mlp_reference(params, X, target, coef, activation, layernorm, resid
     def dact(h):
         if activation == "gelu":
             return _gelu_prime(h)
-        return 2 * h if activation == "quadratic" else (h > 0).astype(float)
+        return 2 * h if activation == "quadratic" else (h > 0).astype(h.dtype)
 
     def no_norm(v, g, b):
         return v, None
@@ -200,8 +202,11 @@ def residual_mlp_reference(params, X, target, coef, activation, layernorm, resid
 def transformer_reference(params, tokens, targets, weights, heads, causal, alpha):
     """Weighted mean cross-entropy of the pre-LN transformer (``sims/_kernels/transformer.py``) and
     its gradients, with whole-array NumPy expressions over (batch, position, width) and SciPy's
-    erf. Returns ``(loss, grads)`` with ``grads`` keyed like ``params``."""
+    erf, in the parameters' float type (constants are Python floats, which never widen an array).
+    Returns ``(loss, grads)`` with ``grads`` keyed like ``params``."""
     p = params
+    dtype = p["tok"].dtype
+    alpha, weights = alpha.astype(dtype), weights.astype(dtype)
     B, T = tokens.shape
     depth, d = p["ln1_g"].shape
     dh = d // heads
@@ -213,7 +218,9 @@ def transformer_reference(params, tokens, targets, weights, heads, causal, alpha
         return z.transpose(0, 2, 1, 3).reshape(B, T, d)
 
     x = p["tok"][tokens] + p["pos"][:T]
-    bias = np.where(np.triu(np.ones((T, T)), 1) > 0, -np.inf, 0.0) if causal else np.zeros((T, T))
+    bias = np.where(np.triu(np.ones((T, T), dtype), 1) > 0, -np.inf, 0.0).astype(dtype)
+    if not causal:
+        bias[:] = 0.0
     tape = []
     for i in range(depth):
         if alpha[i] == 0:
@@ -221,7 +228,7 @@ def transformer_reference(params, tokens, targets, weights, heads, causal, alpha
             continue
         h, c1 = _norm_forward(x, p["ln1_g"][i], p["ln1_b"][i])
         qh, kh, vh = (split(h @ p[w][i]) for w in ("wq", "wk", "wv"))
-        s = qh @ kh.transpose(0, 1, 3, 2) / np.sqrt(dh) + bias
+        s = qh @ kh.transpose(0, 1, 3, 2) / math.sqrt(dh) + bias
         a = np.exp(s - s.max(-1, keepdims=True))
         a /= a.sum(-1, keepdims=True)
         o = merge(a @ vh)
@@ -263,7 +270,7 @@ def transformer_reference(params, tokens, targets, weights, heads, causal, alpha
         grads["wo"][i], grads["bo"][i] = weight_grad(o, dattn), dattn.sum((0, 1))
         do = split(dattn @ p["wo"][i].T)
         da = do @ vh.transpose(0, 1, 3, 2)
-        ds = a * (da - (da * a).sum(-1, keepdims=True)) / np.sqrt(dh)
+        ds = a * (da - (da * a).sum(-1, keepdims=True)) / math.sqrt(dh)
         dqkv = {"wq": ds @ kh, "wk": ds.transpose(0, 1, 3, 2) @ qh,
                 "wv": a.transpose(0, 1, 3, 2) @ do}  # fmt: skip
         dh_ = np.zeros_like(h)

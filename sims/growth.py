@@ -32,7 +32,14 @@ from sims import deep_linear, residual_mlp, transformer
 from sims.problems import as_generator
 from sims.results import NEVER, RunResult, Status
 from sims.subnetworks import stage_bounds
-from theory.checks import InputError, check_choice, check_int, check_real, check_steps
+from theory.checks import (
+    InputError,
+    check_choice,
+    check_dtype,
+    check_int,
+    check_real,
+    check_steps,
+)
 
 NEW_LAYERS = ("copy", "copy_noise", "zero", "fresh")
 MAX_BLOCKS = 10**6  # deepest network a growth schedule may reach
@@ -327,13 +334,16 @@ class _BlockFamily:
 class ResidualMLPFamily(_BlockFamily):
     """The pre-LN residual MLP (``sims.residual_mlp``) on a regression task: a layer is one
     block's (ln_g, ln_b, w1, b1, w2, b2); embedding and head are shared and always train. Adam,
-    minibatch ``batch_size``, eval loss on ``(X_eval, y_eval)`` every ``eval_every`` steps."""
+    minibatch ``batch_size``, eval loss on ``(X_eval, y_eval)`` every ``eval_every`` steps,
+    trained in ``dtype`` (float64 or float32; ``grow`` hands over float64 copies, exact for both)."""
 
     zero_keys = ("w2", "b2")
     block_keys = residual_mlp.BLOCK_KEYS
 
-    def __init__(self, X, y, X_eval, y_eval, width: int, *, batch_size=128, eval_every=25):
+    def __init__(self, X, y, X_eval, y_eval, width: int, *, batch_size=128, eval_every=25,
+                 dtype="float64"):  # fmt: skip
         self.X, self.y, self.X_eval, self.y_eval = X, y, X_eval, y_eval
+        self.dtype = check_dtype(dtype)
         self.width = check_int("width", width, low=1)
         self.batch_size = check_int("batch_size", batch_size, low=1)
         self.eval_every = check_int("eval_every", eval_every, low=1)
@@ -348,7 +358,7 @@ class ResidualMLPFamily(_BlockFamily):
         result = residual_mlp.train(
             self.params(model), self.X, self.y, steps, lr=lrs, batch_size=self.batch_size,
             optimizer_state=model.state, trainable=trainable, X_eval=self.X_eval,
-            y_eval=self.y_eval, eval_every=self.eval_every, seed=rng,
+            y_eval=self.y_eval, eval_every=self.eval_every, seed=rng, dtype=self.dtype,
         )  # fmt: skip
         trained = self.model(result.params)
         return (
@@ -364,14 +374,16 @@ class TransformerFamily(_BlockFamily):
     embeddings, final LN and head are shared and always train. Adam on minibatches of ``data``
     with ``objective`` (next-token or MLM), eval loss on ``eval_data`` every ``eval_every`` steps.
     A zero block has zero output projections (``wo, bo, w2, b2``): the function is unchanged and
-    gradients still reach it; the same arrays carry ``grow``'s ``beta``."""
+    gradients still reach it; the same arrays carry ``grow``'s ``beta``. Trained in ``dtype``
+    (float64 or float32)."""
 
     zero_keys = ("wo", "bo", "w2", "b2")
     block_keys = transformer.BLOCK_KEYS
 
     def __init__(self, data, eval_data, *, heads, causal, objective, batch_size=32,
-                 eval_every=25, checkpoint_every=0):  # fmt: skip
+                 eval_every=25, checkpoint_every=0, dtype="float64"):  # fmt: skip
         self.data, self.eval_data = data, eval_data
+        self.dtype = check_dtype(dtype)
         self.heads, self.causal, self.objective = heads, causal, objective
         self.batch_size = check_int("batch_size", batch_size, low=1)
         self.eval_every = check_int("eval_every", eval_every, low=1)
@@ -392,7 +404,7 @@ class TransformerFamily(_BlockFamily):
             params, self.data, steps, heads=self.heads, causal=self.causal,
             objective=self.objective, lr=lrs, batch_size=self.batch_size,
             optimizer_state=model.state, trainable=trainable, eval_data=self.eval_data,
-            eval_every=self.eval_every, checkpoints=marks, seed=rng,
+            eval_every=self.eval_every, checkpoints=marks, seed=rng, dtype=self.dtype,
         )  # fmt: skip
         self.checkpoints += [(len(model.layers), result.checkpoints[t]) for t in sorted(marks)
                              if t in result.checkpoints]  # fmt: skip

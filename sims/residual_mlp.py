@@ -28,6 +28,7 @@ from theory.checks import (
     InputError,
     check_array,
     check_choice,
+    check_dtype,
     check_elements,
     check_int,
     check_real,
@@ -118,10 +119,12 @@ def _check_data(X, y, d):
 
 
 def _kernel_args(params, coef, activation, layernorm, residual):
+    """The kernel's arguments after the data, in the float type of ``params['w1']``."""
     check_choice("activation", activation, ACTIVATIONS)
+    dtype = params["w1"].dtype
     return (
-        *(np.ascontiguousarray(params[k], dtype=np.float64) for k in PARAM_KEYS),
-        coef,
+        *(np.ascontiguousarray(params[k], dtype=dtype) for k in PARAM_KEYS),
+        coef.astype(dtype),
         _blocks.ACTIVATION_CODES[activation],
         bool(layernorm),
         bool(residual),
@@ -129,24 +132,35 @@ def _kernel_args(params, coef, activation, layernorm, residual):
 
 
 def forward(
-    params, X, mask=None, scale=None, *, activation="gelu", layernorm=True, residual=True
-) -> np.ndarray:
-    """Network outputs ``f(X)`` (one per row)."""
+    params, X, mask=None, scale=None, *, activation="gelu", layernorm=True, residual=True,
+    dtype="float64",
+) -> np.ndarray:  # fmt: skip
+    """Network outputs ``f(X)`` (one per row), computed in ``dtype`` (float64 or float32)."""
     d, _, depth = _check_params(params)
     X, _ = _check_data(X, None, d)
     coef = _coefficients(depth, mask, scale)
-    return _forward_function(params, X.shape[0], activation, layernorm, residual)(params, X, coef)
+    p = _as_dtype(params, dtype)
+    return _forward_function(p, X.shape[0], activation, layernorm, residual)(p, X, coef)
+
+
+def _as_dtype(params, dtype) -> dict:
+    """Contiguous copies (or the arrays themselves) of ``params`` in the float type ``dtype``."""
+    dtype = check_dtype(dtype)
+    return {k: np.ascontiguousarray(params[k], dtype=dtype) for k in PARAM_KEYS}
 
 
 def _forward_function(params, n: int, activation, layernorm, residual):
-    """``outputs(params, X, coef) -> f(X)`` on n rows, its work arrays allocated once."""
+    """``outputs(params, X, coef) -> f(X)`` on n rows, in the float type of ``params``, its work
+    arrays allocated once."""
     width, (depth, _, hid) = params["emb_w"].shape[1], params["w1"].shape
-    work = _kernel.workspace(n, width, depth, hid)
+    dtype = params["w1"].dtype
+    work = _kernel.workspace(n, width, depth, hid, dtype)
 
     def outputs(p, X, coef):
         return _kernel.forward_pass(
-            X, *_kernel_args(p, coef, activation, layernorm, residual), work
-        )
+            X.astype(dtype, copy=False), *_kernel_args(p, coef, activation, layernorm, residual),
+            work,
+        )  # fmt: skip
 
     return outputs
 
@@ -162,34 +176,41 @@ def loss_and_grads(
     layernorm=True,
     residual=True,
     backend="numba",
+    dtype="float64",
 ) -> tuple[float, dict[str, np.ndarray]]:
-    """``(mean (f(X) - y)^2, gradients keyed like params)``; bypassed blocks get zero gradients."""
+    """``(mean (f(X) - y)^2, gradients keyed like params)`` computed in ``dtype`` (float64 or
+    float32) by the Numba kernel or the NumPy reference; bypassed blocks get zero gradients."""
     d, _, depth = _check_params(params)
     X, y = _check_data(X, y, d)
     coef = _coefficients(depth, mask, scale)
     check_choice("activation", activation, ACTIVATIONS)
     check_choice("backend", backend, BACKENDS)
-    gradient = _gradient_function(params, X.shape[0], backend, activation, layernorm, residual)
-    return gradient(params, X, y, coef)
+    p = _as_dtype(params, dtype)
+    gradient = _gradient_function(p, X.shape[0], backend, activation, layernorm, residual)
+    return gradient(p, X, y, coef)
 
 
 def _gradient_function(params, n: int, backend: str, activation, layernorm, residual):
-    """``gradient(params, X, y, coef) -> (loss, grads)`` on n rows. The Numba kernel's work and
-    gradient arrays are allocated here, once, and overwritten by every call."""
+    """``gradient(params, X, y, coef) -> (loss, grads)`` on n rows, in the float type of
+    ``params`` (data and coefficients are converted to it). The Numba kernel's work and gradient
+    arrays are allocated here, once, and overwritten by every call."""
+    dtype = params["w1"].dtype
     if backend == "numpy":
 
         def reference(p, X, y, coef):
+            X, y, coef = X.astype(dtype), y.astype(dtype), coef.astype(dtype)
             loss, grads, _ = residual_mlp_reference(p, X, y, coef, activation, layernorm, residual)
             return loss, grads
 
         return reference
     width, (depth, _, hid) = params["emb_w"].shape[1], params["w1"].shape
-    work = _kernel.workspace(n, width, depth, hid)
-    grads = {k: np.empty(np.shape(params[k])) for k in PARAM_KEYS}
+    work = _kernel.workspace(n, width, depth, hid, dtype)
+    grads = {k: np.empty(np.shape(params[k]), dtype) for k in PARAM_KEYS}
     grad_arrays = tuple(grads.values())
 
     def kernel(p, X, y, coef):
         args = _kernel_args(p, coef, activation, layernorm, residual)
+        X, y = X.astype(dtype, copy=False), y.astype(dtype, copy=False)
         return float(_kernel.loss_and_grads(X, y, *args, work, grad_arrays)), grads
 
     return kernel
@@ -213,14 +234,20 @@ class TrainResult(RunResult):
     optimizer_state: dict | None = None
 
 
+def _float_type(array) -> np.dtype:
+    """float32 for float32 arrays, float64 for every other number type."""
+    return np.result_type(np.asarray(array).dtype, np.float32)
+
+
 def fresh_optimizer_state(params) -> dict:
     """Adam's state before any step: zero moments (keyed like ``params``), a step count for the
     shared parameters and one per block (a block counts only the steps that updated it, as
-    PyTorch counts per parameter)."""
+    PyTorch counts per parameter). The moments have the parameters' float type (float64 unless
+    the parameters are float32)."""
     depth = np.shape(params["w1"])[0]
     return {
-        "m": {k: np.zeros_like(v, dtype=np.float64) for k, v in params.items()},
-        "v": {k: np.zeros_like(v, dtype=np.float64) for k, v in params.items()},
+        "m": {k: np.zeros_like(v, dtype=_float_type(v)) for k, v in params.items()},
+        "v": {k: np.zeros_like(v, dtype=_float_type(v)) for k, v in params.items()},
         "shared_steps": 0,
         "block_steps": np.zeros(depth, dtype=np.int64),
     }
@@ -244,8 +271,8 @@ def _check_optimizer_state(state, params, block_keys=BLOCK_KEYS) -> dict:
     if np.shape(state["block_steps"]) != (np.shape(params[block])[0],):
         raise InputError("optimizer_state['block_steps'] must have one count per block")
     return {
-        "m": {k: np.array(v, dtype=np.float64) for k, v in state["m"].items()},
-        "v": {k: np.array(v, dtype=np.float64) for k, v in state["v"].items()},
+        "m": {k: np.array(v, dtype=_float_type(params[k])) for k, v in state["m"].items()},
+        "v": {k: np.array(v, dtype=_float_type(params[k])) for k, v in state["v"].items()},
         "shared_steps": check_int("optimizer_state['shared_steps']", state["shared_steps"], low=0),
         "block_steps": np.array(state["block_steps"], dtype=np.int64),
     }
@@ -308,6 +335,7 @@ def train(
     residual: bool = True,
     seed=None,
     backend: str = "numba",
+    dtype: str = "float64",
 ) -> TrainResult:
     """Minibatch training from a copy of ``params``. ``schedule``: None (the full network every
     step) or an object with ``masks`` and ``scales`` of shape (steps, depth) (``sims.subnetworks``).
@@ -317,13 +345,16 @@ def train(
     so are the blocks with ``trainable`` 0 (frozen: used in the forward pass, never updated;
     embedding and head always train). ``optimizer_state`` (from an earlier result) continues Adam.
     Evaluation on ``(X_eval, y_eval)`` every ``eval_every`` steps (0: start and end only);
-    parameters are copied after every step count in ``checkpoints``."""
+    parameters are copied after every step count in ``checkpoints``. ``dtype``: float64 or
+    float32, the type of parameters, activations, gradients and Adam's moments."""
     d, _, depth = _check_params(params)
     X, y = _check_data(X, y, d)
     steps = check_steps("steps", steps, low=1)
     lrs = _learning_rates(lr, steps)
     check_choice("optimizer", optimizer, OPTIMIZERS)
-    state = _check_optimizer_state(optimizer_state, params)
+    p = {k: np.array(v) for k, v in _as_dtype(params, dtype).items()}  # a copy, trained in place
+    X, y = X.astype(p["w1"].dtype), y.astype(p["w1"].dtype)
+    state = _check_optimizer_state(optimizer_state, p)
     if trainable is None:
         updated = np.ones(depth, dtype=bool)
     else:
@@ -347,7 +378,6 @@ def train(
         X_eval, y_eval = _check_data(X_eval, y_eval, d)
     options = {"activation": activation, "layernorm": layernorm, "residual": residual}
     rng = as_generator(seed)
-    p = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
     train_losses, evals, eval_steps, predictions = [], [], [], []
     wanted = {check_int("checkpoints", c, low=0, high=steps) for c in checkpoints}
     saved = {0: {k: v.copy() for k, v in p.items()}} if 0 in wanted else {}

@@ -35,7 +35,14 @@ from sims._kernels import transformer as _kernel
 from sims._reference import transformer_reference
 from sims.problems import as_generator
 from sims.results import RunResult, Status, blew_up
-from theory.checks import InputError, check_array, check_choice, check_int, check_steps
+from theory.checks import (
+    InputError,
+    check_array,
+    check_choice,
+    check_dtype,
+    check_int,
+    check_steps,
+)
 
 BLOCK_KEYS = (
     "ln1_g", "ln1_b", "wq", "wk", "wv", "wo", "bo", "ln2_g", "ln2_b", "w1", "b1", "w2", "b2",
@@ -116,6 +123,12 @@ def _check_tokens(name, tokens, vocab, context) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.int64)
 
 
+def _as_dtype(params, dtype) -> dict:
+    """Contiguous copies (or the arrays themselves) of ``params`` in the float type ``dtype``."""
+    dtype = check_dtype(dtype)
+    return {k: np.ascontiguousarray(params[k], dtype=dtype) for k in PARAM_KEYS}
+
+
 def _check_batch(params, tokens, targets, weights, heads, mask):
     vocab, _, depth, context = _check_params(params, heads)
     tokens = _check_tokens("tokens", tokens, vocab, context)
@@ -147,24 +160,24 @@ def _parts(batch: int, length: int) -> np.ndarray:
 
 
 def _workspace(params, tokens, heads) -> list:
-    """One kernel workspace per part of the batch (``_parts``)."""
+    """One kernel workspace per part of the batch (``_parts``), in the parameters' dtype."""
     depth, width = params["ln1_g"].shape
     vocab = params["wout"].shape[1]
     bounds = _parts(*tokens.shape)
-    return [_kernel.workspace(hi - lo, tokens.shape[1], depth, width, heads, vocab)
-            for lo, hi in itertools.pairwise(bounds)]  # fmt: skip
+    return [_kernel.workspace(hi - lo, tokens.shape[1], depth, width, heads, vocab,
+                              params["tok"].dtype) for lo, hi in itertools.pairwise(bounds)]  # fmt: skip
 
 
 def _run_kernel(params, tokens, targets, weights, heads, causal, alpha, backward, logits=False,
                 work=None):  # fmt: skip
-    """The kernel on validated float64 arrays. The batch is cut into parts (``_parts``), each run
+    """The kernel on validated arrays of one float type (parameters, weights, alpha). The batch is cut into parts (``_parts``), each run
     by the kernel on its own thread (it releases the GIL) with its own workspace (``work``, from
     ``_workspace``, reused if given); the parts' losses and gradients are averaged with weights
     ``sum of the part's weights / sum of all weights``, which is the whole batch's loss."""
     bounds = _parts(*tokens.shape)
     work = _workspace(params, tokens, heads) if work is None else work
     vocab = params["wout"].shape[1]
-    out = np.zeros((tokens.size if logits else 0, vocab))
+    out = np.zeros((tokens.size if logits else 0, vocab), params["tok"].dtype)
     arrays = tuple(params[k] for k in PARAM_KEYS)
     total = weights.sum()
 
@@ -192,24 +205,25 @@ def _run_kernel(params, tokens, targets, weights, heads, causal, alpha, backward
 
 
 def loss_and_grads(params, tokens, targets, weights, *, heads: int, causal: bool, mask=None,
-                   backend: str = "numba"):  # fmt: skip
+                   backend: str = "numba", dtype: str = "float64"):  # fmt: skip
     """Weighted mean cross-entropy ``-sum w log p(target) / sum w`` of the model on ``tokens``
     (batch, position) and its gradients (a dict like ``params``), by the Numba kernel or the NumPy
-    reference; ``mask`` (one 0/1 per block) bypasses blocks."""
+    reference, both computed in ``dtype`` (float64 or float32); ``mask`` (one 0/1 per block)
+    bypasses blocks."""
     check_choice("backend", backend, BACKENDS)
     tokens, targets, weights, alpha = _check_batch(params, tokens, targets, weights, heads, mask)
-    p = {k: np.ascontiguousarray(params[k], dtype=np.float64) for k in PARAM_KEYS}
+    p, weights, alpha = _as_dtype(params, dtype), weights.astype(dtype), alpha.astype(dtype)
     if backend == "numpy":
         return transformer_reference(p, tokens, targets, weights, heads, causal, alpha)
     loss, grads, _ = _run_kernel(p, tokens, targets, weights, heads, causal, alpha, True)
     return loss, grads
 
 
-def logits(params, tokens, *, heads: int, causal: bool) -> np.ndarray:
-    """The model's logits, shape (batch, position, vocab)."""
+def logits(params, tokens, *, heads: int, causal: bool, dtype: str = "float64") -> np.ndarray:
+    """The model's logits, shape (batch, position, vocab), computed in ``dtype``."""
     tokens, _, weights, alpha = _check_batch(params, tokens, tokens, np.ones(np.shape(tokens)),
                                              heads, None)  # fmt: skip
-    p = {k: np.ascontiguousarray(params[k], dtype=np.float64) for k in PARAM_KEYS}
+    p, weights, alpha = _as_dtype(params, dtype), weights.astype(dtype), alpha.astype(dtype)
     return _run_kernel(p, tokens, tokens, weights, heads, causal, alpha, False, logits=True)[2]
 
 
@@ -290,13 +304,16 @@ def train(
     eval_every: int = 0,
     checkpoints=(),
     seed=None,
+    dtype: str = "float64",
 ) -> TrainResult:
     """Adam on minibatches of ``data`` (``Batches`` or an (N, T) token array) from a copy of
     ``params``: next-token or masked-token cross-entropy (``objective``); ``lr`` one rate or one
     per step. Blocks with ``trainable`` 0 are frozen (embeddings, final LN and head always
     train); ``optimizer_state`` continues an earlier run's Adam (``sims.residual_mlp``'s update
     and state, per-block step counts). The evaluation loss on ``eval_data`` (for MLM with one
-    fixed masking) is recorded every ``eval_every`` steps and at the end."""
+    fixed masking) is recorded every ``eval_every`` steps and at the end. ``dtype``: float64 or
+    float32, the type of the parameters, activations, gradients and Adam's moments (as a PyTorch
+    model of that dtype); the result's parameters are of that type."""
     check_choice("objective", objective, OBJECTIVES)
     vocab, _, depth, context = _check_params(params, heads)
     data = _check_batches("data", data, objective, vocab, context)
@@ -304,18 +321,19 @@ def train(
     lrs = residual_mlp._learning_rates(lr, steps)
     batch_size = check_int("batch_size", batch_size, low=1, high=data.tokens.shape[0])
     eval_every = check_int("eval_every", eval_every, low=0)
-    state = residual_mlp._check_optimizer_state(optimizer_state, params, BLOCK_KEYS)
+    p = {k: np.array(v) for k, v in _as_dtype(params, dtype).items()}  # a copy, trained in place
+    state = residual_mlp._check_optimizer_state(optimizer_state, p, BLOCK_KEYS)
     updated = np.ones(depth, dtype=bool) if trainable is None else (
         check_array("trainable", trainable, ndim=1) == 1)  # fmt: skip
     if updated.shape != (depth,):
         raise InputError(f"trainable must be {depth} values in {{0, 1}} (one per block)")
     wanted = {check_int("checkpoints", c, low=0, high=steps) for c in checkpoints}
     rng = as_generator(seed)
-    p = {k: np.array(params[k], dtype=np.float64) for k in PARAM_KEYS}
-    full = np.ones(depth)
+    full = np.ones(depth, p["tok"].dtype)
     evals, eval_steps, losses, saved = [], [], [], {}
     if eval_data is not None:
-        evaluate = evaluation(p, eval_data, heads=heads, causal=causal, objective=objective)
+        evaluate = evaluation(p, eval_data, heads=heads, causal=causal, objective=objective,
+                              dtype=dtype)  # fmt: skip
 
     def record(step):
         if step in wanted:
@@ -335,7 +353,7 @@ def train(
         with np.errstate(all="ignore"):
             loss, grads, _ = _run_kernel(
                 p, np.ascontiguousarray(inputs), np.ascontiguousarray(targets),
-                np.ascontiguousarray(weights, dtype=np.float64), heads, causal, full, True,
+                np.ascontiguousarray(weights, dtype=full.dtype), heads, causal, full, True,
                 work=work,
             )  # fmt: skip
         losses.append(loss)
@@ -352,17 +370,20 @@ def train(
     )  # fmt: skip
 
 
-def evaluation(params, data, *, heads: int, causal: bool, objective: str = "next"):
+def evaluation(params, data, *, heads: int, causal: bool, objective: str = "next",
+               dtype: str = "float64"):  # fmt: skip
     """A function ``params -> loss`` on all of ``data`` (for MLM with one fixed masking, drawn
-    from seed 0), for parameters of the shapes of ``params`` (others: ``InputError``)."""
+    from seed 0), computed in ``dtype``, for parameters of the shapes of ``params`` (others:
+    ``InputError``)."""
     check_choice("objective", objective, OBJECTIVES)
+    dtype = check_dtype(dtype)
     vocab, _, depth, context = _check_params(params, heads)
     data = _check_batches("data", data, objective, vocab, context)
     inputs, targets, weights = data.draw(slice(None), objective, vocab, np.random.default_rng(0))
     batch = (np.ascontiguousarray(inputs), np.ascontiguousarray(targets),
-             np.ascontiguousarray(weights, dtype=np.float64))  # fmt: skip
-    work = _workspace(params, batch[0], heads)
-    full = np.ones(depth)
+             np.ascontiguousarray(weights, dtype=dtype))  # fmt: skip
+    work = _workspace(_as_dtype(params, dtype), batch[0], heads)
+    full = np.ones(depth, dtype)
     shapes = {k: np.shape(params[k]) for k in PARAM_KEYS}
 
     def loss(p) -> float:
@@ -373,7 +394,7 @@ def evaluation(params, data, *, heads: int, causal: bool, objective: str = "next
                     f"built for {shapes[k]} (a model of another depth or width needs its own "
                     "evaluation)"
                 )
-        p = {k: np.ascontiguousarray(p[k], dtype=np.float64) for k in PARAM_KEYS}
+        p = _as_dtype(p, dtype)
         return _run_kernel(p, *batch, heads, causal, full, False, work=work)[0]
 
     return loss

@@ -4,6 +4,7 @@ the run diverged. Each test failed on the main of 2026-12-05."""
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -513,6 +514,13 @@ def test_bench_text_says_met_or_missed_and_what_the_ratio_means(capsys):
     lines = [line for line in capsys.readouterr().out.splitlines() if "(target" in line]
     assert lines and all(line.endswith("not judged at --smoke sizes)") for line in lines)
     assert not any("(best peer / numba" in line for line in lines)
+    # each line names its float type; the transformer and MLP steps are timed in both
+    assert all(re.search(r" \[float(64|32)\]: numba ", line) for line in lines)
+    for name in ("transformer training step", "residual MLP training step"):
+        assert {t for line in lines if name in line for t in re.findall(r"float\d\d", line)} == {
+            "float64",
+            "float32",
+        }
 
 
 def test_two_runs_probing_one_output_directory_do_not_trip_each_other(tmp_path):

@@ -70,6 +70,15 @@ def check_choice(name: str, value, choices) -> str:
     return value
 
 
+DTYPES = ("float64", "float32")
+
+
+def check_dtype(dtype) -> np.dtype:
+    """A float type of the neural kernels: ``"float64"`` or ``"float32"`` (or that NumPy dtype)."""
+    name = dtype.name if isinstance(dtype, np.dtype) else dtype
+    return np.dtype(check_choice("dtype", name, DTYPES))
+
+
 MAX_KAPPA = 1e15  # beyond this, 1/kappa is lost against 1 in float64 arithmetic
 
 

@@ -1,9 +1,11 @@
 """Numba building blocks shared by the neural kernels (``residual_mlp``, ``transformer``): exact
 GELU, ReLU and the quadratic activation with their slopes, layer normalisation forward and
-backward, and Adam's row-wise update.
+backward, and Adam's row-wise update. Each compiles for float64 and float32 arrays.
 
 GELU's erf and exp are computed by vectorisable code (one exponential serves both):
-``GELU(x) = x Phi(x)``, ``Phi(x) = erfc(-x/sqrt 2)/2``, ``erfc(t) = exp(-t^2) erfcx(t)``.
+``GELU(x) = x Phi(x)``, ``Phi(x) = erfc(-x/sqrt 2)/2``, ``erfc(t) = exp(-t^2) erfcx(t)``. In
+float32 the same formulas run in float32 lanes with shorter series (twice the lanes, half the
+terms): the exponential's Taylor polynomial of degree 7 and a Chebyshev series of degree 9.
 Layer norm: ``LN(v) = g (v - mean v) / sqrt(var v + LN_EPS) + b``; its backward pass uses
 ``dv = (dxhat - mean dxhat - xhat mean(dxhat xhat)) / sqrt(var + LN_EPS)``.
 """
@@ -14,7 +16,8 @@ import math
 from decimal import Decimal
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 from numpy.polynomial import chebyshev
 
 LN_EPS = 1e-5
@@ -64,11 +67,52 @@ def _polynomial(coefficients, x):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def exp_nonpositive(a):
-    """``exp(a)`` for ``EXP_FLOOR <= a <= 0`` (a few ulp)."""
+def _exp_nonpositive64(a):
+    a = max(a, EXP_FLOOR)
     k = math.floor(a * (1.0 / math.log(2.0)) + 0.5)
     r = (a - k * _LN2_HEAD) - k * _LN2_TAIL
     return _polynomial(_INV_FACTORIALS, r) * np.int64(np.int64(k + 1023.0) << 52).view(np.float64)
+
+
+# float32: the same reduction with ln 2 split at 12 bits, Taylor degree 7 (remainder < 6e-9
+# relative), 2^k from an int32's bits; below EXP_FLOOR32 float32 has no normal numbers.
+EXP_FLOOR32 = np.float32(-87.0)
+_LN2_HEAD32 = np.float32(round(math.log(2.0) * 2**12) / 2**12)
+_LN2_TAIL32 = np.float32(float(Decimal("0.6931471805599453094172321214581765681")
+                               - Decimal(float(_LN2_HEAD32))))  # fmt: skip
+_INV_LN2_32 = np.float32(1.0 / math.log(2.0))
+_INV_FACTORIALS32 = _INV_FACTORIALS[:8].astype(np.float32)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _horner32(coefficients, x):
+    """``sum_k coefficients[k] x^k`` in float32 by Horner's rule."""
+    total = coefficients[coefficients.shape[0] - 1]
+    for k in range(coefficients.shape[0] - 2, -1, -1):
+        total = total * x + coefficients[k]
+    return total
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _exp_nonpositive32(a):
+    a = max(a, EXP_FLOOR32)
+    k = np.floor(a * _INV_LN2_32 + np.float32(0.5))
+    r = (a - k * _LN2_HEAD32) - k * _LN2_TAIL32
+    scale = np.int32(np.int32(k + np.float32(127.0)) << 23).view(np.float32)
+    return _horner32(_INV_FACTORIALS32, r) * scale
+
+
+def exp_nonpositive(a):
+    """``exp(a)`` for ``a <= 0`` in the float type of ``a`` (a few ulp), with ``a`` raised to the
+    type's floor ``EXP_FLOOR`` or ``EXP_FLOOR32`` (below it the result is not a normal number). In
+    Python: ``math.exp``."""
+    return math.exp(a)
+
+
+@overload(exp_nonpositive, inline="always")
+def _exp_nonpositive_typed(a):
+    chosen = _exp_nonpositive32 if a == types.float32 else _exp_nonpositive64
+    return chosen.py_func
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -76,6 +120,57 @@ def erfcx(t):
     """``exp(t^2) erfc(t)`` for ``0 <= t <= 27.5`` from the series above."""
     v = ERFCX_A * (t - ERFCX_K) / (t + ERFCX_K) + (ERFCX_A - 1.0)
     return _polynomial(ERFCX_POWERS, v) / (1.0 + 2.0 * t)
+
+
+# float32 erfcx on [0, 9.5] (beyond it exp(-t^2) is below float32's normal range): the Chebyshev
+# interpolant of degree 9 of (1 + 2t) erfcx(t) in v = a (t - 2) / (t + 2) + a - 1, computed like
+# the series above (tests recompute it); interpolation error < 3e-8 relative.
+ERFCX32_TOP = 9.5
+ERFCX32_K = 2.0
+ERFCX32_A = 2.0 / ((ERFCX32_TOP - ERFCX32_K) / (ERFCX32_TOP + ERFCX32_K) + 1.0)
+ERFCX32_CHEBYSHEV = np.array([
+    1.1911123162032602, 0.06470036415109788, -0.09831893942244525, 0.026257071361974214,
+    -0.0021986609590961105, -0.0003184624726975473, 5.308242843879984e-05, 8.091347938754545e-06,
+    -1.0214386312101808e-06, -2.9952742290895175e-07,
+])  # fmt: skip
+_ERFCX32_POWERS = chebyshev.cheb2poly(ERFCX32_CHEBYSHEV).astype(np.float32)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def erfcx32(t):
+    """``exp(t^2) erfc(t)`` in float32 for ``0 <= t <= ERFCX32_TOP`` from the series above."""
+    v = np.float32(ERFCX32_A) * (t - np.float32(ERFCX32_K)) / (t + np.float32(ERFCX32_K))
+    return _horner32(_ERFCX32_POWERS, v + np.float32(ERFCX32_A - 1.0)) / (np.float32(1.0) + t + t)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _gelu64(x):
+    a = -0.5 * x * x
+    g = exp_nonpositive(a) if a >= EXP_FLOOR else 0.0
+    tail = 0.5 * g * erfcx(min(abs(x) * _INV_SQRT2, 27.5))
+    cdf = tail if x < 0.0 else 1.0 - tail
+    return x * cdf, cdf + x * _INV_SQRT_2PI * g
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _gelu32(x):
+    one, half = np.float32(1.0), np.float32(0.5)
+    g = exp_nonpositive(np.float32(-0.5) * x * x)
+    tail = half * g * erfcx32(min(abs(x) * np.float32(_INV_SQRT2), np.float32(ERFCX32_TOP)))
+    cdf = tail if x < 0 else one - tail
+    return x * cdf, cdf + x * np.float32(_INV_SQRT_2PI) * g
+
+
+def gelu(x):
+    """``(GELU(x), GELU'(x))`` in the float type of ``x`` (see ``activate``). In Python: by
+    ``math.erf``."""
+    cdf = 0.5 * (1.0 + math.erf(x * _INV_SQRT2))
+    return x * cdf, cdf + x * _INV_SQRT_2PI * math.exp(-0.5 * x * x)
+
+
+@overload(gelu, inline="always")
+def _gelu_typed(x):
+    return (_gelu32 if x == types.float32 else _gelu64).py_func
 
 
 @njit(cache=True, error_model="numpy")
@@ -89,12 +184,7 @@ def activate(z, bias, slope, code):
         for j in range(z.shape[1]):
             x = z[i, j] + bias[j]
             if code == 0:
-                a = -0.5 * x * x
-                g = exp_nonpositive(max(a, EXP_FLOOR)) if a >= EXP_FLOOR else 0.0
-                tail = 0.5 * g * erfcx(min(abs(x) * _INV_SQRT2, 27.5))
-                cdf = tail if x < 0.0 else 1.0 - tail
-                z[i, j] = x * cdf
-                slope[i, j] = cdf + x * _INV_SQRT_2PI * g
+                z[i, j], slope[i, j] = gelu(x)
             elif code == 1:
                 z[i, j] = x if x > 0.0 else 0.0
                 slope[i, j] = 1.0 if x > 0.0 else 0.0

@@ -24,17 +24,15 @@ from numba import njit
 from sims._kernels.blocks import activate, layernorm, layernorm_backward
 
 
-@njit(cache=True)
-def workspace(n, width, depth, hid):
-    """Work arrays of one forward and backward pass on n rows, reused from step to step: the
-    stream y_0..y_L, per block LN (xhat, 1/std, output), activations and act', the final LN's,
-    and four row buffers (block outputs / dm, dy, du, da)."""
-    return (
-        np.empty((depth + 1, n, width)), np.empty((depth, n, width)), np.empty((depth, n)),
-        np.empty((depth, n, width)), np.empty((depth, n, hid)), np.empty((depth, n, hid)),
-        np.empty((n, width)), np.empty(n), np.empty((n, width)),
-        np.empty((n, width)), np.empty((n, width)), np.empty((n, width)), np.empty((n, hid)),
+def workspace(n, width, depth, hid, dtype=np.float64):
+    """Work arrays of one forward and backward pass on n rows in ``dtype`` (the parameters' float
+    type), reused from step to step: the stream y_0..y_L, per block LN (xhat, 1/std, output),
+    activations and act', the final LN's, and four row buffers (block outputs / dm, dy, du, da)."""
+    shapes = (
+        (depth + 1, n, width), (depth, n, width), (depth, n), (depth, n, width), (depth, n, hid),
+        (depth, n, hid), (n, width), (n,), (n, width), (n, width), (n, width), (n, width), (n, hid),
     )  # fmt: skip
+    return tuple(np.empty(shape, dtype) for shape in shapes)
 
 
 @njit(cache=True)
@@ -88,7 +86,8 @@ def loss_and_grads(
     )  # fmt: skip
     resid = f - target
     loss = np.mean(resid * resid)
-    df = 2.0 * resid / n
+    df = np.empty_like(resid)  # in the parameters' float type
+    df[:] = 2.0 * resid / n
     np.dot(fin_out.T, df, g_head_w)
     g_head_b[0] = df.sum()
     g_fin_g[:] = 0.0

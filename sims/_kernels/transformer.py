@@ -19,13 +19,7 @@ import math
 import numpy as np
 from numba import njit
 
-from sims._kernels.blocks import (
-    EXP_FLOOR,
-    activate,
-    exp_nonpositive,
-    layernorm,
-    layernorm_backward,
-)
+from sims._kernels.blocks import activate, exp_nonpositive, layernorm, layernorm_backward
 
 
 @njit(cache=True)
@@ -48,9 +42,10 @@ def _softmax_rows(s, causal):
         peak = s[i, 0]
         for j in range(1, top):
             peak = max(peak, s[i, j])
+        for j in range(top):  # no reduction in this loop, so it runs in SIMD lanes
+            s[i, j] = exp_nonpositive(s[i, j] - peak)
         total = 0.0
         for j in range(top):
-            s[i, j] = exp_nonpositive(max(s[i, j] - peak, EXP_FLOOR))
             total += s[i, j]
         for j in range(top):
             s[i, j] /= total
@@ -66,24 +61,21 @@ def _residual_add(out, x, alpha, branch, bias):
             out[r, j] = x[r, j] + alpha * (branch[r, j] + bias[j])
 
 
-@njit(cache=True)
-def workspace(batch, T, depth, width, heads, vocab):
-    """Work arrays of one forward and backward pass, reused from step to step: the stream
-    x_0..x_L, per block both LNs' (xhat, 1/std, output), q, k, v and A per head, the attention
-    output, the stream after attention, the MLP's activations and GELU', then the final LN's, the
-    logits and the backward pass's buffers."""
+def workspace(batch, T, depth, width, heads, vocab, dtype=np.float64):
+    """Work arrays of one forward and backward pass, reused from step to step, in ``dtype`` (the
+    parameters' float type): the stream x_0..x_L, per block both LNs' (xhat, 1/std, output), q, k,
+    v and A per head, the attention output, the stream after attention, the MLP's activations and
+    GELU', then the final LN's, the logits and the backward pass's buffers."""
     n, dh, hid = batch * T, width // heads, 4 * width
     blocks = (depth, n, width)
     heads_shape = (depth, batch, heads, T, dh)
-    return (
-        np.empty((depth + 1, n, width)), np.empty(blocks), np.empty((depth, n)), np.empty(blocks),
-        np.empty(blocks), np.empty((depth, n)), np.empty(blocks), np.empty(heads_shape),
-        np.empty(heads_shape), np.empty(heads_shape), np.empty((depth, batch, heads, T, T)),
-        np.empty(blocks), np.empty(blocks), np.empty((depth, n, hid)), np.empty((depth, n, hid)),
-        np.empty((n, width)), np.empty((n, width)), np.empty(n), np.empty((n, width)),
-        np.empty((n, vocab)), np.empty((n, width)), np.empty((n, width)), np.empty((n, width)),
-        np.empty((n, width)), np.empty((n, width)), np.empty((n, hid)), np.empty((T, dh)),
+    shapes = (
+        (depth + 1, n, width), blocks, (depth, n), blocks, blocks, (depth, n), blocks, heads_shape,
+        heads_shape, heads_shape, (depth, batch, heads, T, T), blocks, blocks, (depth, n, hid),
+        (depth, n, hid), (n, width), (n, width), (n,), (n, width), (n, vocab), (n, width),
+        (n, width), (n, width), (n, width), (n, width), (n, hid), (T, dh),
     )  # fmt: skip
+    return tuple(np.empty(shape, dtype) for shape in shapes)
 
 
 @njit(cache=True, nogil=True)

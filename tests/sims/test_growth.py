@@ -385,3 +385,25 @@ def test_a_transformer_grows_a_random_block_before_any_training():
     run = growth.train_grown(family, start, "random", [0, 3], lr=1e-3, seed=2)
     assert run.params["wq"].shape == (2, 8, 8) and np.all(np.isfinite(run.losses))
     assert run.params["tok"].shape == (bed.vocab, 8)
+
+
+def test_float32_growth_with_a_zero_block_keeps_the_function():
+    """Growth of a float32 transformer: a zero block is the identity, so the evaluation right
+    after the growth equals the last one before it exactly, and the grown model trains in float32
+    (parameters and Adam's moments)."""
+    from sims import induction, transformer
+
+    bed = induction.Testbed(alphabet=6, length=14, shortest=3, longest=5)
+    rng = np.random.default_rng(0)
+    family = growth.TransformerFamily(bed.documents(rng, 8), bed.documents(rng, 4), heads=2,
+                                      causal=True, objective="next", batch_size=4, eval_every=5,
+                                      dtype="float32")  # fmt: skip
+    start = growth.TransformerFamily.model(transformer.init_params(bed.vocab, 8, 1, 13, seed=1))
+    run = growth.train_grown(family, start, "zero", [5, 5], lr=1e-3, seed=2)
+    at_growth = np.flatnonzero(run.eval_steps == 5)
+    assert len(at_growth) == 2
+    assert run.losses[at_growth[0]] == run.losses[at_growth[1]]
+    assert all(v.dtype == np.float32 for v in run.params.values())
+    with pytest.raises(ValueError, match="dtype"):
+        growth.TransformerFamily(bed.documents(rng, 8), None, heads=2, causal=True,
+                                 objective="next", dtype="float16")  # fmt: skip

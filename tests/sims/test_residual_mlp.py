@@ -83,22 +83,25 @@ def test_numba_kernel_matches_numpy_reference(seed, d, width, depth, n, options)
         np.testing.assert_allclose(grads[key], ref_grads[key], rtol=1e-10, atol=1e-12)
 
 
-def test_gelu_and_its_slope_match_mpmath():
-    # exact GELU x Phi(x) and Phi(x) + x phi(x) at 40 digits, over the whole line (exp(-x^2/2)
-    # underflows beyond |x| = 37.6); absolute error, as the reference's 1 + erf(x/sqrt 2) has
+@pytest.mark.parametrize(("dtype", "top"), [(np.float64, 40.0), (np.float32, 14.0)])
+def test_gelu_and_its_slope_match_mpmath(dtype, top):
+    # exact GELU x Phi(x) and Phi(x) + x phi(x) at 40 digits at numbers of the type, out to where
+    # x Phi(x) leaves the type's normal range (|x| = 37.6 in float64, 13.2 in float32); tolerances
+    # in units of the type's epsilon (absolute too, as the reference's 1 + erf(x/sqrt 2) has)
     mpmath = pytest.importorskip("mpmath")
     mpmath.mp.dps = 40
-    grid = np.linspace(-40, 40, 4001)
-    tiny = np.geomspace(1e-12, 40, 400)
-    x = np.concatenate([grid, tiny, -tiny, [0.0]])
-    act, slope = x[None].copy(), np.empty((1, x.size))
-    blocks.activate(act, np.zeros(x.size), slope, blocks.ACTIVATION_CODES["gelu"])
+    eps = np.finfo(dtype).eps
+    grid = np.linspace(-top, top, 4001)
+    tiny = np.geomspace(1e-12, top, 400)
+    x = np.concatenate([grid, tiny, -tiny, [0.0]]).astype(dtype)
+    act, slope = x[None].copy(), np.empty((1, x.size), dtype)
+    blocks.activate(act, np.zeros(x.size, dtype), slope, blocks.ACTIVATION_CODES["gelu"])
     exact = np.array(
         [(float(v * mpmath.ncdf(v)), float(mpmath.ncdf(v) + v * mpmath.npdf(v))) for v in
-         map(mpmath.mpf, x)]
+         map(mpmath.mpf, x.astype(float))]
     )  # fmt: skip
-    np.testing.assert_allclose(act[0], exact[:, 0], rtol=2e-15, atol=2e-16)
-    np.testing.assert_allclose(slope[0], exact[:, 1], rtol=0, atol=4e-15)
+    np.testing.assert_allclose(act[0], exact[:, 0], rtol=9 * eps, atol=eps)
+    np.testing.assert_allclose(slope[0], exact[:, 1], rtol=0, atol=18 * eps)
 
 
 def test_erfcx_series_is_recomputed_and_accurate():
@@ -124,13 +127,43 @@ def test_erfcx_series_is_recomputed_and_accurate():
     np.testing.assert_allclose(got, exact, rtol=1e-14)
 
 
-def test_vectorised_exponential_matches_the_math_library():
+def test_float32_erfcx_series_is_recomputed_and_accurate():
+    # the float32 series (degree 9 on [0, 9.5]) recomputed with mpmath, and erfcx in float32
+    # against mpmath within a few float32 epsilons
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 40
+    from numba import njit
+    from numpy.polynomial import chebyshev
+
+    k, a = blocks.ERFCX32_K, blocks.ERFCX32_A
+
+    def scaled_erfcx(v):
+        s = (mpmath.mpf(v) - (a - 1)) / a
+        t = k * (1 + s) / (1 - s)
+        return float(mpmath.erfc(t) * mpmath.exp(t * t) * (1 + 2 * t))
+
+    degree = blocks.ERFCX32_CHEBYSHEV.size - 1
+    again = chebyshev.chebinterpolate(np.vectorize(scaled_erfcx), degree)
+    np.testing.assert_allclose(again, blocks.ERFCX32_CHEBYSHEV, rtol=0, atol=2e-16)
+    t = np.concatenate([np.linspace(0, blocks.ERFCX32_TOP, 3001), np.geomspace(1e-12, 9.5, 300)])
+    t = t.astype(np.float32)
+    exact = np.array([float(mpmath.erfc(v) * mpmath.exp(v * v))
+                      for v in map(mpmath.mpf, t.astype(float))])  # fmt: skip
+    erfcx32 = njit(lambda v: blocks.erfcx32(v))
+    got = np.array([erfcx32(v) for v in t])
+    np.testing.assert_allclose(got, exact, rtol=4 * np.finfo(np.float32).eps)
+
+
+@pytest.mark.parametrize(("dtype", "floor"), [(np.float64, -708.0), (np.float32, -87.0)])
+def test_vectorised_exponential_matches_the_math_library(dtype, floor):
     from numba import njit
 
     exp = njit(lambda a: blocks.exp_nonpositive(a))
-    a = np.concatenate([-np.geomspace(1e-300, 708, 5000), [0.0, -0.5 * np.log(2), -708.0]])
+    a = np.concatenate([-np.geomspace(1e-300, -floor, 5000), [0.0, -0.5 * np.log(2), floor]])
+    a = a.astype(dtype)
     got = np.array([exp(v) for v in a])
-    np.testing.assert_allclose(got, np.exp(a), rtol=4 * np.finfo(float).eps, atol=0)
+    np.testing.assert_allclose(got, np.exp(a.astype(float)), rtol=4 * np.finfo(dtype).eps, atol=0)
+    assert exp(dtype(floor - 50)) == pytest.approx(np.exp(floor), rel=4 * np.finfo(dtype).eps)
 
 
 def test_training_agrees_between_backends():
@@ -296,3 +329,40 @@ def test_gradients_match_pytorch_autograd(activation):
     assert loss == pytest.approx(torch_loss.item(), rel=1e-12)
     for key in rm.PARAM_KEYS:
         np.testing.assert_allclose(grads[key], tensors[key].grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("activation", rm.ACTIVATIONS)
+def test_float32_kernel_and_reference_agree_with_float64(seed, activation):
+    # parameters and data that float32 holds exactly: both float32 paths against the float64
+    # reference of the same numbers, within 200 float32 epsilons of each array's largest entry
+    _, params, X, y, mask, scale = _instance(seed, 3, 5, 3, 40)
+    params = {k: v.astype(np.float32).astype(float) for k, v in params.items()}
+    X, y = X.astype(np.float32).astype(float), y.astype(np.float32).astype(float)
+    scale = scale.astype(np.float32).astype(float)
+    options = {"activation": activation, "mask": mask, "scale": scale}
+    exact_loss, exact = rm.loss_and_grads(params, X, y, backend="numpy", **options)
+    tolerance = 200 * np.finfo(np.float32).eps
+    for backend in rm.BACKENDS:
+        loss, grads = rm.loss_and_grads(params, X, y, backend=backend, dtype="float32", **options)
+        assert loss == pytest.approx(exact_loss, rel=tolerance)
+        for key in rm.PARAM_KEYS:
+            assert grads[key].dtype == np.float32
+            np.testing.assert_allclose(grads[key], exact[key], rtol=0,
+                                       atol=tolerance * np.abs(exact[key]).max())  # fmt: skip
+
+
+def test_float32_training_follows_float64_to_float32_accuracy():
+    # 40 Adam steps from the same float32-representable start: the loss curves agree to 100
+    # float32 epsilons (measured: at most 7), and every array of the float32 run is float32
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((300, 4)).astype(np.float32).astype(float)
+    y = rng.standard_normal(300).astype(np.float32).astype(float)
+    params = {k: v.astype(np.float32).astype(float) for k, v in rm.init_params(4, 6, 3, 4).items()}
+    runs = [rm.train(params, X, y, 40, lr=1e-2, batch_size=64, seed=8, dtype=dtype)
+            for dtype in ("float64", "float32")]  # fmt: skip
+    np.testing.assert_allclose(runs[1].losses, runs[0].losses, rtol=100 * np.finfo(np.float32).eps)
+    assert all(v.dtype == np.float32 for v in runs[1].params.values())
+    assert all(v.dtype == np.float32 for v in runs[1].optimizer_state["m"].values())
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        rm.train(params, X, y, 1, dtype="float16")
