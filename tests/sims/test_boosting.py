@@ -206,3 +206,18 @@ def test_random_init_noise_has_the_documented_spread():
     assert np.all(np.abs(measured - covariance) < 5 * standard_error)
     mean_error = np.sqrt(np.diag(covariance) / runs)
     assert np.all(np.abs(coefs.mean(axis=0) - eta * b) < 5 * mean_error)
+
+
+def test_vectorised_log1p_matches_mpmath():
+    # log(1 + e) on [0, 1] (the logistic loss's log1p(exp(-|u|))) against 40-digit mpmath
+    mpmath = pytest.importorskip("mpmath")
+    from numba import njit
+
+    from sims._kernels.blocks import log1p_unit
+
+    mpmath.mp.dps = 40
+    e = np.concatenate([np.linspace(0, 1, 2001), np.geomspace(1e-300, 1, 600)])
+    log1p = njit(lambda v: log1p_unit(v))
+    got = np.array([log1p(v) for v in e])
+    exact = np.array([float(mpmath.log1p(mpmath.mpf(v))) for v in e])
+    np.testing.assert_allclose(got, exact, rtol=4 * np.finfo(float).eps, atol=0)
