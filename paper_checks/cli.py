@@ -300,7 +300,10 @@ def _build_parser() -> argparse.ArgumentParser:
         "bench",
         help="wall-time benchmarks, reported as ratios",
         description="Time the Numba kernels against their NumPy references "
-        "in one run (best of --repeats, JIT warm) and report the ratios.",
+        "(and PyTorch eager, JAX jit, scikit-learn where installed) in one run (best of "
+        "--repeats, JIT warm) and report the ratios. Each line names its float type "
+        "([float64] or [float32]: the transformer and residual-MLP steps are timed in both) "
+        "and ends with its target and whether this run met or missed it.",
     )
     bench.add_argument("--repeats", type=int, default=5, help="timings per case (default 5)")
     bench.add_argument(

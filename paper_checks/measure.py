@@ -6,6 +6,10 @@ import zlib
 
 import numpy as np
 
+from sims.growth import loss_at_flops
+
+FLOPS_POINTS = (0.5, 0.75, 1.0)  # fractions of the baseline's budget where losses are compared
+
 
 def seeds(n: int, key: str) -> list[int]:
     """``n`` problem seeds derived from ``key`` (an experiment's or claim's id, with whatever
@@ -34,3 +38,11 @@ def planted_power_law(reference, at: float, xs, power: float) -> dict:
 def fitted_slope(xs, ys) -> float:
     """Least-squares slope of ``log y`` against ``log x`` (a power law's exponent)."""
     return float(np.polyfit(np.log(xs), np.log(ys), 1)[0])
+
+
+def log_loss_ratio(run, reference, budget: float) -> float:
+    """Mean over FLOPS_POINTS of ``log(L_run(F) / L_reference(F))`` at equal FLOPs F, a fraction
+    of ``budget`` (negative: ``run`` is ahead at equal compute)."""
+    return float(np.mean([np.log(loss_at_flops(run, f * budget) / loss_at_flops(reference,
+                                                                                f * budget))
+                          for f in FLOPS_POINTS]))  # fmt: skip

@@ -599,3 +599,31 @@ def train_adaptive(
             model, at, losses, status = family.train(model, steps - probe, lr_part, None, rng)
             record.add(at, losses, len(model.layers), steps - probe, status)
     return record.run(family, model), chosen
+
+
+def grown_maps(operator: str, n_stages: int) -> list:
+    """The index maps of ``operator`` growing one block to ``n_stages`` blocks, stage by stage."""
+    return [OPERATORS[operator].index_map(n, 1) for n in range(1, n_stages)]
+
+
+def copy_pair(index_maps) -> int:
+    """Index j of the adjacent pair (j, j + 1) made by the last growth: a block and its copy."""
+    last = list(index_maps[-1])
+    for j in range(len(last) - 1):
+        if last[j] == last[j + 1]:
+            return j
+    raise ValueError("the last growth made no adjacent copy")
+
+
+def block_similarity(params) -> np.ndarray:
+    """Cosine similarity between blocks' flattened (W1, W2) weights (residual MLP or transformer
+    parameters): ``S_ij = <u_i, u_j> / (|u_i| |u_j|)``."""
+    flat = np.concatenate([params["w1"].reshape(len(params["w1"]), -1),
+                           params["w2"].reshape(len(params["w2"]), -1)], axis=1)  # fmt: skip
+    flat = flat / np.linalg.norm(flat, axis=1, keepdims=True)
+    return flat @ flat.T
+
+
+def loss_at_flops(run, flops: float) -> float:
+    """A grown run's loss at its last evaluation whose cost is at most ``flops``."""
+    return float(run.losses[np.flatnonzero(run.flops <= flops * (1 + 1e-12))[-1]])

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sims import optim
 from sims._kernels import blocks as _blocks
 from sims._kernels import residual_mlp as _kernel
 from sims._reference import residual_mlp_reference
@@ -31,7 +32,6 @@ from theory.checks import (
     check_dtype,
     check_elements,
     check_int,
-    check_real,
     check_steps,
 )
 
@@ -40,7 +40,6 @@ PARAM_KEYS = (
 )  # fmt: skip
 BLOCK_KEYS = ("ln_g", "ln_b", "w1", "b1", "w2", "b2")
 ACTIVATIONS = tuple(_blocks.ACTIVATION_CODES)
-OPTIMIZERS = ("adam", "sgd")
 BACKENDS = ("numba", "numpy")
 
 
@@ -234,85 +233,6 @@ class TrainResult(RunResult):
     optimizer_state: dict | None = None
 
 
-def _float_type(array) -> np.dtype:
-    """float32 for float32 arrays, float64 for every other number type."""
-    return np.result_type(np.asarray(array).dtype, np.float32)
-
-
-def fresh_optimizer_state(params) -> dict:
-    """Adam's state before any step: zero moments (keyed like ``params``), a step count for the
-    shared parameters and one per block (a block counts only the steps that updated it, as
-    PyTorch counts per parameter). The moments have the parameters' float type (float64 unless
-    the parameters are float32)."""
-    depth = np.shape(params["w1"])[0]
-    return {
-        "m": {k: np.zeros_like(v, dtype=_float_type(v)) for k, v in params.items()},
-        "v": {k: np.zeros_like(v, dtype=_float_type(v)) for k, v in params.items()},
-        "shared_steps": 0,
-        "block_steps": np.zeros(depth, dtype=np.int64),
-    }
-
-
-def _check_optimizer_state(state, params, block_keys=BLOCK_KEYS) -> dict:
-    """A copy of Adam's state for ``params`` (whose blocks are the arrays ``block_keys``)."""
-    block = block_keys[-1]
-    if state is None:
-        return fresh_optimizer_state(params)
-    if not isinstance(state, dict) or set(state) != {"m", "v", "shared_steps", "block_steps"}:
-        raise InputError(
-            "optimizer_state must be a dict with keys m, v, shared_steps, block_steps "
-            "(as fresh_optimizer_state returns)"
-        )
-    for moment in ("m", "v"):
-        if set(state[moment]) != set(params) or any(
-            np.shape(state[moment][k]) != np.shape(params[k]) for k in params
-        ):
-            raise InputError(f"optimizer_state[{moment!r}] must match the shapes of params")
-    if np.shape(state["block_steps"]) != (np.shape(params[block])[0],):
-        raise InputError("optimizer_state['block_steps'] must have one count per block")
-    return {
-        "m": {k: np.array(v, dtype=_float_type(params[k])) for k, v in state["m"].items()},
-        "v": {k: np.array(v, dtype=_float_type(params[k])) for k, v in state["v"].items()},
-        "shared_steps": check_int("optimizer_state['shared_steps']", state["shared_steps"], low=0),
-        "block_steps": np.array(state["block_steps"], dtype=np.int64),
-    }
-
-
-def _learning_rates(lr, steps: int) -> np.ndarray:
-    if np.ndim(lr) == 0:
-        return np.full(steps, check_real("lr", lr, low=0.0, low_open=True))
-    lrs = check_array("lr", lr, ndim=1)
-    if lrs.shape != (steps,) or np.any(lrs <= 0):
-        raise InputError(f"lr must be a positive number or {steps} positive numbers (one per step)")
-    return lrs
-
-
-def _update(p, grads, state, active, lr, optimizer, backend, block_keys=BLOCK_KEYS):
-    """One optimiser step in place. Block arrays: only the rows of the ``active`` blocks, with the
-    blocks' own step counts; shared arrays: with the shared count. Adam: beta1 0.9, beta2 0.999,
-    eps 1e-8, ``p -= lr (m / (1 - 0.9^count)) / (sqrt(v / (1 - 0.999^count)) + eps)``; the Numba
-    backend runs it in ``_blocks.adam_update``, the NumPy backend as array expressions."""
-    for key in p:
-        block = key in block_keys
-        rows = active if block else np.ones(1, dtype=bool)
-        counts = state["block_steps"] if block else np.array([state["shared_steps"]])
-        param, g, m, v = (a.reshape(rows.shape[0], -1) for a in
-                          (p[key], grads[key], state["m"][key], state["v"][key]))  # fmt: skip
-        if optimizer == "sgd":
-            param[rows] -= lr * g[rows]
-            continue
-        correction1, correction2 = 1 - 0.9**counts, 1 - 0.999**counts
-        if backend == "numba":
-            _blocks.adam_update(param, g, m, v, rows, lr, correction1, correction2)
-            continue
-        g = g[rows]
-        m[rows] = 0.9 * m[rows] + 0.1 * g
-        v[rows] = 0.999 * v[rows] + 0.001 * g * g
-        m_hat = m[rows] / correction1[rows, None]
-        v_hat = v[rows] / correction2[rows, None]
-        param[rows] -= lr * m_hat / (np.sqrt(v_hat) + 1e-8)
-
-
 def train(
     params,
     X,
@@ -350,11 +270,11 @@ def train(
     d, _, depth = _check_params(params)
     X, y = _check_data(X, y, d)
     steps = check_steps("steps", steps, low=1)
-    lrs = _learning_rates(lr, steps)
-    check_choice("optimizer", optimizer, OPTIMIZERS)
+    lrs = optim.per_step_rates(lr, steps)
+    check_choice("optimizer", optimizer, optim.OPTIMIZERS)
     p = {k: np.array(v) for k, v in _as_dtype(params, dtype).items()}  # a copy, trained in place
     X, y = X.astype(p["w1"].dtype), y.astype(p["w1"].dtype)
-    state = _check_optimizer_state(optimizer_state, p)
+    state = optim.check_state(optimizer_state, p, BLOCK_KEYS)
     if trainable is None:
         updated = np.ones(depth, dtype=bool)
     else:
@@ -413,7 +333,7 @@ def train(
         active = (masks[t] == 1) & updated
         state["block_steps"][active] += 1
         state["shared_steps"] += 1
-        _update(p, grads, state, active, lrs[t], optimizer, backend)
+        optim.update(p, grads, state, active, lrs[t], optimizer, backend, BLOCK_KEYS)
         if t + 1 in wanted:
             saved[t + 1] = {k: v.copy() for k, v in p.items()}
         if eval_every and (t + 1) % eval_every == 0 and t + 1 < steps:

@@ -12,7 +12,7 @@ block's mask (a bypassed block is the identity). Loss: weighted mean cross-entro
 (next-token: every position predicts the next token; masked-token (MLM): the chosen positions).
 
 Forward and backward passes are written by hand: a Numba kernel (``sims/_kernels/transformer.py``)
-and a whole-array NumPy reference (``sims/_reference.py``). Training uses the residual MLP's Adam
+and a whole-array NumPy reference (``sims/_reference.py``). Training uses ``sims.optim``'s Adam
 (per-block step counts, frozen blocks); growth acts on blocks through ``sims.growth``
 (``growth.TransformerFamily``).
 """
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from sims import residual_mlp
+from sims import optim
 from sims._kernels import transformer as _kernel
 from sims._reference import transformer_reference
 from sims.problems import as_generator
@@ -309,7 +309,7 @@ def train(
     """Adam on minibatches of ``data`` (``Batches`` or an (N, T) token array) from a copy of
     ``params``: next-token or masked-token cross-entropy (``objective``); ``lr`` one rate or one
     per step. Blocks with ``trainable`` 0 are frozen (embeddings, final LN and head always
-    train); ``optimizer_state`` continues an earlier run's Adam (``sims.residual_mlp``'s update
+    train); ``optimizer_state`` continues an earlier run's Adam (``sims.optim``'s update
     and state, per-block step counts). The evaluation loss on ``eval_data`` (for MLM with one
     fixed masking) is recorded every ``eval_every`` steps and at the end. ``dtype``: float64 or
     float32, the type of the parameters, activations, gradients and Adam's moments (as a PyTorch
@@ -318,11 +318,11 @@ def train(
     vocab, _, depth, context = _check_params(params, heads)
     data = _check_batches("data", data, objective, vocab, context)
     steps = check_steps("steps", steps, low=1)
-    lrs = residual_mlp._learning_rates(lr, steps)
+    lrs = optim.per_step_rates(lr, steps)
     batch_size = check_int("batch_size", batch_size, low=1, high=data.tokens.shape[0])
     eval_every = check_int("eval_every", eval_every, low=0)
     p = {k: np.array(v) for k, v in _as_dtype(params, dtype).items()}  # a copy, trained in place
-    state = residual_mlp._check_optimizer_state(optimizer_state, p, BLOCK_KEYS)
+    state = optim.check_state(optimizer_state, p, BLOCK_KEYS)
     updated = np.ones(depth, dtype=bool) if trainable is None else (
         check_array("trainable", trainable, ndim=1) == 1)  # fmt: skip
     if updated.shape != (depth,):
@@ -362,7 +362,7 @@ def train(
             break
         state["block_steps"][updated] += 1
         state["shared_steps"] += 1
-        residual_mlp._update(p, grads, state, updated, lrs[t], "adam", "numba", BLOCK_KEYS)
+        optim.update(p, grads, state, updated, lrs[t], "adam", "numba", BLOCK_KEYS)
         record(t + 1)
     return TrainResult(
         losses=np.array(losses), status=status, params=p, eval_steps=np.array(eval_steps, int),

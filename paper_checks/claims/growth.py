@@ -17,7 +17,7 @@ import numpy as np
 from scipy import stats
 
 from paper_checks.expect import AtLeast, AtMost, Between, exact, mean_interval
-from paper_checks.measure import planted_shift, seeds
+from paper_checks.measure import log_loss_ratio, planted_shift, seeds
 from paper_checks.registry import Measurement, Revision, claim, figure
 from sims import deep_linear, growth, residual_mlp
 from sims.problems import deep_linear_problem, independent_seeds, staircase_task
@@ -116,22 +116,6 @@ def speed_runs(scale: str) -> dict:
                 )  # fmt: skip
             out[family_name].append(runs)
     return out
-
-
-FLOPS_POINTS = (0.5, 0.75, 1.0)  # fractions of the baseline's budget where losses are compared
-
-
-def loss_at_flops(run, flops: float) -> float:
-    """The loss at the last evaluation whose cost is at most ``flops``."""
-    return float(run.losses[np.flatnonzero(run.flops <= flops * (1 + 1e-12))[-1]])
-
-
-def log_loss_ratio(run, reference, budget: float) -> float:
-    """Mean over FLOPS_POINTS of ``log(L_run(F) / L_reference(F))`` at equal FLOPs F, a fraction
-    of ``budget`` (negative: ``run`` is ahead at equal compute)."""
-    return float(np.mean([np.log(loss_at_flops(run, f * budget) / loss_at_flops(reference,
-                                                                                f * budget))
-                          for f in FLOPS_POINTS]))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -388,38 +372,16 @@ def _position(scale, arm, rng):
     )
 
 
-def block_similarity(params) -> np.ndarray:
-    """Cosine similarity between blocks' flattened (W1, W2) weights."""
-    flat = np.concatenate([params["w1"].reshape(len(params["w1"]), -1),
-                           params["w2"].reshape(len(params["w2"]), -1)], axis=1)  # fmt: skip
-    flat = flat / np.linalg.norm(flat, axis=1, keepdims=True)
-    return flat @ flat.T
-
-
 def peak_position(profile) -> float:
     """Where a profile of adjacent-block similarities peaks, from 0 (the first pair) to 1 (the
     top pair)."""
     return float(np.argmax(profile) / max(len(profile) - 1, 1))
 
 
-def copy_pair(index_maps) -> int:
-    """Index j of the adjacent pair (j, j + 1) made by the last growth: a block and its copy."""
-    last = list(index_maps[-1])
-    for j in range(len(last) - 1):
-        if last[j] == last[j + 1]:
-            return j
-    raise ValueError("the last growth made no adjacent copy")
-
-
-def grown_maps(operator: str, n_stages: int) -> list:
-    """The index maps of ``operator`` growing one block to ``n_stages`` blocks."""
-    return [growth.OPERATORS[operator].index_map(n, 1) for n in range(1, n_stages)]
-
-
 def last_copy_reset(run, operator: str, family) -> dict:
     """A grown run's trained parameters (of ``family``, a block family class) with the block its
     last growth made reset to its source (an exact copy, as made)."""
-    j = copy_pair(grown_maps(operator, len(run.depths)))
+    j = growth.copy_pair(growth.grown_maps(operator, len(run.depths)))
     layers = list(run.layers)
     layers[j + 1] = layers[j]
     return family.params(growth.Model(run.model.shared, layers))
@@ -464,12 +426,14 @@ def last_copy_reset(run, operator: str, family) -> dict:
 def _looped(scale, arm, rng):
     per_seed = speed_runs(scale)["residual MLP"]
     profiles = {
-        name: np.array([np.diag(block_similarity(runs[name].params), 1) for runs in per_seed])
+        name: np.array(
+            [np.diag(growth.block_similarity(runs[name].params), 1) for runs in per_seed]
+        )
         for name in ("baseline", "gradual", "midas", "progressive")
     }
     peaks = {name: profiles[name] for name in ("midas", "gradual")}
     if arm == "positive":
-        peaks = {name: np.array([np.diag(block_similarity(
+        peaks = {name: np.array([np.diag(growth.block_similarity(
             last_copy_reset(runs[name], name, growth.ResidualMLPFamily)), 1)
                                  for runs in per_seed]) for name in peaks}  # fmt: skip
     difference = peaks["midas"].mean(axis=1) - profiles["baseline"].mean(axis=1)
@@ -707,7 +671,7 @@ def _adaptive(scale, arm, rng):
         picks.append(chosen)
         spent = float(run.flops[-1])
         for name in fixed_names:
-            logs[name].append(np.log(run.losses[-1] / loss_at_flops(runs[name], spent)))
+            logs[name].append(np.log(run.losses[-1] / growth.loss_at_flops(runs[name], spent)))
         at_end = np.flatnonzero(runs["midas"].eval_steps <= steps)[-1]
         overheads.append(spent / float(runs["midas"].flops[at_end]))
     best = max(fixed_names, key=lambda n: np.mean(logs[n]))  # the lowest fixed loss
@@ -757,7 +721,10 @@ def _growth_looped(scale):
 
     runs = speed_runs(scale)["residual MLP"][0]
     return plot_similarity(
-        {name: block_similarity(runs[name].params) for name in ("baseline", "gradual", "midas")}
+        {
+            name: growth.block_similarity(runs[name].params)
+            for name in ("baseline", "gradual", "midas")
+        }
     )
 
 

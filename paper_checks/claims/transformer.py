@@ -19,9 +19,8 @@ from functools import cache, partial
 
 import numpy as np
 
-from paper_checks.claims.growth import block_similarity, copy_pair, grown_maps, log_loss_ratio
 from paper_checks.expect import AtLeast, AtMost, exact, mean_interval
-from paper_checks.measure import planted_shift, seeds
+from paper_checks.measure import log_loss_ratio, planted_shift, seeds
 from paper_checks.registry import Measurement, Revision, claim, figure
 from sims import growth, induction, text, transformer
 from sims.problems import independent_seeds
@@ -571,7 +570,7 @@ def _transformer_looped(scale, arm, rng):
     gaps = []
     for r in per_seed:
         run = r["midas"]["run"]
-        j = copy_pair(grown_maps("midas", len(run.depths)))
+        j = growth.copy_pair(growth.grown_maps("midas", len(run.depths)))
         layers = list(run.layers)
         if arm == "positive":  # the copied pair made identical: the copy exactly as made
             layers[j + 1] = layers[j]
@@ -580,7 +579,7 @@ def _transformer_looped(scale, arm, rng):
             fresh = transformer.init_params(vocab, width, 1, 1, seed=rng)
             layers[j + 1] = growth.TransformerFamily.model(fresh).layers[0]
         params = growth.TransformerFamily.params(growth.Model(run.model.shared, layers))
-        profile = np.diag(block_similarity(params), 1)
+        profile = np.diag(growth.block_similarity(params), 1)
         gaps.append(profile[j] - np.max(np.delete(profile, j)))
     statistics = {"copy pair - others": mean_interval(gaps)}
     return Measurement(
@@ -676,5 +675,5 @@ def _figure_similarity(scale):
     from figures.growth import plot_similarity
 
     runs = growth_runs(scale)[0]
-    return plot_similarity({n: block_similarity(runs[n]["run"].params)
+    return plot_similarity({n: growth.block_similarity(runs[n]["run"].params)
                             for n in ("baseline", "gradual", "midas")})  # fmt: skip

@@ -39,6 +39,47 @@ def _risk(p, w_star, lam):
     return 0.5 * total
 
 
+SMALL_SOLVE = 32  # up to this d the functional direction is solved by solve_right, else LAPACK
+
+
+@njit(cache=True, error_model="numpy")
+def solve_right(g, p, lu, out):
+    """``out = G P^{-1}`` by Gaussian elimination with partial pivoting on ``P^T X^T = G^T``
+    (``lu`` a d x d work array). At small d it is faster than LAPACK through ``np.linalg.solve``,
+    which copies, allocates and checks on every call; a zero pivot gives inf/nan (the run is then
+    reported diverged) instead of an exception."""
+    d = p.shape[0]
+    for i in range(d):
+        for j in range(d):
+            lu[i, j] = p[j, i]
+            out[i, j] = g[j, i]
+    for k in range(d):
+        pivot = k
+        for i in range(k + 1, d):
+            if abs(lu[i, k]) > abs(lu[pivot, k]):
+                pivot = i
+        if pivot != k:
+            for j in range(d):
+                lu[k, j], lu[pivot, j] = lu[pivot, j], lu[k, j]
+                out[k, j], out[pivot, j] = out[pivot, j], out[k, j]
+        for i in range(k + 1, d):
+            f = lu[i, k] / lu[k, k]
+            for j in range(k + 1, d):
+                lu[i, j] -= f * lu[k, j]
+            for j in range(d):
+                out[i, j] -= f * out[k, j]
+    for k in range(d - 1, -1, -1):  # back substitution; out then holds X^T
+        for i in range(k + 1, d):
+            f = lu[k, i]
+            for j in range(d):
+                out[k, j] -= f * out[i, j]
+        for j in range(d):
+            out[k, j] /= lu[k, k]
+    for i in range(d):
+        for j in range(i + 1, d):
+            out[i, j], out[j, i] = out[j, i], out[i, j]
+
+
 @njit(cache=True)
 def stagewise_one(
     lam,
@@ -72,6 +113,7 @@ def stagewise_one(
     pt = np.empty((d, d))
     direction = np.empty((d, d))
     wp_new = np.empty((d, d))
+    b_work = np.empty((d, d))
     loss0 = _risk(p, w_star, lam)
     losses[0] = loss0
     threshold = divergence_rel * loss0 if loss0 > 0 else np.inf
@@ -89,8 +131,10 @@ def stagewise_one(
                 y[i, j] = p[i, j] + bp[i, j]
                 g[i, j] = (y[i, j] - w_star[i, j]) * lam[j]
                 pt[j, i] = p[i, j]
-        if functional:
-            direction[:, :] = np.linalg.solve(pt, g.T).T  # G P^{-1}
+        if functional and d <= SMALL_SOLVE:
+            solve_right(g, p, b_work, direction)  # G P^{-1}
+        elif functional:
+            direction[:, :] = np.linalg.solve(pt, g.T).T
         else:
             np.dot(g, pt, direction)  # G P^T (BLAS: faster than loops from d = 8 up)
         beta_next = beta_t

@@ -314,3 +314,33 @@ def test_beta_lr_applies_to_trainable_beta_only():
         train_stagewise(sigma, w_star, 3, init="stack", beta_lr=0.1)
     with pytest.raises(InputError, match="beta_lr"):
         train_stagewise(sigma, w_star, 3, init="trainable", beta_lr=float("nan"))
+
+
+@given(st.integers(1, 32), st.integers(0, 2**31), st.booleans())
+def test_the_functional_direction_solve_matches_lapack(d, seed, permuted):
+    # G P^{-1} by the kernel's elimination against NumPy's LAPACK solve; a permuted P has zeros
+    # on its diagonal, so only partial pivoting gets it right
+    from sims._kernels.deep_linear import solve_right
+
+    rng = np.random.default_rng(seed)
+    p = rng.standard_normal((d, d)) + 2 * np.sqrt(d) * np.eye(d)
+    if permuted:
+        p = p[rng.permutation(d)] if d > 1 else p
+        p[np.arange(d), np.arange(d)] = 0.0 if d > 1 else p[0, 0]
+    g = rng.standard_normal((d, d))
+    out = np.empty((d, d))
+    solve_right(g, p, np.empty((d, d)), out)
+    expected = np.linalg.solve(p.T, g.T).T
+    scale = np.linalg.cond(p) * np.abs(expected).max()
+    np.testing.assert_allclose(out, expected, rtol=0, atol=100 * np.finfo(float).eps * scale)
+
+
+def test_the_functional_direction_of_a_singular_layer_product_is_not_finite():
+    # no exception from inside the kernel: the direction is inf/nan, so the run's loss is not
+    # finite and the run is reported diverged
+    from sims._kernels.deep_linear import solve_right
+
+    p = np.array([[1.0, 2.0], [2.0, 4.0]])
+    out = np.empty((2, 2))
+    solve_right(np.eye(2), p, np.empty((2, 2)), out)
+    assert not np.all(np.isfinite(out))
