@@ -78,7 +78,9 @@ def test_numba_kernel_matches_numpy_reference(problem, init, layer_grad, stages,
         for ours, theirs in ((fast.e1[:k], slow.e1[:k]), (fast.e2[:k], slow.e2[:k])):
             np.testing.assert_allclose(ours[meaningful], theirs[meaningful], rtol=1e-7, atol=1e-9)
     m = min(n, len(slow.betas))
-    np.testing.assert_allclose(fast.betas[:m], slow.betas[:m], rtol=1e-12, atol=1e-14)
+    # betas are O(1); the two paths' functional solves (the kernel's elimination, LAPACK in the
+    # reference) round differently, by up to ~100 eps on beta (seen: 1.6e-14 where beta is round-off)
+    np.testing.assert_allclose(fast.betas[:m], slow.betas[:m], rtol=1e-12, atol=1e-13)
 
 
 def test_stack_with_zero_beta_is_zero_init_bit_for_bit():

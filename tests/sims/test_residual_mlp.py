@@ -163,7 +163,9 @@ def test_vectorised_exponential_matches_the_math_library(dtype, floor):
     a = a.astype(dtype)
     got = np.array([exp(v) for v in a])
     np.testing.assert_allclose(got, np.exp(a.astype(float)), rtol=4 * np.finfo(dtype).eps, atol=0)
-    assert exp(dtype(floor - 50)) == pytest.approx(np.exp(floor), rel=4 * np.finfo(dtype).eps)
+    assert exp(dtype(floor - 50)) == pytest.approx(
+        np.exp(floor), rel=float(4 * np.finfo(dtype).eps)
+    )
 
 
 def test_training_agrees_between_backends():
@@ -342,7 +344,7 @@ def test_float32_kernel_and_reference_agree_with_float64(seed, activation):
     scale = scale.astype(np.float32).astype(float)
     options = {"activation": activation, "mask": mask, "scale": scale}
     exact_loss, exact = rm.loss_and_grads(params, X, y, backend="numpy", **options)
-    tolerance = 200 * np.finfo(np.float32).eps
+    tolerance = float(200 * np.finfo(np.float32).eps)
     for backend in rm.BACKENDS:
         loss, grads = rm.loss_and_grads(params, X, y, backend=backend, dtype="float32", **options)
         assert loss == pytest.approx(exact_loss, rel=tolerance)

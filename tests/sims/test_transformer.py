@@ -201,7 +201,7 @@ def test_float32_kernel_and_reference_agree_with_float64(seed, causal):
     params, tokens, targets, weights = _problem(seed, depth=1 + seed % 3)
     params = _in_float32(params)
     exact_loss, exact = loss_and_grads(params, tokens, targets, weights, 2, causal)
-    tolerance = 200 * np.finfo(np.float32).eps
+    tolerance = float(200 * np.finfo(np.float32).eps)
     errors = []
     for backend in transformer.BACKENDS:
         loss, grads = transformer.loss_and_grads(params, tokens, targets, weights, heads=2,
