@@ -104,54 +104,36 @@ def test_gelu_and_its_slope_match_mpmath(dtype, top):
     np.testing.assert_allclose(slope[0], exact[:, 1], rtol=0, atol=18 * eps)
 
 
-def test_erfcx_series_is_recomputed_and_accurate():
-    # the stored Chebyshev coefficients of (1 + 2t) erfcx(t) are the interpolant at the 21
-    # Chebyshev points, recomputed here with mpmath; erfcx itself against mpmath on [0, 27.5]
-    mpmath = pytest.importorskip("mpmath")
-    mpmath.mp.dps = 40
-    from numpy.polynomial import chebyshev
-
-    k, a = blocks.ERFCX_K, blocks.ERFCX_A
-
-    def scaled_erfcx(v):
-        s = (mpmath.mpf(v) - (a - 1)) / a
-        t = k * (1 + s) / (1 - s)
-        return float(mpmath.erfc(t) * mpmath.exp(t * t) * (1 + 2 * t))
-
-    degree = blocks.ERFCX_CHEBYSHEV.size - 1
-    again = chebyshev.chebinterpolate(np.vectorize(scaled_erfcx), degree)
-    np.testing.assert_allclose(again, blocks.ERFCX_CHEBYSHEV, rtol=0, atol=2e-16)
-    t = np.concatenate([np.linspace(0, 27.5, 3001), np.geomspace(1e-12, 27.5, 300)])
-    exact = np.array([float(mpmath.erfc(v) * mpmath.exp(v * v)) for v in map(mpmath.mpf, t)])
-    got = np.array([blocks.erfcx(v) for v in t])
-    np.testing.assert_allclose(got, exact, rtol=1e-14)
+ERFCX_SERIES = [  # (K, A, Chebyshev coefficients, top of the range, float type, rtol of erfcx)
+    (blocks.ERFCX_K, blocks.ERFCX_A, blocks.ERFCX_CHEBYSHEV, 27.5, np.float64, 1e-14),
+    (blocks.ERFCX32_K, blocks.ERFCX32_A, blocks.ERFCX32_CHEBYSHEV, blocks.ERFCX32_TOP, np.float32,
+     4 * np.finfo(np.float32).eps),
+]  # fmt: skip
 
 
-def test_float32_erfcx_series_is_recomputed_and_accurate():
-    # the float32 series (degree 9 on [0, 9.5]) recomputed with mpmath, and erfcx in float32
-    # against mpmath within a few float32 epsilons
+@pytest.mark.parametrize(("k", "a", "coefficients", "top", "dtype", "rtol"), ERFCX_SERIES)
+def test_erfcx_series_is_recomputed_and_accurate(k, a, coefficients, top, dtype, rtol):
+    # the stored Chebyshev coefficients of (1 + 2t) erfcx(t) (float64: degree 20 on [0, 27.5];
+    # float32: degree 9 on [0, 9.5]) are the interpolant at the Chebyshev points, recomputed here
+    # with mpmath; erfcx itself, in the type, against mpmath on its range
     mpmath = pytest.importorskip("mpmath")
     mpmath.mp.dps = 40
     from numba import njit
     from numpy.polynomial import chebyshev
 
-    k, a = blocks.ERFCX32_K, blocks.ERFCX32_A
-
     def scaled_erfcx(v):
         s = (mpmath.mpf(v) - (a - 1)) / a
         t = k * (1 + s) / (1 - s)
         return float(mpmath.erfc(t) * mpmath.exp(t * t) * (1 + 2 * t))
 
-    degree = blocks.ERFCX32_CHEBYSHEV.size - 1
-    again = chebyshev.chebinterpolate(np.vectorize(scaled_erfcx), degree)
-    np.testing.assert_allclose(again, blocks.ERFCX32_CHEBYSHEV, rtol=0, atol=2e-16)
-    t = np.concatenate([np.linspace(0, blocks.ERFCX32_TOP, 3001), np.geomspace(1e-12, 9.5, 300)])
-    t = t.astype(np.float32)
+    again = chebyshev.chebinterpolate(np.vectorize(scaled_erfcx), coefficients.size - 1)
+    np.testing.assert_allclose(again, coefficients, rtol=0, atol=2e-16)
+    t = np.concatenate([np.linspace(0, top, 3001), np.geomspace(1e-12, top, 300)]).astype(dtype)
     exact = np.array([float(mpmath.erfc(v) * mpmath.exp(v * v))
                       for v in map(mpmath.mpf, t.astype(float))])  # fmt: skip
-    erfcx32 = njit(lambda v: blocks.erfcx32(v))
-    got = np.array([erfcx32(v) for v in t])
-    np.testing.assert_allclose(got, exact, rtol=4 * np.finfo(np.float32).eps)
+    erfcx = njit(lambda v: blocks.erfcx32(v)) if dtype == np.float32 else blocks.erfcx
+    got = np.array([erfcx(v) for v in t])
+    np.testing.assert_allclose(got, exact, rtol=rtol)
 
 
 @pytest.mark.parametrize(("dtype", "floor"), [(np.float64, -708.0), (np.float32, -87.0)])
