@@ -27,9 +27,9 @@ from sims.problems import as_generator
 from sims.results import RunResult, Status, blew_up
 from theory.checks import (
     InputError,
+    as_dtype,
     check_array,
     check_choice,
-    check_dtype,
     check_elements,
     check_int,
     check_steps,
@@ -138,14 +138,8 @@ def forward(
     d, _, depth = _check_params(params)
     X, _ = _check_data(X, None, d)
     coef = _coefficients(depth, mask, scale)
-    p = _as_dtype(params, dtype)
+    p = as_dtype(params, PARAM_KEYS, dtype)
     return _forward_function(p, X.shape[0], activation, layernorm, residual)(p, X, coef)
-
-
-def _as_dtype(params, dtype) -> dict:
-    """Contiguous copies (or the arrays themselves) of ``params`` in the float type ``dtype``."""
-    dtype = check_dtype(dtype)
-    return {k: np.ascontiguousarray(params[k], dtype=dtype) for k in PARAM_KEYS}
 
 
 def _forward_function(params, n: int, activation, layernorm, residual):
@@ -184,7 +178,7 @@ def loss_and_grads(
     coef = _coefficients(depth, mask, scale)
     check_choice("activation", activation, ACTIVATIONS)
     check_choice("backend", backend, BACKENDS)
-    p = _as_dtype(params, dtype)
+    p = as_dtype(params, PARAM_KEYS, dtype)
     gradient = _gradient_function(p, X.shape[0], backend, activation, layernorm, residual)
     return gradient(p, X, y, coef)
 
@@ -272,7 +266,8 @@ def train(
     steps = check_steps("steps", steps, low=1)
     lrs = optim.per_step_rates(lr, steps)
     check_choice("optimizer", optimizer, optim.OPTIMIZERS)
-    p = {k: np.array(v) for k, v in _as_dtype(params, dtype).items()}  # a copy, trained in place
+    # a copy, trained in place
+    p = {k: np.array(v) for k, v in as_dtype(params, PARAM_KEYS, dtype).items()}
     X, y = X.astype(p["w1"].dtype), y.astype(p["w1"].dtype)
     state = optim.check_state(optimizer_state, p, BLOCK_KEYS)
     if trainable is None:

@@ -37,6 +37,7 @@ from sims.problems import as_generator
 from sims.results import RunResult, Status, blew_up
 from theory.checks import (
     InputError,
+    as_dtype,
     check_array,
     check_choice,
     check_dtype,
@@ -123,13 +124,9 @@ def _check_tokens(name, tokens, vocab, context) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.int64)
 
 
-def _as_dtype(params, dtype) -> dict:
-    """Contiguous copies (or the arrays themselves) of ``params`` in the float type ``dtype``."""
-    dtype = check_dtype(dtype)
-    return {k: np.ascontiguousarray(params[k], dtype=dtype) for k in PARAM_KEYS}
-
-
-def _check_batch(params, tokens, targets, weights, heads, mask):
+def _check_batch(params, tokens, targets, weights, heads, mask, dtype):
+    """The parameters, weights and block mask in the float type ``dtype``, after checking every
+    argument; tokens and targets as int64."""
     vocab, _, depth, context = _check_params(params, heads)
     tokens = _check_tokens("tokens", tokens, vocab, context)
     targets = _check_tokens("targets", targets, vocab, context)
@@ -143,7 +140,14 @@ def _check_batch(params, tokens, targets, weights, heads, mask):
     alpha = np.ones(depth) if mask is None else check_array("mask", mask, ndim=1)
     if alpha.shape != (depth,) or not np.all((alpha == 0) | (alpha == 1)):
         raise InputError(f"mask must be {depth} values in {{0, 1}} (one per block)")
-    return tokens, targets, np.ascontiguousarray(weights), alpha
+    p = as_dtype(params, PARAM_KEYS, dtype)
+    return (
+        p,
+        tokens,
+        targets,
+        np.ascontiguousarray(weights, p["tok"].dtype),
+        alpha.astype(p["tok"].dtype),
+    )
 
 
 @functools.cache
@@ -211,8 +215,8 @@ def loss_and_grads(params, tokens, targets, weights, *, heads: int, causal: bool
     reference, both computed in ``dtype`` (float64 or float32); ``mask`` (one 0/1 per block)
     bypasses blocks."""
     check_choice("backend", backend, BACKENDS)
-    tokens, targets, weights, alpha = _check_batch(params, tokens, targets, weights, heads, mask)
-    p, weights, alpha = _as_dtype(params, dtype), weights.astype(dtype), alpha.astype(dtype)
+    p, tokens, targets, weights, alpha = _check_batch(params, tokens, targets, weights, heads,
+                                                      mask, dtype)  # fmt: skip
     if backend == "numpy":
         return transformer_reference(p, tokens, targets, weights, heads, causal, alpha)
     loss, grads, _ = _run_kernel(p, tokens, targets, weights, heads, causal, alpha, True)
@@ -221,9 +225,8 @@ def loss_and_grads(params, tokens, targets, weights, *, heads: int, causal: bool
 
 def logits(params, tokens, *, heads: int, causal: bool, dtype: str = "float64") -> np.ndarray:
     """The model's logits, shape (batch, position, vocab), computed in ``dtype``."""
-    tokens, _, weights, alpha = _check_batch(params, tokens, tokens, np.ones(np.shape(tokens)),
-                                             heads, None)  # fmt: skip
-    p, weights, alpha = _as_dtype(params, dtype), weights.astype(dtype), alpha.astype(dtype)
+    p, tokens, _, weights, alpha = _check_batch(params, tokens, tokens,
+                                                np.ones(np.shape(tokens)), heads, None, dtype)  # fmt: skip
     return _run_kernel(p, tokens, tokens, weights, heads, causal, alpha, False, logits=True)[2]
 
 
@@ -321,7 +324,8 @@ def train(
     lrs = optim.per_step_rates(lr, steps)
     batch_size = check_int("batch_size", batch_size, low=1, high=data.tokens.shape[0])
     eval_every = check_int("eval_every", eval_every, low=0)
-    p = {k: np.array(v) for k, v in _as_dtype(params, dtype).items()}  # a copy, trained in place
+    # a copy, trained in place
+    p = {k: np.array(v) for k, v in as_dtype(params, PARAM_KEYS, dtype).items()}
     state = optim.check_state(optimizer_state, p, BLOCK_KEYS)
     updated = np.ones(depth, dtype=bool) if trainable is None else (
         check_array("trainable", trainable, ndim=1) == 1)  # fmt: skip
@@ -382,7 +386,7 @@ def evaluation(params, data, *, heads: int, causal: bool, objective: str = "next
     inputs, targets, weights = data.draw(slice(None), objective, vocab, np.random.default_rng(0))
     batch = (np.ascontiguousarray(inputs), np.ascontiguousarray(targets),
              np.ascontiguousarray(weights, dtype=dtype))  # fmt: skip
-    work = _workspace(_as_dtype(params, dtype), batch[0], heads)
+    work = _workspace(as_dtype(params, PARAM_KEYS, dtype), batch[0], heads)
     full = np.ones(depth, dtype)
     shapes = {k: np.shape(params[k]) for k in PARAM_KEYS}
 
@@ -394,7 +398,7 @@ def evaluation(params, data, *, heads: int, causal: bool, objective: str = "next
                     f"built for {shapes[k]} (a model of another depth or width needs its own "
                     "evaluation)"
                 )
-        p = _as_dtype(p, dtype)
+        p = as_dtype(p, PARAM_KEYS, dtype)
         return _run_kernel(p, *batch, heads, causal, full, False, work=work)[0]
 
     return loss

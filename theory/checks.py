@@ -79,6 +79,13 @@ def check_dtype(dtype) -> np.dtype:
     return np.dtype(check_choice("dtype", name, DTYPES))
 
 
+def as_dtype(params, keys, dtype) -> dict:
+    """Contiguous copies (or the arrays themselves) of ``params[k]`` for ``k`` in ``keys``, in the
+    float type ``dtype`` (checked by :func:`check_dtype`)."""
+    dtype = check_dtype(dtype)
+    return {k: np.ascontiguousarray(params[k], dtype=dtype) for k in keys}
+
+
 MAX_KAPPA = 1e15  # beyond this, 1/kappa is lost against 1 in float64 arithmetic
 
 

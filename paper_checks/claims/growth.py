@@ -19,8 +19,9 @@ from scipy import stats
 from paper_checks.expect import AtLeast, AtMost, Between, exact, mean_interval
 from paper_checks.measure import log_loss_ratio, planted_shift, seeds
 from paper_checks.registry import Measurement, Revision, claim, figure
+from paper_checks.setups import SETUPS, SIZES
 from sims import deep_linear, growth, residual_mlp
-from sims.problems import deep_linear_problem, independent_seeds, staircase_task
+from sims.problems import independent_seeds, staircase_task
 from theory import flops
 
 MIDAS = "Saunshi et al. 2024 (MIDAS, arXiv 2409.19044)"
@@ -32,67 +33,6 @@ LAG_POOL = (  # (operator, Adam state of copied blocks)
     ("copy_noise", "copy"), ("copy_noise", "reset"), ("zero", "copy"), ("random", "copy"),
 )  # fmt: skip
 ADAPTIVE_CANDIDATES = ("gradual", "midas", "copy_noise", "zero")
-
-
-@dataclass(frozen=True)
-class MLPSizes:
-    width: int
-    depth: int
-    steps: int
-    eval_every: int
-    eval_samples: int
-    lr: float
-
-
-@dataclass(frozen=True)
-class LinearSizes:
-    dimension: int
-    depth: int
-    steps: int
-
-
-@dataclass(frozen=True)
-class Sizes:
-    mlp: MLPSizes
-    linear: LinearSizes
-    seeds: int
-
-
-SIZES = {
-    "quick": Sizes(MLPSizes(16, 4, 400, 20, 500, 1e-2), LinearSizes(16, 8, 600), seeds=12),
-    "paper": Sizes(MLPSizes(32, 8, 2000, 50, 1000, 3e-3), LinearSizes(32, 16, 2000), seeds=10),
-}
-
-
-def _mlp_setup(scale, seed):
-    m = SIZES[scale].mlp
-    width, depth, steps, eval_every, n_eval, lr = (
-        m.width, m.depth, m.steps, m.eval_every, m.eval_samples, m.lr
-    )  # fmt: skip
-    task = staircase_task(20, 6)
-    data_seed, eval_seed, init_seed, train_seed = independent_seeds(seed, 4)
-    X, y = task.sample(20000, seed=data_seed)
-    X_eval, y_eval = task.sample(n_eval, seed=eval_seed)
-    family = growth.ResidualMLPFamily(X, y, X_eval, y_eval, width, eval_every=eval_every)
-    model = growth.ResidualMLPFamily.model(
-        residual_mlp.init_params(20, width, depth, seed=init_seed)
-    )
-    options = {"lr": lr, "warmup": steps // 20, "seed": train_seed}
-    return family, model, depth, steps, options
-
-
-def _linear_setup(scale, seed):
-    lin = SIZES[scale].linear
-    d, depth, steps = lin.dimension, lin.depth, lin.steps
-    problem_seed, train_seed = independent_seeds(seed, 2)
-    sigma, w_star = deep_linear_problem(d, 100, 0.5, seed=problem_seed)
-    family = growth.DeepLinearFamily(sigma, w_star)
-    model = growth.Model(None, [{"W": np.zeros((d, d))} for _ in range(depth)])
-    lr = 1 / (depth * np.linalg.eigvalsh(sigma)[-1])  # stable for the full depth
-    return family, model, depth, steps, {"lr": lr, "decay": False, "seed": train_seed}
-
-
-SETUPS = {"deep linear": _linear_setup, "residual MLP": _mlp_setup}
 
 
 @cache
@@ -188,7 +128,7 @@ def _exact(scale, arm, rng):
             op = "midas" if arm == "negative" and op == "gradual" else op
             got = growth.grow(layers[:n], op, block_size=b)[1]
         mismatches += got != expected
-    family, model, _, _, _ = _mlp_setup("quick", int(rng.integers(2**31)))
+    family, model, _, _, _ = SETUPS["residual MLP"]("quick", int(rng.integers(2**31)))
     grown, _ = growth.grow(
         model.layers, grown_with, fresh=family.fresh, zero_keys=family.zero_keys, seed=0
     )
@@ -203,7 +143,7 @@ def _exact(scale, arm, rng):
             )
         )
     )
-    lin, lin_model, _, _, _ = _linear_setup("quick", int(rng.integers(2**31)))
+    lin, lin_model, _, _, _ = SETUPS["deep linear"]("quick", int(rng.integers(2**31)))
     lin_layers = [{"W": 0.1 * rng.standard_normal(x["W"].shape)} for x in lin_model.layers]
     lin_grown, _ = growth.grow(lin_layers, grown_with, fresh=lin.fresh, seed=0)
     if arm == "positive":
@@ -485,7 +425,7 @@ def lag_runs(scale: str) -> dict:
     size = LAG_SIZES[scale]
     out = []
     for seed in seeds(size.seeds, "growth.lag-ranking"):
-        family, model, _, _, options = _mlp_setup(scale, seed)
+        family, model, _, _, options = SETUPS["residual MLP"](scale, seed)
         family.eval_every = size.eval_every
         start = growth.Model(model.shared, model.layers[: size.blocks])
         checkpoint_seed, *stage_seeds = independent_seeds(options.pop("seed"), 1 + size.replicates)
@@ -656,7 +596,7 @@ def _adaptive(scale, arm, rng):
     logs = {name: [] for name in fixed_names}
     overheads, picks = [], []
     for seed, runs in zip(seeds(SIZES[scale].seeds, "growth.speed-runs"), per_seed, strict=True):
-        family, model, depth, steps, options = _mlp_setup(scale, seed)
+        family, model, depth, steps, options = SETUPS["residual MLP"](scale, seed)
         X_select, y_select = staircase_task(20, 6).sample(500, seed=independent_seeds(seed, 5)[4])
 
         def score(grown, family=family, X_select=X_select, y_select=y_select):

@@ -20,6 +20,8 @@ import numpy as np
 from paper_checks.expect import AtLeast, AtMost, Between, Near, mean_interval, median_interval
 from paper_checks.measure import fitted_slope, seeds
 from paper_checks.registry import Measurement, Revision, claim, figure
+from paper_checks.setups import SETUPS
+from sims import growth
 from sims.deep_linear import nesterov_reference
 from sims.problems import deep_linear_problem
 from sims.region import (
@@ -653,12 +655,9 @@ MLP_SEEDS = {"quick": 6, "paper": 10}
 @cache
 def mlp_practice_runs(scale: str) -> dict:
     """Per label of MLP_PRACTICE: the final evaluation loss per seed of the residual MLP of
-    growth's experiments (``growth.SETUPS["residual MLP"]``) grown from one block to its full
+    growth's experiments (``setups.SETUPS["residual MLP"]``) grown from one block to its full
     depth, one block per stage, with MLP_STAGE_STEPS Adam steps per stage (MLP_MORE_STEPS times
     as many for the "more steps" rows)."""
-    from paper_checks.claims.growth import SETUPS
-    from sims import growth
-
     out = {label: [] for label, *_ in MLP_PRACTICE}
     for seed in seeds(MLP_SEEDS[scale], "stacking.mlp-practice"):
         family, model, depth, _, options = SETUPS["residual MLP"](scale, seed)
