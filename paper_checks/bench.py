@@ -145,9 +145,17 @@ def jax_stacking_batch(lam, w_star, beta, eta, stages: int) -> np.ndarray | None
     return np.asarray(_jax_runner(stages)(lam, w_star, beta, eta))
 
 
+# What a user would otherwise write for the batch (adding a peer is one entry here).
+STACKING_PEERS = {
+    "numpy": numpy_stacking_batch,
+    "torch": torch_stacking_batch,
+    "jax": jax_stacking_batch,
+}
+
+
 def _timed(name: str, arrays, stages: int, repeats: int):
-    """(best time, losses) of the peer ``<name>_stacking_batch``, or None when not installed."""
-    peer = globals()[f"{name}_stacking_batch"]
+    """(best time, losses) of the peer ``STACKING_PEERS[name]``, or None when not installed."""
+    peer = STACKING_PEERS[name]
     if peer(*(a[:1] for a in arrays), 1) is None:
         return None
     out = []
@@ -233,13 +241,13 @@ def deep_linear_bench(repeats: int = 5, sizes: Sizes = FULL) -> list[dict]:
     }
     arrays = eigenbasis_batch(specs)
     ours = np.array([r.losses for r in results[-1]])
-    for name in ("numpy", "torch", "jax"):  # best of two: the first call compiles JAX's function
+    for name in STACKING_PEERS:  # best of two: the first call compiles JAX's function
         timed = timed_in_fresh_process(name, arrays, sizes.batch_stages, 2)
         row[f"{name}_s"] = None if timed is None else timed[0]
         if timed is not None:
             early = min(20, sizes.batch_stages)  # same recursion: equal until round-off grows
             np.testing.assert_allclose(timed[1][:, :early], ours[:, :early], rtol=1e-8)
-    peers = [row[f"{k}_s"] for k in ("numpy", "torch", "jax") if row[f"{k}_s"] is not None]
+    peers = [row[f"{k}_s"] for k in STACKING_PEERS if row[f"{k}_s"] is not None]
     row["ratio_best_peer_to_numba"] = min(peers) / seconds
     row["target"] = ">= 3x the best peer (issue 18)"
     row["met"] = row["ratio_best_peer_to_numba"] >= 3

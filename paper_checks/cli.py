@@ -17,10 +17,14 @@ import textwrap
 import warnings
 from pathlib import Path
 
+from paper_checks.verdicts import FAILING, legend
 from sims.engine import DamagedResultWarning, write_text_atomic
 from theory.checks import InputError
 
-EPILOG_CHECK = """\
+_VERDICTS_HELP = textwrap.fill(
+    f"verdicts: {legend()}.", 99, subsequent_indent="  ", break_on_hyphens=False
+)
+EPILOG_CHECK = f"""\
 examples:
   stagewise check                          every claim at the quick scale (a few minutes)
   stagewise check --only 'nesterov.*'      the claims whose id matches a glob
@@ -31,9 +35,7 @@ processes by default, one per core). Interrupted (Ctrl-C, killed)? Run the same 
 finished groups stored in DIR/.tasks are reused when the code, scale and --only are unchanged.
 Each claim's measurement runs three times: on the claim, on a positive control (where the
 statement holds by construction) and on a negative control (where it is false by construction).
-verdicts: supported (every statistic's 95% interval inside its band), refuted (an interval
-outside its band), inconclusive (an interval straddling an edge: more seeds needed), mis-posed (a
-control misbehaved: the measurement cannot decide the claim) or error (the check raised).
+{_VERDICTS_HELP}
 Exit status 0 if nothing is refuted, mis-posed or in error; 1 otherwise; 2 on bad usage.
 """
 
@@ -409,7 +411,7 @@ def _remove_stale_figures(figures_dir: Path, drawn) -> None:
 def _cmd_check(args) -> int:
     from tqdm import tqdm
 
-    from paper_checks import catalogue, registry, report, runner
+    from paper_checks import catalogue, report, runner
     from sims.engine import directory_lock, remove_leftovers
 
     claims = catalogue.select(args.only, args.scale)
@@ -455,7 +457,7 @@ def _cmd_check(args) -> int:
         print(f"{tally} ({len(verdicts)} claims at the {args.scale} scale).\n")
         _print_verdicts(verdicts, document, report, report.recorded_verdicts(args.scale))
         print(f"\n{tally}. Report: {out / 'report.md'}")
-    return 1 if any(v.verdict in registry.FAILING for v in verdicts) else 0
+    return 1 if any(v.verdict in FAILING for v in verdicts) else 0
 
 
 def _print_verdicts(verdicts, document, report, recorded: dict[str, str]) -> None:

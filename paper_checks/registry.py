@@ -40,8 +40,6 @@ from paper_checks.measure import generator
 PROVENANCES = ("paper", "secondary", "reconstructed", "standard")
 SCALES = ("quick", "paper")
 ARMS = ("claim", "positive", "negative")
-VERDICTS = ("supported", "refuted", "inconclusive", "mis-posed", "error")
-FAILING = ("refuted", "mis-posed", "error")  # verdicts that make ``stagewise check`` exit 1
 CONTROL_EXPECTED = {"positive": "supported", "negative": "refuted"}
 
 

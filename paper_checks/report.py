@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from paper_checks.expect import Estimate
-from paper_checks.registry import CONTROL_EXPECTED, PROVENANCES, SCALES, VERDICTS, Verdict
+from paper_checks.registry import CONTROL_EXPECTED, PROVENANCES, SCALES, Verdict
+from paper_checks.verdicts import VERDICTS, legend
 from sims.engine import versions
 
 
@@ -259,12 +260,7 @@ def render_markdown(
 
 
 VERDICT_LEGEND = (
-    "Verdicts: `supported` (every statistic's 95% interval inside its band), `refuted` (an "
-    "interval outside its band), `inconclusive` (an interval straddling an edge), `mis-posed` "
-    "(a control failed: the positive control, where the statement holds by construction, was not "
-    "supported, or the negative control, where it is false by construction, was not refuted; the "
-    "measurement then says nothing about the paper; likewise when a precondition failed: the "
-    "testbed could not show the effect), `error` (the check raised). A control marked "
+    f"Verdicts: {legend('`')}. A control marked "
     "`(planted)` is the claim's own numbers shifted by a constant (`(partly planted)`: some of "
     "its statistics are): it tests the band arithmetic and the spread, not whether the experiment "
     "can detect the effect; unmarked controls are measured (the same measurement applied to a "

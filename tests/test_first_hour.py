@@ -16,6 +16,7 @@ import pytest
 from paper_checks import cli, expect, registry
 from sims import sweep
 from sims.engine import directory_lock
+from tests.helpers import stagewise
 
 ROOT = Path(__file__).resolve().parents[1]
 SLOW_GRID = (
@@ -89,14 +90,7 @@ def test_ctrl_c_twice_stops_a_check_at_once_and_the_rerun_resumes(tmp_path):
     assert "Traceback" not in err
     stored = len(list(tasks.glob("*.json")))
     assert stored >= 1
-    done = subprocess.run(
-        [sys.executable, "-m", "paper_checks.cli", *args],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    done = stagewise(*args, cwd=tmp_path)
     assert done.returncode in (0, 1), done.stderr
     assert f"resumed: {stored} of" in done.stderr
 

@@ -20,22 +20,11 @@ from paper_checks import cli, report
 from sims import engine, growth, residual_mlp, sweep
 from sims.problems import staircase_task
 from sims.results import RunResult, Status
+from tests.helpers import stagewise
 
 ROOT = Path(__file__).resolve().parents[1]
 CLAIM = "nesterov.worst-case-bound"  # a claim that runs in well under a second
 GRID = 'family = "deep_linear"\nseeds = 2\n[parameters]\nkappa = [10.0, 100.0]\nstages = [40]\n'
-
-
-def _stagewise(*args, cwd, env=None, stdout=subprocess.PIPE):
-    return subprocess.run(
-        [sys.executable, "-m", "paper_checks.cli", *args],
-        cwd=cwd,
-        stdout=stdout,
-        stderr=subprocess.PIPE,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
-    )
 
 
 def _snapshot(root: Path) -> dict:
@@ -244,7 +233,7 @@ def test_a_closed_pipe_ends_quietly(argv, tmp_path):
 
 
 def test_numba_threads_zero_is_bad_usage(tmp_path):
-    done = _stagewise("list", cwd=tmp_path, env={"NUMBA_NUM_THREADS": "0"})
+    done = stagewise("list", cwd=tmp_path, env={"NUMBA_NUM_THREADS": "0"})
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
     assert "NUMBA_NUM_THREADS" in done.stderr
     assert list(tmp_path.iterdir()) == []

@@ -1,29 +1,19 @@
 """The stagewise CLI: verdicts, report files, exit statuses and one-line errors."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 from paper_checks import catalogue, expect, registry
 from paper_checks.cli import main
+from paper_checks.verdicts import FAILING
+from tests.helpers import stagewise
 
 IN_PROCESS = ("--backend", "inprocess")  # claims registered or patched by a test exist only here
 
 
-def run_cli(*args, cwd=None):
-    return subprocess.run(
-        [sys.executable, "-m", "paper_checks.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=600,
-    )
-
-
 def test_list_shows_every_claim_with_provenance():
-    out = run_cli("list")
+    out = stagewise("list")
     assert out.returncode == 0
     for c in catalogue.all_claims():
         assert c.id in out.stdout
@@ -36,7 +26,7 @@ def test_list_shows_every_claim_with_provenance():
 def test_check_writes_report_and_json(tmp_path, capsys):
     status = main(["check", "--only", "nesterov.worst-case-*", "--out", str(tmp_path)])
     document = json.loads((tmp_path / "claims.json").read_text())
-    failing = sum(document["summary"][v] for v in registry.FAILING)
+    failing = sum(document["summary"][v] for v in FAILING)
     assert status == (1 if failing else 0)
     assert {c["id"] for c in document["claims"]} == {
         "nesterov.worst-case-bound",
@@ -138,7 +128,7 @@ def test_the_readme_claims_table_is_current():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    out = run_cli("report", "--check", cwd=root)
+    out = stagewise("report", "--check", cwd=root)
     assert out.returncode == 0, out.stdout + out.stderr
 
 
@@ -146,7 +136,7 @@ def test_the_readme_claims_table_is_current():
     "command", ["check", "list", "figures", "report", "pep-refresh", "bench", "sweep"]
 )
 def test_every_subcommand_has_help(command):
-    out = run_cli(command, "--help")
+    out = stagewise(command, "--help")
     assert out.returncode == 0
     assert "usage: stagewise" in out.stdout
     assert len(out.stdout.splitlines()) > 5

@@ -12,6 +12,7 @@ import pytest
 
 from paper_checks import catalogue, runner
 from paper_checks.cli import main
+from tests.helpers import stagewise
 
 # two groups (stacking.stages-table, of which two claims, and stacking.random-init-plateau), both
 # with interval statistics and controls, and two figures; the cheapest such selection (it runs six
@@ -74,7 +75,6 @@ sys.exit(cli.main(sys.argv[1:]))
 def test_a_killed_check_resumes_from_its_stored_groups(tmp_path):
     out = tmp_path / "killed"
     arguments = ["check", "--only", SELECTION, "--out", str(out), "--backend", "inprocess"]
-    command = [sys.executable, "-m", "paper_checks.cli", *arguments]
     proc = subprocess.Popen([sys.executable, "-c", STALLED_CHECK, *arguments],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     deadline = time.monotonic() + 300
@@ -88,7 +88,7 @@ def test_a_killed_check_resumes_from_its_stored_groups(tmp_path):
     for path in stored:  # only complete files: written to a temporary file, then renamed
         assert json.loads(path.read_text())["verdicts"]
 
-    resumed = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    resumed = stagewise(*arguments)
     assert resumed.returncode in (0, 1), resumed.stderr
     assert "resumed:" in resumed.stderr
     fresh = _check(tmp_path / "fresh", "--backend", "inprocess")

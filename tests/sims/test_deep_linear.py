@@ -17,6 +17,7 @@ from sims.deep_linear import (
     train_stagewise_batch,
 )
 from sims.problems import deep_linear_problem
+from tests.helpers import central_difference
 from theory.checks import InputError
 
 problems = st.builds(
@@ -113,20 +114,6 @@ def _risk(p, sigma, w_star):
     return 0.5 * np.trace(e @ sigma @ e.T)
 
 
-def _fd_layer_gradient(p, start, sigma, w_star, h=1e-6):
-    """Central finite differences of W -> R((I + W) P) at W = start."""
-    d = p.shape[0]
-    grad = np.zeros((d, d))
-    for i in range(d):
-        for j in range(d):
-            e = np.zeros((d, d))
-            e[i, j] = h
-            up = _risk((np.eye(d) + start + e) @ p, sigma, w_star)
-            down = _risk((np.eye(d) + start - e) @ p, sigma, w_star)
-            grad[i, j] = (up - down) / (2 * h)
-    return grad
-
-
 @pytest.mark.parametrize("layer_grad", ["euclidean", "functional"])
 @pytest.mark.parametrize("seed", range(3))
 def test_layer_updates_against_finite_difference_gradients(seed, layer_grad):
@@ -138,7 +125,7 @@ def test_layer_updates_against_finite_difference_gradients(seed, layer_grad):
     p, w, risks = v0, np.zeros((d, d)), [_risk(v0, sigma, w_star)]
     for _ in range(3):
         start = beta * w
-        grad = _fd_layer_gradient(p, start, sigma, w_star)
+        grad = central_difference(lambda w, p=p: _risk((np.eye(d) + w) @ p, sigma, w_star), start)
         if layer_grad == "functional":
             grad = grad @ np.linalg.inv(p @ p.T)
         w = start - eta * grad

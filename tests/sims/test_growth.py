@@ -8,17 +8,8 @@ from hypothesis import strategies as st
 
 from sims import deep_linear, growth, residual_mlp
 from sims.problems import deep_linear_problem, staircase_task
+from tests.helpers import central_difference
 from theory import flops
-
-
-def central_difference(f, x, h=1e-6):
-    """Entrywise central differences of the scalar function f at the array x."""
-    grad = np.zeros_like(x)
-    for idx in np.ndindex(x.shape):
-        e = np.zeros_like(x)
-        e[idx] = h
-        grad[idx] = (f(x + e) - f(x - e)) / (2 * h)
-    return grad
 
 
 def _layers(n, rng=None, d=2):

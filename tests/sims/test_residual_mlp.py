@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from sims import residual_mlp as rm
 from sims._kernels import blocks
 from sims.subnetworks import raptr_schedule
+from tests.helpers import partial_difference
 
 
 def _instance(seed, d, width, depth, n):
@@ -24,14 +25,9 @@ def _instance(seed, d, width, depth, n):
     return rng, params, X, y, mask, scale
 
 
-def _central_difference(params, key, idx, h, *args, **options):
-    """(loss(params + h e_idx) - loss(params - h e_idx)) / 2h for one entry of params[key]."""
-    shifted = {k: v.copy() for k, v in params.items()}
-    shifted[key][idx] += h
-    up, _ = rm.loss_and_grads(shifted, *args, **options)
-    shifted[key][idx] -= 2 * h
-    down, _ = rm.loss_and_grads(shifted, *args, **options)
-    return (up - down) / (2 * h)
+def _loss_along(params, key, *args, **options):
+    """``v -> loss`` with ``params[key]`` replaced by v."""
+    return lambda v: rm.loss_and_grads({**params, key: v}, *args, **options)[0]
 
 
 OPTIONS = st.fixed_dictionaries(
@@ -61,7 +57,9 @@ def test_gradients_match_central_finite_differences(seed, d, width, depth, n, la
     for key in rm.PARAM_KEYS:
         for _ in range(2):
             idx = tuple(int(rng.integers(s)) for s in params[key].shape)
-            fd = _central_difference(params, key, idx, 1e-6, X, y, mask, scale, **options)
+            fd = partial_difference(
+                _loss_along(params, key, X, y, mask, scale, **options), params[key], idx, 1e-6
+            )
             assert grads[key][idx] == pytest.approx(fd, rel=1e-5, abs=1e-7)
 
 
@@ -203,7 +201,9 @@ def test_gradients_match_finite_differences_for_relu_and_quadratic(activation):
         _, grads = rm.loss_and_grads(params, X, y, mask, scale, **options)
         for key in rm.PARAM_KEYS:
             idx = tuple(int(rng.integers(s)) for s in params[key].shape)
-            fd = _central_difference(params, key, idx, 1e-7, X, y, mask, scale, **options)
+            fd = partial_difference(
+                _loss_along(params, key, X, y, mask, scale, **options), params[key], idx, 1e-7
+            )
             assert grads[key][idx] == pytest.approx(fd, rel=1e-5, abs=1e-8)
 
 
