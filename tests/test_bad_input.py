@@ -316,7 +316,7 @@ def _validate_only(args) -> int:
     if args.command == "check":
         catalogue.select(args.only, args.scale)
     if args.command in ("check", "sweep"):
-        cli._engine(args)
+        cli.common.engine(args)
     return 0
 
 

@@ -41,7 +41,7 @@ def _full_report(directory: Path, scale: str) -> None:
     (directory / "claims.json").write_text(json.dumps(document))
     (directory / "report.md").write_text("# the full report\n")
     (directory / "figures" / "growth-speed.png").write_bytes(b"a figure of the full run")
-    (directory / cli.REPORT_MARKER).touch()
+    (directory / cli.check.REPORT_MARKER).touch()
 
 
 # --- data loss ---------------------------------------------------------------------------------
@@ -464,7 +464,7 @@ def test_sweep_help_names_every_family(capsys):
         cli.main(["sweep", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert all(repr(family) in text for family in sweep.FAMILIES)
-    assert tuple(sweep.FAMILIES) == cli.SWEEP_FAMILIES  # named for --help without importing sweep
+    assert tuple(sweep.FAMILIES) == cli.sweep.SWEEP_FAMILIES  # named for --help without importing sweep
 
 
 @pytest.fixture(scope="module")
@@ -521,7 +521,7 @@ def test_two_runs_probing_one_output_directory_do_not_trip_each_other(tmp_path):
     def probe():
         for _ in range(300):
             try:
-                cli._writable_dir(tmp_path / "figures")
+                cli.common.writable_dir(tmp_path / "figures")
             except ValueError as exc:
                 errors.append(exc)
 
