@@ -25,6 +25,14 @@ from theory.rates import nesterov_beta
 PAPER = "Agarwal et al. 2024 (arXiv 2403.04978)"
 KAPPAS = (10, 100, 1000, 10000)
 
+# sizes per scale
+LINEAR_SEEDS = {"quick": 2, "paper": 5}  # seeds per kappa, boosting.linear-is-nesterov
+TREE_STAGES = {"quick": 100, "paper": 300}  # boosting.trees-are-gradient-boosting
+SMOOTHING_DRAWS = {"quick": 8000, "paper": 20000}  # random-init stages, smoothed_stage
+LOGISTIC_STAGES = {"quick": 400, "paper": 1000}  # logistic_gaps
+SCALING_SEEDS = {"quick": 3, "paper": 5}  # seeds per kappa, boosting.strongly-convex-scaling
+TREE_BUDGET = {"quick": (100, 3), "paper": (300, 5)}  # (tree fits, seeds), tree_comparison
+
 
 def _nag_weights(X, y, stages, beta, eta):
     """Nesterov's method on w -> 1/(2n)||X w - y||^2, residual form; beta = 0 gives GD."""
@@ -69,7 +77,7 @@ def _nag_velocity_form(X, y, stages, beta, eta):
 def _linear_is_nesterov(scale, arm, rng):
     worst = 0.0
     for kappa in KAPPAS:
-        for seed in seeds(2 if scale == "quick" else 5, f"boosting.linear-is-nesterov/{kappa}"):
+        for seed in seeds(LINEAR_SEEDS[scale], f"boosting.linear-is-nesterov/{kappa}"):
             X, y = regression_problem(200, 10, kappa, 0.3, seed=seed)
             spectrum = np.linalg.eigvalsh(X.T @ X / 200)
             eta, beta = 1 / spectrum[-1], nesterov_beta(spectrum[-1] / spectrum[0])
@@ -139,7 +147,7 @@ def _friedman(n, seed):
     must_hold=True,
 )
 def _trees_are_gbr(scale, arm, rng):
-    worst, stages = 0.0, (100 if scale == "quick" else 300)
+    worst, stages = 0.0, TREE_STAGES[scale]
     for make in (_friedman, _ill_conditioned_regression):
         for seed in seeds(2, "boosting.trees-are-gradient-boosting"):
             X, y = make(300, seed % 1000)
@@ -179,7 +187,7 @@ def smoothed_stage(scale: str) -> dict:
     paper scale); the smoothed gradient step it should equal in expectation (Gauss-Hermite); and
     the direct Monte-Carlo estimate of that step, ``-eta grad R(w0 + xi)`` over the same number of
     draws of xi."""
-    draws = 8000 if scale == "quick" else 20000
+    draws = SMOOTHING_DRAWS[scale]
     X, y = classification_problem(200, 5, 10, 0.1, seed=5)
     w0, noise_scale = 0.5 * np.ones(5), 0.5
     updates = np.array(
@@ -304,7 +312,7 @@ def logistic_gaps(scale: str) -> dict:
     """Suboptimality gaps per stage of logistic boosting (linear learners, step 1/L), convex
     schedule (stack) and zero init; the optimum, L = lambda_max(X^T X / n) / 4 and ||w_0 - w*||^2
     (w_0 = 0)."""
-    stages = 400 if scale == "quick" else 1000
+    stages = LOGISTIC_STAGES[scale]
     X, y = classification_problem(500, 20, 1e4, 0.1, seed=21)
     optimum, w_star = logistic_optimum(X, y)
     gaps = {}
@@ -395,9 +403,7 @@ def strongly_convex_stages(scale: str) -> dict:
     (``_nag_weights``) and GD in closed form (theory.spectral), on the same instances."""
     table = {}
     for kappa in KAPPAS:
-        for seed in seeds(
-            3 if scale == "quick" else 5, f"boosting.strongly-convex-scaling/{kappa}"
-        ):
+        for seed in seeds(SCALING_SEEDS[scale], f"boosting.strongly-convex-scaling/{kappa}"):
             X, y = regression_problem(200, 10, kappa, 0.3, seed=seed)
             coef = np.linalg.lstsq(X, y, rcond=None)[0]
             optimum = np.sum((X @ coef - y) ** 2) / 400
@@ -473,7 +479,7 @@ TREE_BETAS = (0.3, 0.6, 0.9)
 def tree_comparison(scale: str) -> dict:
     """Tree boosting, zero init and stacking (each beta of TREE_BETAS) at every shrinkage of
     SHRINKAGES, equal budget of tree fits, several seeds; one ``_tree_row`` per seed."""
-    budget, n_seeds = (100, 3) if scale == "quick" else (300, 5)
+    budget, n_seeds = TREE_BUDGET[scale]
     out = {}
     for name, make in (("friedman1", _friedman), ("ill-conditioned", _ill_conditioned_regression)):
         rows = []

@@ -25,6 +25,11 @@ KAPPAS = (10, 100, 1000)
 EPS_GRID = tuple(float(e) for e in np.geomspace(1e-3, 1.0, 19))
 WORST_CASE_SOURCE = "standard (Nesterov 2004 §2.1-2.2); exact worst case: theory/spectral.py"
 
+# sizes per scale
+EXACT_RUNS = {"quick": 600, "paper": 3000}  # random objectives, exact_nag_runs
+INEXACT_RUNS = {"quick": 120, "paper": 600}  # random objectives, inexact_runs
+PEP_OBJECTIVES = {"quick": 20, "paper": 100}  # objectives per cell, nesterov.errors-vs-pep
+
 
 def simulate_ratios(
     method: str,
@@ -240,7 +245,7 @@ def exact_nag_runs(scale: str, kappa_one: bool) -> tuple:
     kappa = 1 instead (one step of size 1/L reaches x*). Returns (run, kappa) pairs."""
     rng = generator("nesterov.potential-decrease")
     out = []
-    for i in range(600 if scale == "quick" else 3000):
+    for i in range(EXACT_RUNS[scale]):
         d = int(rng.integers(2, 12))
         kappa = 1.0 if kappa_one else float(10 ** rng.uniform(0, 4))
         f = random_objective(rng, d, kappa, quadratic=kappa_one or bool(i % 2))
@@ -285,7 +290,7 @@ def inexact_runs(scale: str, with_errors: bool) -> tuple:
     adversarial); without errors (``with_errors=False``) one exact run per objective."""
     rng = generator("nesterov.error-bound")
     out = []
-    for i in range(120 if scale == "quick" else 600):
+    for i in range(INEXACT_RUNS[scale]):
         d = int(rng.integers(2, 12))
         kappa = float(10 ** rng.uniform(0.5, 3.5))
         f = random_objective(rng, d, kappa, quadratic=bool(i % 2))
@@ -484,7 +489,7 @@ PEP_STEPS = (5, 10, 20)
     must_hold=True,
 )
 def _errors_vs_pep(scale, arm, rng):
-    worst, n = 0.0, (20 if scale == "quick" else 100)
+    worst, n = 0.0, PEP_OBJECTIVES[scale]
     for kappa in KAPPAS:
         for eps in (0.05, 0.1, 0.2, 0.3):
             run_eps = 0.0 if arm == "positive" else eps

@@ -26,10 +26,17 @@ BUDGET = 0.8
 STAGE_FRACTIONS = (0.3, 0.2, 0.5)  # with path lengths L/2, 3L/4, L: relative FLOPs exactly 0.8
 LEARNED = 0.1  # component k counts as learned once e_k <= 0.1 c_k^2
 
+# sizes per scale
+TOY_SIZES = {"quick": (16, 8, 2000, 3), "paper": (32, 12, 3000, 3)}  # (width, depth, steps, seeds)
+IDENTITY_STEPS = {"quick": 2000, "paper": 20000}  # raptr.flops-identities
+TRANSITION_SIZES = {"quick": (4, 600, 10), "paper": (8, 2000, 12)}  # (depth, steps, seeds)
+TWO_PHASE_STEPS = {"quick": 2000, "paper": 6000}  # raptr.two-phase
+STABILITY_DEPTHS = {"quick": (4, 8, 16, 32, 64, 128), "paper": (4, 8, 16, 32, 64, 128, 256, 512)}
+
 
 def _toy_size(scale):
     """(width, depth, steps, seeds)."""
-    return (16, 8, 2000, 3) if scale == "quick" else (32, 12, 3000, 3)
+    return TOY_SIZES[scale]
 
 
 @cache
@@ -97,7 +104,7 @@ def _steps_to_learn(run) -> np.ndarray:
     must_hold=True,
 )
 def _flops_identities(scale, arm, rng):
-    steps = 2000 if scale == "quick" else 20000
+    steps = IDENTITY_STEPS[scale]
     paths = [6, 8, 10, 11] if arm == "negative" else [6, 8, 10, 12]
     raptr_closed = flops.raptr_relative_flops(12, paths)
     stacking_closed = flops.stacking_relative_flops([6, 9, 12])
@@ -242,7 +249,7 @@ def expected_subnetwork_loss(params, keep, scale, X, y) -> float:
 def _transition_size(scale):
     """(depth, steps, seeds): RaPTr path lengths L/2, 3L/4, L with the first and last layer
     fixed; gradual stacking grows 1 -> L blocks."""
-    return (4, 600, 10) if scale == "quick" else (8, 2000, 12)
+    return TRANSITION_SIZES[scale]
 
 
 @cache
@@ -395,7 +402,7 @@ DEGREE_CAPPED = {"activation": "quadratic", "layernorm": False}  # a block has d
     ),
 )
 def _two_phase(scale, arm, rng):
-    steps = 2000 if scale == "quick" else 6000
+    steps = TWO_PHASE_STEPS[scale]
     task = StaircaseTask(10, ((0, 1), (0, 1, 2, 3)), np.ones(2), "boolean")
     X_eval, _ = task.sample(4000, seed=3)
     rows = []
@@ -449,7 +456,7 @@ def _unit_sphere(rng, n, d):
 def stability_table(scale: str) -> dict:
     """Mean drop-one-layer gap per (variant, depth) and activation norms at the largest depth,
     d = 100, 100 inputs on the unit sphere."""
-    depths = (4, 8, 16, 32, 64, 128) if scale == "quick" else (4, 8, 16, 32, 64, 128, 256, 512)
+    depths = STABILITY_DEPTHS[scale]
     variants = {
         "tau=0": (0.0, True, True),
         "tau=0.5": (0.5, True, True),

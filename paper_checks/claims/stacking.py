@@ -43,6 +43,8 @@ PAPER = "Agarwal et al. 2024 (arXiv 2403.04978)"
 KAPPAS = (10, 100, 1000, 10000)
 SIGMAS = (0.01, 0.05, 0.1)
 
+FIGURE_SIZES = {"quick": (8, 5), "paper": (16, 10)}  # (d, seeds) of the deep-linear figures
+
 
 @dataclass(frozen=True)
 class Sizes:
@@ -907,7 +909,7 @@ def _frontier_offset(cells: dict) -> int:
 def _deep_linear_inits(scale):
     from figures.deep_linear import plot_loss_panels
 
-    d, n_seeds = (8, 5) if scale == "quick" else (16, 10)
+    d, n_seeds = FIGURE_SIZES[scale]
     panels = {}
     for kappa, horizon in ((10, 120), (100, 300), (1000, 900)):
         problems = [
@@ -940,7 +942,7 @@ def _deep_linear_inits(scale):
 def _deep_linear_sigma(scale):
     from figures.deep_linear import plot_loss_panels
 
-    d, n_seeds = (8, 5) if scale == "quick" else (16, 10)
+    d, n_seeds = FIGURE_SIZES[scale]
     panels = {}
     for sigma in (0.01, 0.1, 0.3, 0.5, 1.0):
         problems = [
