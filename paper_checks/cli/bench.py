@@ -95,7 +95,7 @@ def run(args) -> int:
             numpy_part += "".join(
                 f", {name} not installed" if row[f"{name}_s"] is None
                 else f", {name} {row[f'{name}_s'] * 1e3:.1f} ms"
-                for name in ("torch", "jax")
+                for name in _peers(row)
             ) + ("" if best is None else f" (best peer's time / numba's {best:.2f}: "
                    "numba is that many times faster)")  # fmt: skip
         elif "torch_s" in row:
@@ -131,6 +131,13 @@ def run(args) -> int:
             f"numpy {row['numpy_s_per_stage'] * 1e3:.3f} ms{torch_part}{dgemm}"
         )
     return 0
+
+
+def _peers(row: dict) -> list[str]:
+    """The peers a row timed besides NumPy, in the row's order (a key ``<peer>_s`` each)."""
+    return [
+        k.removesuffix("_s") for k in row if k.endswith("_s") and k not in ("numba_s", "numpy_s")
+    ]
 
 
 def _target(row: dict, smoke: bool) -> str:
