@@ -282,7 +282,7 @@ def stacking_line_search(Sigma, W_star, stages: int, *, target=None) -> Stagewis
     sigma, w_star, eye = x.sigma, x.w_star, np.eye(len(x.lam))
 
     def risk(p):
-        return 0.5 * float(np.trace((p - w_star) @ sigma @ (p - w_star).T))
+        return excess_risk(p, w_star, sigma)
 
     p, w, losses, betas = x.v0.copy(), np.zeros_like(x.v0), [], []
     losses.append(risk(p))
@@ -334,8 +334,7 @@ def _reference_run(method, Sigma, W_star, stages, beta, eta, V0) -> StagewiseRes
     sigma, w_star = x.sigma, x.w_star
 
     def risk(p):
-        e = p - w_star
-        return 0.5 * np.trace(e @ sigma @ e.T)
+        return excess_risk(p, w_star, sigma)
 
     p = y = x.v0.copy()
     losses = [risk(p)]
@@ -412,7 +411,7 @@ def layer_descent(sigma, w_star, ws: list, steps: int, lr: float, updated) -> La
         return p, below
 
     p, below = forward()
-    losses, status = [_excess_risk(p, w_star, sigma)], Status.MAX_STAGES
+    losses, status = [excess_risk(p, w_star, sigma)], Status.MAX_STAGES
     with np.errstate(all="ignore"):
         for _ in range(steps):
             g = (p - w_star) @ sigma
@@ -423,13 +422,15 @@ def layer_descent(sigma, w_star, ws: list, steps: int, lr: float, updated) -> La
                 if step is not None:
                     ws[layer] -= lr * step
             p, below = forward()
-            losses.append(_excess_risk(p, w_star, sigma))
+            losses.append(excess_risk(p, w_star, sigma))
             if not np.isfinite(losses[-1]) or losses[-1] > DIVERGENCE_FACTOR * losses[0]:
                 status = Status.DIVERGED
                 break
     return LayersResult(np.array(losses), status, ws)
 
 
-def _excess_risk(p, w_star, sigma) -> float:
+def excess_risk(p, w_star, sigma) -> float:
+    """``R(P) - R(W*) = 1/2 tr((P - W*) Sigma (P - W*)^T)``, the end-to-end risk of a deep linear
+    network with product ``P`` (docs/theory.md §1)."""
     e = p - w_star
     return float(0.5 * np.trace(e @ sigma @ e.T))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sims.deep_linear import (
+    excess_risk,
     layer_descent,
     stacking_line_search,
     train_stagewise,
@@ -327,8 +328,7 @@ def _variant_loop(Sigma, W_star, stages, schedule, steps, layers, target) -> Run
     eye = np.eye(len(lam))
 
     def risk(p):
-        e = p - w_star
-        return 0.5 * float(np.trace(e @ sigma_mat @ e.T))
+        return excess_risk(p, w_star, sigma_mat)
 
     p, ws, losses, status = eye, [], [risk(eye)], Status.MAX_STAGES
     with np.errstate(all="ignore"):

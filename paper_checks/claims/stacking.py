@@ -28,6 +28,7 @@ from paper_checks.expect import (
 from paper_checks.measure import fitted_slope, planted_power_law, seeds
 from paper_checks.registry import Measurement, Revision, claim, figure
 from sims.deep_linear import (
+    excess_risk,
     gd_reference,
     nesterov_reference,
     stacking_line_search,
@@ -674,9 +675,8 @@ def _random_plateau(scale, arm, rng):
 
 def _potential(sigma_mat, w_star, x, x_prev, kappa, mu):
     """``Phi = R(x) + mu/2 ||z - W*||^2`` with z from x and the previous iterate."""
-    error = x - w_star
     z = robust_nesterov.z_sequence(x, x_prev, kappa)
-    return robust_nesterov.potential(0.5 * np.trace(error @ sigma_mat @ error.T), z, w_star, mu)
+    return robust_nesterov.potential(excess_risk(x, w_star, sigma_mat), z, w_star, mu)
 
 
 def stacking_path(sigma_mat, w_star, stages, layer_grad):
