@@ -771,7 +771,8 @@ def path_bounds(scale: str, arm: str) -> dict:
                 path = damped_nag_path(s, w, int(min(stages, PATH_HORIZON)), damping)
             else:
                 stages = run.steps_to(TARGET)
-                path = stacking_path(s, w, int(min(stages, PATH_HORIZON)), layer_grad)
+                with np.errstate(all="ignore"):  # diverging paths overflow; the bound cuts them
+                    path = stacking_path(s, w, int(min(stages, PATH_HORIZON)), layer_grad)
             rows.append(_bound_row(s, w, path, arm == "claim" or arm == "positive",
                                    accelerates(stages, n), _nag_rate(s, w, n)))  # fmt: skip
         out[("damped NAG" if arm == "positive" else layer_grad, sigma)] = rows
