@@ -132,14 +132,14 @@ def test_claim_modules_are_discovered_without_a_list():
     assert owners == modules
 
 
-@pytest.mark.parametrize("setup", ["_mlp_setup", "_linear_setup"])
+@pytest.mark.parametrize("setup", ["residual MLP", "deep linear"])
 def test_growth_experiments_feed_each_stream_its_own_seed(setup, generator_states):
     """Data, evaluation data, initialisation and training of a growth experiment draw from
     independent streams (the data and the initial weights used to come from one integer)."""
-    from paper_checks.claims import growth as claims_growth
+    from paper_checks.setups import SETUPS
     from sims import growth
 
-    family, model, _, _, options = getattr(claims_growth, setup)("quick", 7)
+    family, model, _, _, options = SETUPS[setup]("quick", 7)
     growth.train_grown(family, model, None, [1], **{**options, "warmup": 0})
     assert len(generator_states) >= 2
     assert len(set(generator_states)) == len(generator_states)
