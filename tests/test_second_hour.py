@@ -464,9 +464,8 @@ def test_sweep_help_names_every_family(capsys):
         cli.main(["sweep", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert all(repr(family) in text for family in sweep.FAMILIES)
-    assert (
-        tuple(sweep.FAMILIES) == cli.sweep.SWEEP_FAMILIES
-    )  # named for --help without importing sweep
+    # named in the CLI for --help without importing sims.sweep
+    assert tuple(sweep.FAMILIES) == cli.sweep.SWEEP_FAMILIES
 
 
 @pytest.fixture(scope="module")
