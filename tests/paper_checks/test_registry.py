@@ -66,3 +66,19 @@ def test_a_planted_control_needs_its_reason_and_only_then():
         registry.claim(id="x.measured", positive="a second system", why_planted="none",
                        **common)(lambda *a: None)  # fmt: skip
     assert "x.planted" not in registry.REGISTRY and "x.measured" not in registry.REGISTRY
+
+
+def test_every_verdict_is_explained_once_where_users_read_it(capsys):
+    """The report's legend and ``stagewise check --help`` both render every verdict's meaning from
+    paper_checks.verdicts; the verdicts the registry gives are among them."""
+    from paper_checks import cli, verdicts
+
+    with pytest.raises(SystemExit):
+        cli.main(["check", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    legend = " ".join(report.VERDICT_LEGEND.split())
+    for name, meaning in verdicts.MEANINGS.items():
+        assert f"{name}: {meaning}" in help_text
+        assert f"`{name}`: {meaning}" in legend
+    given = {registry.run_claim(_claim(m), "quick").verdict for m in (0.2, 2.0)}
+    assert given == {"mis-posed", "supported"} and given <= set(verdicts.VERDICTS)
