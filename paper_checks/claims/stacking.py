@@ -697,10 +697,8 @@ def damped_nag_path(sigma_mat, w_star, stages, damping):
     P_k + (1 - c) beta* (P_k - P_{k-1})``, ``P_{k+1} = Y_k - eta grad R(Y_k)``, i.e. NAG with the
     momentum error ``m_k = -c beta* (P_k - P_{k-1})`` and no gradient error (c = 0: exact NAG).
     Returns P_0..P_T, Y_0..Y_{T-1} and eta = 1/L."""
-    beta, eta = (
-        (1 - damping) * nesterov_beta(_kappa(sigma_mat)),
-        1 / np.linalg.eigvalsh(sigma_mat)[-1],
-    )
+    beta = (1 - damping) * nesterov_beta(_kappa(sigma_mat))
+    eta = 1 / np.linalg.eigvalsh(sigma_mat)[-1]
     ps, ys = [np.eye(len(sigma_mat))], []
     for k in range(stages):
         ys.append(ps[k] + beta * (ps[k] - ps[max(k - 1, 0)]))

@@ -13,7 +13,7 @@ NAME = "bench"
 def add_parser(sub) -> None:
     """The ``bench`` command and its arguments, on the subparsers ``sub``."""
     bench = sub.add_parser(
-        "bench",
+        NAME,
         help="wall-time benchmarks, reported as ratios",
         description="Time the Numba kernels against their NumPy references "
         "(and PyTorch eager, JAX jit, scikit-learn where installed) in one run (best of "

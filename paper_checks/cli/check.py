@@ -40,7 +40,7 @@ Exit status 0 if nothing is refuted, mis-posed or in error; 1 otherwise; 2 on ba
 def add_parser(sub) -> None:
     """The ``check`` command and its arguments, on the subparsers ``sub``."""
     check = sub.add_parser(
-        "check",
+        NAME,
         help="run the claims, print verdicts, write a report",
         description="Run the registered claims and write DIR/report.md "
         "(claims table with figures) and DIR/claims.json.",

@@ -14,7 +14,7 @@ NAME = "figures"
 def add_parser(sub) -> None:
     """The ``figures`` command and its arguments, on the subparsers ``sub``."""
     figs = sub.add_parser(
-        "figures",
+        NAME,
         help="draw every figure (PNG and PDF)",
         description="Compute and draw every figure of the gallery into DIR.",
     )

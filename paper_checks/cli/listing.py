@@ -10,7 +10,7 @@ NAME = "list"
 def add_parser(sub) -> None:
     """The ``list`` command and its arguments, on the subparsers ``sub``."""
     lst = sub.add_parser(
-        "list",
+        NAME,
         help="list the claims with their sources and provenance",
         description="List every registered claim: id, provenance, source, scales and statement.",
     )

@@ -15,7 +15,7 @@ NAME = "pep-refresh"
 def add_parser(sub) -> None:
     """The ``pep-refresh`` command and its arguments, on the subparsers ``sub``."""
     pep = sub.add_parser(
-        "pep-refresh",
+        NAME,
         help="recompute theory/data/pep_rates.json with PEPit",
         description="Solve the performance estimation problems behind the "
         "stored PEPit worst cases (needs the 'pep' extra: pip install "

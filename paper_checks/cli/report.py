@@ -16,7 +16,7 @@ NAME = "report"
 def add_parser(sub) -> None:
     """The ``report`` command and its arguments, on the subparsers ``sub``."""
     rep = sub.add_parser(
-        "report",
+        NAME,
         help="rewrite the README's claims table from a claims.json",
         description="Rewrite the claims table of a README (between its marker comments) from the "
         "verdicts in a claims.json, so that the table is never kept by hand.",

@@ -23,7 +23,7 @@ SWEEP_FAMILIES = (  # as sims.sweep.FAMILIES has them (tested); named here for -
 def add_parser(sub) -> None:
     """The ``sweep`` command and its arguments, on the subparsers ``sub``."""
     sweep = sub.add_parser(
-        "sweep",
+        NAME,
         help="run a parameter grid into a results directory (resumable)",
         description=textwrap.fill(
             "Run every cell of a grid (a TOML file: family = one of "
