@@ -79,7 +79,7 @@ _COLD_START = (
 
 def eigenbasis_batch(specs: list[dict]):
     """``(lam (n, d), W* (n, d, d), beta (n,), eta (n,))`` of stacking instances in the
-    eigenbasis of their Sigma (``sims/_kernels/deep_linear.py``), the input of every peer."""
+    eigenbasis of their Sigma (``sims/kernels/deep_linear.py``), the input of every peer."""
     lam, w, beta, eta = [], [], [], []
     for spec in specs:
         values, q = np.linalg.eigh(spec["Sigma"])

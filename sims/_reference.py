@@ -55,7 +55,7 @@ def stagewise_reference(
     divergence_rel,
 ):
     """Stagewise training of a deep linear residual network (the recursion of
-    ``sims/_kernels/deep_linear.py``) in the original basis, written once against the Python array
+    ``sims/kernels/deep_linear.py``) in the original basis, written once against the Python array
     API: NumPy for the reference and the CPU, CuPy on a GPU, array-api-strict in tests. Returns
     host NumPy ``(losses, e1, e2, betas, Status)``."""
     d = sigma.shape[0]
@@ -104,7 +104,7 @@ def stagewise_reference(
 
 def ensemble_reference(Z, y, Ze, ye, stages, logistic, convex, beta, eta, init, noise, coef0):
     """Boosting with a linear-in-parameters learner, residual form (see
-    ``sims/_kernels/boosting.py``). Returns ``(losses, eval_losses or None, coef, Status)``."""
+    ``sims/kernels/boosting.py``). Returns ``(losses, eval_losses or None, coef, Status)``."""
     n = Z.shape[0]
 
     def risk(design, labels, w):
@@ -143,7 +143,7 @@ def ensemble_reference(Z, y, Ze, ye, stages, logistic, convex, beta, eta, init, 
 
 
 def residual_mlp_reference(params, X, target, coef, activation, layernorm, residual):
-    """Mean squared error of the pre-LN residual MLP (``sims/_kernels/residual_mlp.py``) and its
+    """Mean squared error of the pre-LN residual MLP (``sims/kernels/residual_mlp.py``) and its
     gradients, with whole-array NumPy expressions and SciPy's erf. Returns ``(loss, grads,
     predictions)`` with ``grads`` keyed like ``params``."""
 
@@ -200,7 +200,7 @@ def residual_mlp_reference(params, X, target, coef, activation, layernorm, resid
 
 
 def transformer_reference(params, tokens, targets, weights, heads, causal, alpha):
-    """Weighted mean cross-entropy of the pre-LN transformer (``sims/_kernels/transformer.py``) and
+    """Weighted mean cross-entropy of the pre-LN transformer (``sims/kernels/transformer.py``) and
     its gradients, with whole-array NumPy expressions over (batch, position, width) and SciPy's
     erf, in the parameters' float type (constants are Python floats, which never widen an array).
     Returns ``(loss, grads)`` with ``grads`` keyed like ``params``."""

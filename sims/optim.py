@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sims._kernels.blocks import adam_update
+from sims.kernels.blocks import adam_update
 from theory.checks import InputError, check_array, check_int, check_real
 
 OPTIMIZERS = ("adam", "sgd")
@@ -78,7 +78,7 @@ def update(p, grads, state, active, lr, optimizer, backend, block_keys) -> None:
     """One step in place (module docstring). Block arrays: only the rows of the ``active`` blocks,
     with the blocks' own step counts; shared arrays: with the shared count. SGD: ``p -= lr g``.
     The caller counts the step in ``state`` first. The Numba backend runs Adam in
-    ``sims._kernels.blocks.adam_update``, the NumPy backend as array expressions."""
+    ``sims.kernels.blocks.adam_update``, the NumPy backend as array expressions."""
     for key in p:
         block = key in block_keys
         rows = active if block else np.ones(1, dtype=bool)

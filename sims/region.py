@@ -313,13 +313,13 @@ def train_stagewise_variant(
     if schedule in ("nesterov", "zero", "one") and steps == 1 and layers == "new":
         init = {"nesterov": "stack", "zero": "zero", "one": "copy"}[schedule]
         return train_stagewise(Sigma, W_star, stages, init, target=target)
-    return _variant_loop(Sigma, W_star, stages, schedule, steps, layers, target)
+    return variant_loop(Sigma, W_star, stages, schedule, steps, layers, target)
 
 
-def _variant_loop(Sigma, W_star, stages, schedule, steps, layers, target) -> RunResult:
+def variant_loop(Sigma, W_star, stages, schedule, steps, layers, target) -> RunResult:
     """The stage loop of ``train_stagewise_variant`` in NumPy: the new layer takes ``steps``
     steps ``W <- W - eta ((I + W) P - W*) Sigma P^T`` with P the product of the layers below, or
-    every layer takes them (``layer_descent``)."""
+    every layer takes them (``layer_descent``); arguments as ``train_stagewise_variant`` checks them."""
     sigma_mat = np.asarray(Sigma, dtype=float)
     w_star = np.asarray(W_star, dtype=float)
     lam = np.linalg.eigvalsh(sigma_mat)

@@ -9,7 +9,7 @@ kept block (1, 1/p or 1/sqrt(p) in RaPTr). Loss: mean squared error. Options rem
 normalisations (``layernorm=False``: LN is the identity) or the residual connection
 (``residual=False``: ``y_l = scale_l MLP_l(LN_l(y_{l-1}))`` for a kept block).
 
-Forward and backward passes are written by hand: a Numba kernel (``sims/_kernels``) and a NumPy
+Forward and backward passes are written by hand: a Numba kernel (``sims/kernels``) and a NumPy
 reference (``sims/_reference.py``); tests compare both with each other and with finite differences.
 """
 
@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from sims import optim
-from sims._kernels import blocks as _blocks
-from sims._kernels import residual_mlp as _kernel
 from sims._reference import residual_mlp_reference
+from sims.kernels import blocks as _blocks
+from sims.kernels import residual_mlp as _kernel
 from sims.problems import as_generator
 from sims.results import RunResult, Status, blew_up
 from theory.checks import (
@@ -179,11 +179,11 @@ def loss_and_grads(
     check_choice("activation", activation, ACTIVATIONS)
     check_choice("backend", backend, BACKENDS)
     p = as_dtype(params, PARAM_KEYS, dtype)
-    gradient = _gradient_function(p, X.shape[0], backend, activation, layernorm, residual)
+    gradient = gradient_function(p, X.shape[0], backend, activation, layernorm, residual)
     return gradient(p, X, y, coef)
 
 
-def _gradient_function(params, n: int, backend: str, activation, layernorm, residual):
+def gradient_function(params, n: int, backend: str, activation, layernorm, residual):
     """``gradient(params, X, y, coef) -> (loss, grads)`` on n rows, in the float type of
     ``params`` (data and coefficients are converted to it). The Numba kernel's work and gradient
     arrays are allocated here, once, and overwritten by every call."""
@@ -315,7 +315,7 @@ def train(
     evaluate(0)
     status = Status.MAX_STAGES
     n = X.shape[0]
-    gradient = _gradient_function(p, min(batch_size, n), backend, **options)
+    gradient = gradient_function(p, min(batch_size, n), backend, **options)
     coefs = masks * scales
     for t in range(steps):
         rows = rng.choice(n, batch_size, replace=False) if batch_size < n else slice(None)

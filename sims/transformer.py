@@ -11,7 +11,7 @@ diagonal when causal; ``Attn(u) = concat_h(...) W_o + b_o`` with ``q, k, v = u W
 block's mask (a bypassed block is the identity). Loss: weighted mean cross-entropy over positions
 (next-token: every position predicts the next token; masked-token (MLM): the chosen positions).
 
-Forward and backward passes are written by hand: a Numba kernel (``sims/_kernels/transformer.py``)
+Forward and backward passes are written by hand: a Numba kernel (``sims/kernels/transformer.py``)
 and a whole-array NumPy reference (``sims/_reference.py``). Training uses ``sims.optim``'s Adam
 (per-block step counts, frozen blocks); growth acts on blocks through ``sims.growth``
 (``growth.TransformerFamily``).
@@ -31,8 +31,8 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from sims import optim
-from sims._kernels import transformer as _kernel
 from sims._reference import transformer_reference
+from sims.kernels import transformer as _kernel
 from sims.problems import as_generator
 from sims.results import RunResult, Status, blew_up
 from theory.checks import (

@@ -103,7 +103,10 @@ def _grid(kappa: float, n_points: int) -> tuple[np.ndarray, np.ndarray]:
     return s, mu + (L_SMOOTH - mu) * s * s
 
 
-def _polished_maximum(kappa: float, n_steps: int, beta: float) -> WorstCase:
+def numerical_worst_case(kappa: float, n_steps: int, beta: float) -> WorstCase:
+    """``max_{lam in [1/kappa, 1]} g_N(lam)`` for any momentum ``beta``, numerically: the
+    maximum over a grid dense near ``mu = 1/kappa``, each local peak polished by a bounded scalar
+    search. ``worst_case`` uses it when beta > 0 (at beta = 0 it has a closed form)."""
     mu = 1.0 / kappa
     s, lam = _grid(kappa, max(2049, 32 * n_steps + 1))
     g = ratio_at(lam, n_steps, kappa, beta)
@@ -133,7 +136,7 @@ def worst_case(method: str, kappa: float, n_steps: int, beta: float | None = Non
         return _gd_worst_case(kappa, check_int("n_steps", n_steps, low=0, high=10**12))
     # the maximum over a grid of a degree-N polynomial: seconds at N = 10^4, growing like N^2
     n_steps = check_int("n_steps", n_steps, low=0, high=MAX_MOMENTUM_STEPS)
-    return _polished_maximum(kappa, n_steps, beta)
+    return numerical_worst_case(kappa, n_steps, beta)
 
 
 def worst_case_ratio(method: str, kappa: float, n_steps: int, beta: float | None = None) -> float:

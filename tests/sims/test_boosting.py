@@ -213,7 +213,7 @@ def test_vectorised_log1p_matches_mpmath():
     mpmath = pytest.importorskip("mpmath")
     from numba import njit
 
-    from sims._kernels.blocks import log1p_unit
+    from sims.kernels.blocks import log1p_unit
 
     mpmath.mp.dps = 40
     e = np.concatenate([np.linspace(0, 1, 2001), np.geomspace(1e-300, 1, 600)])

@@ -111,12 +111,12 @@ def test_a_search_stops_where_its_criterion_holds_and_fails_one_step_above(searc
 @given(st.integers(2, 6), st.floats(2.0, 200.0), st.floats(0.01, 0.3), st.integers(0, 10**6),
        st.sampled_from(["nesterov", "zero", "one"]))  # fmt: skip
 def test_variant_loop_with_one_step_on_the_new_layer_is_the_kernel(d, kappa, sigma, seed, schedule):
-    from sims.region import _variant_loop
+    from sims.region import variant_loop
 
     s, w = deep_linear_problem(d, kappa, sigma, seed=seed)
     init = {"nesterov": "stack", "zero": "zero", "one": "copy"}[schedule]
     kernel = train_stagewise(s, w, 40, init)
-    loop = _variant_loop(s, w, 40, schedule, 1, "new", None)
+    loop = variant_loop(s, w, 40, schedule, 1, "new", None)
     above = kernel.losses > 1e-12 * kernel.losses[0]  # both are at round-off below
     np.testing.assert_allclose(loop.losses[above], kernel.losses[above], rtol=1e-6)
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sims import residual_mlp as rm
-from sims._kernels import blocks
+from sims.kernels import blocks
 from sims.subnetworks import raptr_schedule
 from tests.helpers import partial_difference
 
@@ -179,7 +179,7 @@ def test_reused_work_arrays_give_fresh_results():
     # a training loop reuses the kernel's work and gradient arrays: after a step with every block,
     # a step with blocks bypassed must give what a fresh call gives (zeros for those blocks)
     _, params, X, y, _, _ = _instance(2, 3, 4, 3, 7)
-    gradient = rm._gradient_function(params, 7, "numba", "gelu", True, True)
+    gradient = rm.gradient_function(params, 7, "numba", "gelu", True, True)
     gradient(params, X, y, np.ones(3))
     coef = np.array([0.0, 1.5, 0.0])
     loss, grads = gradient(params, X, y, coef)

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from theory import rates, spectral
-from theory.spectral import _polished_maximum
+from theory.spectral import numerical_worst_case
 
 kappas = st.floats(min_value=1.0, max_value=1e4)
 steps = st.integers(min_value=0, max_value=60)
@@ -53,7 +53,7 @@ def test_nag_worst_case_below_gd(kappa, n_steps):
 @given(kappas, st.integers(0, 200))
 def test_numerical_maximum_with_zero_momentum_matches_gd_closed_form(kappa, n_steps):
     closed = spectral.worst_case("gd", kappa, n_steps)
-    numeric = _polished_maximum(kappa, n_steps, 0.0)
+    numeric = numerical_worst_case(kappa, n_steps, 0.0)
     assert numeric.ratio == pytest.approx(closed.ratio, rel=1e-9, abs=1e-300)
 
 
