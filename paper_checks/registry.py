@@ -1,14 +1,20 @@
 """The claims registry: what each claim states, where it comes from, how it is measured, and the
 two controls that show the measurement can tell true from false.
 
-A claim is registered with the ``claim`` decorator on ``measure(scale, arm, rng) ->
-Measurement``. The same measurement runs on three arms:
+A claim is registered with the ``claim`` decorator on ``measure(scale, **options) ->
+Measurement``, whose keyword options default to the system the statement is about. The same
+measurement runs on three arms:
 
-* ``claim``: the system the statement is about;
+* ``claim``: the measure with its defaults;
 * ``positive``: a reference for which the statement holds by construction (exact NAG on the same
   instances, a closed form, a planted effect). It must come out ``supported``;
 * ``negative``: a variant for which the statement is false by construction (beta = 0, a perturbed
   recursion, no planted effect). It must come out ``refuted``.
+
+A control is data: ``Control(text, **options)``, the sentence saying what it applies the
+measurement to and the options that make the measure do so; the measure never asks which arm
+it runs. A measure that draws random numbers names an ``rng`` option: it gets a fresh copy of the
+claim's generator on every arm.
 
 The verdict is the claim arm's decision (``supported`` / ``refuted`` / ``inconclusive``, read from
 the intervals of its statistics against the bands of ``expect``) when both controls behave, and
@@ -26,6 +32,8 @@ next to the claims whose data they draw.
 
 from __future__ import annotations
 
+import inspect
+import math
 import time
 import traceback
 from collections.abc import Callable
@@ -53,6 +61,19 @@ class Measurement:
     summary: str
 
 
+@dataclass(frozen=True, init=False)
+class Control:
+    """A control arm: ``text`` says what the measurement is applied to; ``options`` are the
+    measure's keyword options that make it so (the claim arm runs the measure's defaults)."""
+
+    text: str
+    options: dict[str, Any]
+
+    def __init__(self, text: str, **options):
+        object.__setattr__(self, "text", text)
+        object.__setattr__(self, "options", options)
+
+
 @dataclass(frozen=True)
 class Revision:
     """A change of a claim's measurement: the revision it made, and what changed and why."""
@@ -66,7 +87,8 @@ class Claim:
     """A checkable statement with its source, provenance tag, measurement, bands and controls.
 
     ``measurement`` says in words what the statistics are; ``expect`` maps each statistic to its
-    band; ``positive`` and ``negative`` say what the controls apply the measurement to.
+    band; ``positive`` and ``negative`` say what the controls apply the measurement to, and
+    ``options[arm]`` are the measure's keyword options on that arm (none on the claim arm).
     ``must_hold``: a textbook fact or exact identity, whose failure at the quick scale is a bug of
     the suite (not a finding). ``revisions``: every change of the measurement after revision 1."""
 
@@ -78,7 +100,8 @@ class Claim:
     expect: dict[str, ex.Band]
     positive: str
     negative: str
-    measure: Callable[[str, str, np.random.Generator], Measurement]
+    measure: Callable[..., Measurement]
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)  # per arm; none: defaults
     scales: tuple[str, ...] = SCALES
     figures: tuple[str, ...] = ()
     group: str = ""  # claims of one group share a cached experiment and run in one process
@@ -115,6 +138,14 @@ class Claim:
         (and every arm sees the same instances)."""
         return generator(self.id)
 
+    def run(self, scale: str, arm: str = "claim") -> Measurement:
+        """The measurement on one arm: the measure with that arm's options, and a fresh copy of
+        the claim's generator where the measure takes an ``rng``."""
+        options = dict(self.options.get(arm, {}))
+        if "rng" in inspect.signature(self.measure).parameters:
+            options["rng"] = self.rng()
+        return self.measure(scale, **options)
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -133,6 +164,31 @@ class Verdict:
     seeds_needed: dict[str, float | None] = field(default_factory=dict)
     seconds: float = 0.0
     shared_by: int = 1  # claims of one group share one experiment: seconds is the group's time
+
+    def as_dict(self) -> dict:
+        """The result as JSON-safe data, with the claim's id; ``from_dict`` reads it back."""
+        return {"id": self.claim.id, **{k: plain(getattr(self, k)) for k in RESULT_FIELDS}}
+
+    @classmethod
+    def from_dict(cls, claim: Claim, scale: str, data: dict) -> Verdict:
+        return cls(claim, scale, **{k: data[k] for k in RESULT_FIELDS})
+
+
+RESULT_FIELDS = ("verdict", "arms", "measured", "summary", "reason", "seeds_needed", "seconds",
+                 "shared_by")  # fmt: skip
+
+
+def plain(value):
+    """JSON-safe copy: numpy scalars and arrays to Python, non-finite floats to strings."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
 
 
 REGISTRY: dict[str, Claim] = {}
@@ -165,8 +221,8 @@ def claim(
     statement: str,
     measurement: str,
     expect: dict[str, ex.Band],
-    positive: str,
-    negative: str,
+    positive: Control,
+    negative: Control,
     scales: tuple[str, ...] = SCALES,
     figures: tuple[str, ...] = (),
     group: str = "",
@@ -176,7 +232,8 @@ def claim(
     requires: dict[str, ex.Band] | None = None,
     why_planted: str = "",
 ):
-    """Register the decorated ``measure(scale, arm, rng) -> Measurement`` as a claim. Claims
+    """Register the decorated ``measure(scale, **options) -> Measurement`` as a claim, run with
+    the ``positive`` and ``negative`` controls' options on those arms. Claims
     naming the same ``group`` share a cached experiment: ``stagewise check`` runs them in one task,
     one process. ``minutes`` (the group's rough cost at paper scale) only orders the tasks.
     ``requires``: the claim's preconditions (module docstring); ``why_planted``: required when a
@@ -185,7 +242,7 @@ def claim(
         raise ValueError(f"provenance must be one of {PROVENANCES}, got {provenance!r}")
     if not set(scales) <= set(SCALES):
         raise ValueError(f"scales must be a subset of {SCALES}, got {scales!r}")
-    if not expect or not positive.strip() or not negative.strip():
+    if not expect or not positive.text.strip() or not negative.text.strip():
         raise ValueError(f"claim {id!r} needs bands and both controls")
     if set(requires or {}) & set(expect):
         raise ValueError(f"claim {id!r}: a precondition cannot also be a band")
@@ -196,10 +253,20 @@ def claim(
     def register(measure):
         if id in REGISTRY:
             raise ValueError(f"claim id {id!r} is registered twice")
+        defaults = {
+            name: p.default for name, p in inspect.signature(measure).parameters.items()
+            if p.kind is p.KEYWORD_ONLY or p.default is not p.empty
+        }  # fmt: skip
+        for control in (positive, negative):
+            unknown = set(control.options) - set(defaults)
+            if unknown or "rng" in control.options:
+                raise ValueError(f"claim {id!r}: the control {control.text!r} sets "
+                                 f"{sorted(unknown or {'rng'})}, not options of the measure")  # fmt: skip
+        options = {"claim": {}, "positive": positive.options, "negative": negative.options}
         c = Claim(
-            id, source, provenance, statement, measurement, dict(expect), positive, negative,
-            measure, tuple(scales), tuple(figures), group or id, minutes, must_hold,
-            tuple(revisions), dict(requires or {}), why_planted,
+            id, source, provenance, statement, measurement, dict(expect), positive.text,
+            negative.text, measure, options, tuple(scales), tuple(figures), group or id, minutes,
+            must_hold, tuple(revisions), dict(requires or {}), why_planted,
         )  # fmt: skip
         if any(k != "measured" for k in c.control_kinds.values()) != bool(why_planted.strip()):
             raise ValueError(f"claim {id!r}: why_planted must say why no measured control exists "
@@ -274,7 +341,7 @@ def run_claim(c: Claim, scale: str) -> Verdict:
     measured: dict[str, Any] = {}
     for arm in ARMS:
         try:
-            m = c.measure(scale, arm, c.rng())
+            m = c.run(scale, arm)
             decision = ex.decide(c.expect, m.statistics)
         except Exception as exc:  # a broken check is a finding, not a crash of the whole run
             last = traceback.extract_tb(exc.__traceback__)[-1]

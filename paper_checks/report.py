@@ -7,32 +7,16 @@ dates, so the same code and seed give a bit-identical file.
 from __future__ import annotations
 
 import json
-import math
 import os
 import platform
 import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
-
 from paper_checks.expect import Estimate
-from paper_checks.registry import CONTROL_EXPECTED, PROVENANCES, SCALES, Verdict
+from paper_checks.registry import CONTROL_EXPECTED, PROVENANCES, SCALES, Verdict, plain
 from paper_checks.verdicts import VERDICTS, legend
 from sims.engine import versions
-
-
-def plain(value):
-    """JSON-safe copy: numpy scalars and arrays to Python, non-finite floats to strings."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | np.ndarray):
-        return [plain(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return value
 
 
 def claim_entry(v: Verdict) -> dict:
@@ -155,14 +139,10 @@ def _needed(entry: dict) -> str:
     return "; ".join(f"{k}: {n if isinstance(n, str) else int(n)}" for k, n in needed.items())
 
 
-def render_markdown(
-    verdicts: list[Verdict],
-    scale: str,
-    figures: dict[str, tuple[str, str]],
-    selection: str | None = None,
-) -> str:
-    """``figures[name] = (relative png path, caption)`` for every figure that was drawn."""
-    doc = claims_document(verdicts, scale, selection)
+def render_markdown(verdicts: list[Verdict], doc: dict, figures: dict[str, tuple[str, str]]) -> str:
+    """``report.md`` for ``verdicts`` and their ``claims_document``, ``doc``;
+    ``figures[name] = (relative png path, caption)`` for every figure that was drawn."""
+    scale, selection = doc["scale"], doc["selection"]
     tally = ", ".join(f"{n} {v}" for v, n in doc["summary"].items())
     lines = [
         "# stagewise claims report",

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from paper_checks import catalogue, registry
-from paper_checks.report import plain
 from sims.engine import execute, set_aside, write_text_atomic
 
 PACKAGES = ("theory", "sims", "figures", "paper_checks")
@@ -97,18 +96,7 @@ def run_task(task: Task) -> dict:
         "group": task.group,
         "claim_ids": list(task.claim_ids),
         "verdicts": [
-            {
-                "id": v.claim.id,
-                "verdict": v.verdict,
-                "arms": plain(v.arms),
-                "measured": plain(v.measured),
-                "summary": v.summary,
-                "reason": v.reason,
-                "seeds_needed": plain(v.seeds_needed),
-                "seconds": group_seconds,
-                "shared_by": len(verdicts),
-            }
-            for v in verdicts
+            {**v.as_dict(), "seconds": group_seconds, "shared_by": len(verdicts)} for v in verdicts
         ],
         "figures": figures,
         "problems": problems,
@@ -182,9 +170,7 @@ def run_check(
 
     execute(run_task, todo, record, backend, workers, scheduler)
     stored = {v["id"]: v for r in results.values() for v in r["verdicts"]}
-    fields = ("verdict", "arms", "measured", "summary", "reason", "seeds_needed", "seconds",
-              "shared_by")  # fmt: skip
-    verdicts = [registry.Verdict(c, scale, **{k: stored[c.id][k] for k in fields}) for c in claims]
+    verdicts = [registry.Verdict.from_dict(c, scale, stored[c.id]) for c in claims]
     figures = {name: tuple(v) for r in results.values() for name, v in r["figures"].items()}
     problems = [p for t in tasks for p in results[t.group]["problems"]]
     return verdicts, figures, problems, reused

@@ -180,7 +180,7 @@ def test_summary_plot_into_an_unwritable_place_fails_before_printing(tmp_path, c
 
 
 def test_a_missing_optional_package_is_named_with_its_install_command():
-    def needs_pepit(scale, arm, rng):
+    def needs_pepit(scale):
         raise ModuleNotFoundError("No module named 'PEPit'", name="PEPit")
 
     claim = registry.Claim(

@@ -16,7 +16,7 @@ from scipy.optimize import minimize
 
 from paper_checks.expect import AtMost, Near, exact, median_interval, pooled_slope
 from paper_checks.measure import fitted_slope, generator, planted_power_law, seeds
-from paper_checks.registry import Measurement, Revision, claim, figure
+from paper_checks.registry import Control, Measurement, Revision, claim, figure
 from sims.boosting import train_ensemble
 from sims.problems import classification_problem, regression_problem
 from theory import spectral
@@ -68,13 +68,21 @@ def _nag_velocity_form(X, y, stages, beta, eta):
     measurement="max relative difference of losses and final coefficients over 200 stages, "
     "kappa(X^T X / n) in {10, 100, 1000, 10000}, 2 seeds (5 at paper scale)",
     expect={"max relative difference": AtMost(1e-10)},
-    positive="the velocity form of Nesterov's method (an independent transcription) in place of "
-    "boosting",
-    negative="boosting compared with Nesterov's method at 0.9 beta* (a perturbed recursion)",
+    positive=Control(
+        "the velocity form of Nesterov's method (an independent transcription) in "
+        "place of boosting",
+        model="velocity form",
+    ),
+    negative=Control(
+        "boosting compared with Nesterov's method at 0.9 beta* (a perturbed recursion)",
+        reference_beta=0.9,
+    ),
     figures=("boosting-inits",),
     must_hold=True,
 )
-def _linear_is_nesterov(scale, arm, rng):
+def _linear_is_nesterov(scale, *, model="boosting", reference_beta=None):
+    """Boosting (or ``model``) against Nesterov's method with the run's momentum, or with
+    ``reference_beta`` beta* for every run."""
     worst = 0.0
     for kappa in KAPPAS:
         for seed in seeds(LINEAR_SEEDS[scale], f"boosting.linear-is-nesterov/{kappa}"):
@@ -82,13 +90,13 @@ def _linear_is_nesterov(scale, arm, rng):
             spectrum = np.linalg.eigvalsh(X.T @ X / 200)
             eta, beta = 1 / spectrum[-1], nesterov_beta(spectrum[-1] / spectrum[0])
             for init, momentum in (("zero", 0.0), ("stack", beta)):
-                if arm == "positive":
+                if model == "velocity form":
                     run_losses, run_coef = _nag_velocity_form(X, y, 200, momentum, eta)
                 else:
                     run = train_ensemble(X, y, 200, init=init)
                     run_losses, run_coef = run.losses, run.coef
-                if arm == "negative":
-                    momentum = 0.9 * beta
+                if reference_beta is not None:
+                    momentum = reference_beta * beta
                 losses, w = _nag_weights(X, y, 200, momentum, eta)
                 worst = max(
                     worst,
@@ -142,22 +150,26 @@ def _friedman(n, seed):
     "GradientBoostingRegressor(loss='squared_error', subsample=1.0, init='zero') with the same "
     "depth, learning rate 0.1 and seed (Friedman #1 and an ill-conditioned problem, 2 seeds)",
     expect={"max relative difference": AtMost(1e-10)},
-    positive="scikit-learn against itself, fitted twice with the same seed",
-    negative="zero-init boosting at learning rate 0.11 against scikit-learn at 0.1",
+    positive=Control(
+        "scikit-learn against itself, fitted twice with the same seed", model="scikit-learn"
+    ),
+    negative=Control(
+        "zero-init boosting at learning rate 0.11 against scikit-learn at 0.1", eta=0.11
+    ),
     must_hold=True,
 )
-def _trees_are_gbr(scale, arm, rng):
+def _trees_are_gbr(scale, *, model="boosting", eta=0.1):
     worst, stages = 0.0, TREE_STAGES[scale]
     for make in (_friedman, _ill_conditioned_regression):
         for seed in seeds(2, "boosting.trees-are-gradient-boosting"):
             X, y = make(300, seed % 1000)
             theirs = _sklearn_staged(X, y, stages, 0.1, 3, seed % 1000)
-            if arm == "positive":
+            if model == "scikit-learn":
                 ours = _sklearn_staged(X, y, stages, 0.1, 3, seed % 1000)
             else:
                 ours = train_ensemble(
                     X, y, stages, learner="tree", init="zero",
-                    eta=0.11 if arm == "negative" else 0.1, seed=seed % 1000,
+                    eta=eta, seed=seed % 1000,
                     tree_options={"max_depth": 3},
                 ).losses  # fmt: skip
             worst = max(worst, float(np.max(np.abs(ours / theirs - 1))))
@@ -246,10 +258,18 @@ RANDOM_SCALES = (1e-3, 3e-3, 1e-2, 3e-2)
     "('max |z|'); log-log slope over random_scale of the squared-loss plateau, 5 seeds "
     "('plateau slope')",
     expect={"max |z|": AtMost(4.0), "plateau slope": Near(2.0, 0.2)},
-    positive="the smoothed step estimated directly as the mean of -eta grad R(w0 + xi) over "
-    "draws of xi; planted plateaus a s^2 per seed",
-    negative="the unsmoothed step -eta grad R(w0) as the expectation; the noise scale held at 1e-3 "
-    "for every random_scale (the plateau cannot grow)",
+    positive=Control(
+        "the smoothed step estimated directly as the mean of -eta grad R(w0 + xi) "
+        "over draws of xi; planted plateaus a s^2 per seed",
+        draws="direct",
+        plateaus="planted s^2",
+    ),
+    negative=Control(
+        "the unsmoothed step -eta grad R(w0) as the expectation; the noise scale "
+        "held at 1e-3 for every random_scale (the plateau cannot grow)",
+        expectation="unsmoothed",
+        plateaus="one scale",
+    ),
     why_planted="the plateau's s^2 law is what the claim tests; a system with an s^2 plateau by construction would be the claim's own noise model, so the plateau half keeps a planted positive (the update half is measured)",
     revisions=(
         Revision(
@@ -260,16 +280,19 @@ RANDOM_SCALES = (1e-3, 3e-3, 1e-2, 3e-2)
         ),
     ),
 )
-def _random_init(scale, arm, rng):
+def _random_init(scale, *, draws="updates", expectation="smoothed", plateaus="measured"):
+    """``draws``: boosting's stage updates or the direct smoothed step; ``expectation``: what
+    their mean is compared with; ``plateaus``: measured per random_scale, planted a s^2, or
+    every scale's runs made at the first one."""
     stage = smoothed_stage(scale)
-    draws = stage["direct"] if arm == "positive" else stage["updates"]
-    expected = stage["unsmoothed"] if arm == "negative" else stage["smoothed"]
+    draws, expected = stage[draws], stage[expectation]
     z = (draws.mean(axis=0) - expected) / (draws.std(axis=0, ddof=1) / np.sqrt(len(draws)))
-    plateaus = boosting_plateaus(scale)
-    if arm == "positive":
-        plateaus = planted_power_law(plateaus[1e-2], 1e-2, RANDOM_SCALES, 2.0)
-    elif arm == "negative":  # the same seeds at one scale: identical runs for every s
-        plateaus = dict.fromkeys(RANDOM_SCALES, plateaus[RANDOM_SCALES[0]])
+    measured = boosting_plateaus(scale)
+    plateaus = {
+        "measured": measured,
+        "planted s^2": planted_power_law(measured[1e-2], 1e-2, RANDOM_SCALES, 2.0),
+        "one scale": dict.fromkeys(RANDOM_SCALES, measured[RANDOM_SCALES[0]]),
+    }[plateaus]
     slope = pooled_slope(plateaus)
     top = float(np.max(np.abs(z)))
     return Measurement(
@@ -352,9 +375,12 @@ def textbook_bounds(gaps) -> dict:
     "paper scale): the largest gap / bound over T >= 1 ('stacking gap / 1/T^2 bound', 'zero-init "
     "gap / 1/T bound'); log-log slopes of the gap over T/10..T reported",
     expect={"stacking gap / 1/T^2 bound": AtMost(1.0), "zero-init gap / 1/T bound": AtMost(1.0)},
-    positive="planted gaps at half of each bound",
-    negative="zero init's measured gaps against the 1/T^2 bound; planted zero-init gaps at twice "
-    "the 1/T bound",
+    positive=Control("planted gaps at half of each bound", gaps="planted at half the bounds"),
+    negative=Control(
+        "zero init's measured gaps against the 1/T^2 bound; planted zero-init gaps "
+        "at twice the 1/T bound",
+        gaps="zero init's as stacking's",
+    ),
     why_planted="the statement is two worst-case bounds on one instance: exact NAG and GD on w -> R(Xw) are the claim's own runs (boosting.linear-is-nesterov), no method is known to sit at a fixed fraction of both bounds on it, and none is known to exceed GD's 1/T bound there (any step <= 1/L keeps below it; a larger step on the logistic loss need not diverge)",
     figures=("boosting-logistic-rate",),
     group="boosting.logistic-gaps",
@@ -369,14 +395,14 @@ def textbook_bounds(gaps) -> dict:
         ),
     ),
 )
-def _convex_rate(scale, arm, rng):
-    gaps = dict(logistic_gaps(scale))
-    bounds = textbook_bounds(gaps)
-    curves = {label: gaps[label][1:] for label in CURVES}
+def _convex_rate(scale, *, gaps="measured"):
+    measured = dict(logistic_gaps(scale))
+    bounds = textbook_bounds(measured)
+    curves = {label: measured[label][1:] for label in CURVES}
     t = np.arange(1, len(curves["zero init"]) + 1)
-    if arm == "positive":
+    if gaps == "planted at half the bounds":
         curves = {label: 0.5 * bounds[label] for label in CURVES}
-    elif arm == "negative":
+    elif gaps == "zero init's as stacking's":
         curves = {"stack (convex schedule)": curves["zero init"],
                   "zero init": 2 * bounds["zero init"]}  # fmt: skip
     worst = {label: float(np.max(curves[label] / bounds[label])) for label in CURVES}
@@ -441,9 +467,12 @@ def strongly_convex_stages(scale: str) -> dict:
     measurement="log-log slope (linregress interval) of stages to the gap 1e-6 (mu/2) ||w_0 - "
     "w*||^2 over kappa in {10, 100, 1000, 10000}, one point per seed",
     expect={"stacking slope": Near(0.5, 0.1), "zero-init slope": Near(1.0, 0.1)},
-    positive="Nesterov's method on w -> R(Xw) (written out, not boosting) and GD's closed form on "
-    "the same instances",
-    negative="zero init in place of stacking",
+    positive=Control(
+        "Nesterov's method on w -> R(Xw) (written out, not boosting) and GD's "
+        "closed form on the same instances",
+        methods=("nag", "gd"),
+    ),
+    negative=Control("zero init in place of stacking", methods=("zero", "zero")),
     group="boosting.logistic-gaps",
     revisions=(
         Revision(
@@ -455,10 +484,9 @@ def strongly_convex_stages(scale: str) -> dict:
         ),
     ),
 )
-def _strongly_convex(scale, arm, rng):
+def _strongly_convex(scale, *, methods=("stack", "zero")):
     table = strongly_convex_stages(scale)
-    fast, slow = {"claim": ("stack", "zero"), "positive": ("nag", "gd"),
-                  "negative": ("zero", "zero")}[arm]  # fmt: skip
+    fast, slow = methods
     slopes = {
         name: pooled_slope({k: table[(m, k)] for k in KAPPAS})
         for name, m in (("stacking slope", fast), ("zero-init slope", slow))
@@ -569,8 +597,13 @@ def _tree_row(runs, budget) -> dict:
         for name in ("friedman1", "ill-conditioned")
         for eta in (0.03, 0.1)
     },
-    positive="planted rounds: stacking needs half of zero init's rounds on every seed",
-    negative="planted rounds: stacking needs twice zero init's rounds on every seed",
+    positive=Control(
+        "planted rounds: stacking needs half of zero init's rounds on every seed",
+        planted_factor=0.5,
+    ),
+    negative=Control(
+        "planted rounds: stacking needs twice zero init's rounds on every seed", planted_factor=2.0
+    ),
     why_planted="no tree-boosting variant is known to need half (or twice) zero init's rounds to the target on every seed; a method known to be better would move the target itself",
     figures=("boosting-trees",),
     minutes=1.5,
@@ -584,9 +617,9 @@ def _tree_row(runs, budget) -> dict:
         ),
     ),
 )
-def _trees_tuned(scale, arm, rng):
+def _trees_tuned(scale, *, planted_factor=None):
     table = tree_comparison(scale)
-    factor = {"claim": None, "positive": 0.5, "negative": 2.0}[arm]
+    factor = planted_factor
     statistics, ratios, races = {}, {}, {}
     for name, rows in table.items():
         for eta in SHRINKAGES:

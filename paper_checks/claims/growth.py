@@ -18,7 +18,7 @@ from scipy import stats
 
 from paper_checks.expect import AtLeast, AtMost, Between, exact, mean_interval
 from paper_checks.measure import log_loss_ratio, planted_shift, seeds
-from paper_checks.registry import Measurement, Revision, claim, figure
+from paper_checks.registry import Control, Measurement, Revision, claim, figure
 from paper_checks.setups import SETUPS, SIZES
 from sims import deep_linear, growth, residual_mlp
 from sims.problems import independent_seeds, staircase_task
@@ -103,13 +103,27 @@ def flops_ratios(runs) -> dict:
         "sum errors": AtMost(0),
         "FLOPs error": AtMost(1e-12),
     },
-    positive="the written maps in place of grow's, the model itself in place of its zero growth, "
-    "the relative FLOPs in exact rational arithmetic",
-    negative="MIDAS's maps in place of gradual's, a random (not zero) growth, Prop-alpha lengths "
-    "rounded down",
+    positive=Control(
+        "the written maps in place of grow's, the model itself in place of its zero "
+        "growth, the relative FLOPs in exact rational arithmetic",
+        maps="written",
+        grown_with=None,
+        flops_in="fractions",
+    ),
+    negative=Control(
+        "MIDAS's maps in place of gradual's, a random (not zero) growth, Prop-alpha "
+        "lengths rounded down",
+        maps="midas for gradual",
+        grown_with="random",
+        lengths="rounded down",
+    ),
     must_hold=True,
 )
-def _exact(scale, arm, rng):
+def _exact(scale, *, rng, maps="grow", grown_with="zero", lengths="prop_alpha", flops_in="floats"):
+    """``maps``: grow's index maps, the written ones, or MIDAS's asked for gradual's;
+    ``grown_with``: the growth compared with the model (None: the model itself); ``lengths``:
+    Prop-alpha's stage lengths, or rounded down; ``flops_in``: the relative FLOPs of
+    ``theory.flops`` in floats, or summed in exact fractions."""
     written = {  # from the definitions in docs/theory.md §6, by hand
         ("progressive", 3, 1): (0, 1, 2, 0, 1, 2),
         ("gradual", 4, 2): (0, 1, 2, 3, 2, 3),
@@ -119,21 +133,19 @@ def _exact(scale, arm, rng):
         ("midas", 8, 2): (0, 1, 2, 3, 2, 3, 4, 5, 6, 7),
     }
     layers = [{"W": rng.standard_normal((2, 2))} for _ in range(8)]
-    grown_with = "random" if arm == "negative" else "zero"
     mismatches = 0
     for (op, n, b), expected in written.items():
-        if arm == "positive":
+        if maps == "written":
             got = expected
         else:
-            op = "midas" if arm == "negative" and op == "gradual" else op
+            op = "midas" if maps == "midas for gradual" and op == "gradual" else op
             got = growth.grow(layers[:n], op, block_size=b)[1]
         mismatches += got != expected
     family, model, _, _, _ = SETUPS["residual MLP"]("quick", int(rng.integers(2**31)))
-    grown, _ = growth.grow(
-        model.layers, grown_with, fresh=family.fresh, zero_keys=family.zero_keys, seed=0
-    )
-    if arm == "positive":
-        grown = model.layers
+    grown = model.layers
+    if grown_with is not None:
+        grown = growth.grow(grown, grown_with, fresh=family.fresh, zero_keys=family.zero_keys,
+                            seed=0)[0]  # fmt: skip
     X = family.X_eval
     mlp_change = float(
         np.max(
@@ -145,20 +157,20 @@ def _exact(scale, arm, rng):
     )
     lin, lin_model, _, _, _ = SETUPS["deep linear"]("quick", int(rng.integers(2**31)))
     lin_layers = [{"W": 0.1 * rng.standard_normal(x["W"].shape)} for x in lin_model.layers]
-    lin_grown, _ = growth.grow(lin_layers, grown_with, fresh=lin.fresh, seed=0)
-    if arm == "positive":
-        lin_grown = lin_layers
+    lin_grown = lin_layers
+    if grown_with is not None:
+        lin_grown = growth.grow(lin_layers, grown_with, fresh=lin.fresh, seed=0)[0]
     risks = [
         deep_linear.train_layers(lin.sigma, lin.w_star, [x["W"] for x in ls], 0, lr=1.0).losses[0]
         for ls in (lin_layers, lin_grown)
     ]
 
-    def lengths(t, n, a):
+    def stage_lengths(t, n, a):
         stages = growth.prop_alpha(t, n, a)
-        return np.floor(stages * 0.99) if arm == "negative" else stages
+        return np.floor(stages * 0.99) if lengths == "rounded down" else stages
 
     sum_errors = sum(
-        lengths(t, n, a).sum() != t
+        stage_lengths(t, n, a).sum() != t
         for t in (7, 100, 1001)
         for n in (1, 3, 6)
         for a in (0.0, 0.5, 1.0, 2.0)
@@ -174,7 +186,7 @@ def _exact(scale, arm, rng):
         for a in (0.0, 0.5, 1.0, 2.0)
     }
     six = table["alpha=1.0"][2]
-    if arm == "positive":  # sum over stages of depth x length, in fractions
+    if flops_in == "fractions":  # sum over stages of depth x length, in fractions
         stages = growth.prop_alpha(126 * 720, 6, 1.0)
         depths = growth.stage_depths("gradual", 1, 6)
         used = sum(Fraction(int(d)) * Fraction(int(t)) for d, t in zip(depths, stages, strict=True))
@@ -217,11 +229,17 @@ def _exact(scale, arm, rng):
         "MIDAS log loss ratio, deep linear": AtMost(0.0),
         "MIDAS log loss ratio, residual MLP": AtMost(0.0),
     },
-    positive="the paper's effect by construction: per seed, the baseline's own loss curve reached "
-    "with 40% fewer FLOPs (L(F) = L_baseline(F / 0.6), capped at the baseline's final loss) in "
-    "place of MIDAS's",
-    negative="per seed, the baseline's own loss curve needing 40% more FLOPs (L(F) = "
-    "L_baseline(F / 1.4)) in place of MIDAS's",
+    positive=Control(
+        "the paper's effect by construction: per seed, the baseline's own loss curve "
+        "reached with 40% fewer FLOPs (L(F) = L_baseline(F / 0.6), capped at the "
+        "baseline's final loss) in place of MIDAS's",
+        midas_as_baseline=0.6,
+    ),
+    negative=Control(
+        "per seed, the baseline's own loss curve needing 40% more FLOPs (L(F) = "
+        "L_baseline(F / 1.4)) in place of MIDAS's",
+        midas_as_baseline=1.4,
+    ),
     figures=("growth-speed",),
     group="growth.speed-runs",
     revisions=(
@@ -234,14 +252,16 @@ def _exact(scale, arm, rng):
         ),
     ),
 )
-def _speed(scale, arm, rng):
+def _speed(scale, *, midas_as_baseline=None):
+    """``midas_as_baseline``: MIDAS's curve replaced by the baseline's own with its FLOPs
+    multiplied by this factor (``rescaled``)."""
     measured, parts, statistics = {}, [], {}
     for family_name, per_seed in speed_runs(scale).items():
         ratios = [flops_ratios(runs) for runs in per_seed]
         row = {}
         for operator in (*GROWN, "zero"):
-            if operator == "midas" and arm != "claim":
-                speed = 0.6 if arm == "positive" else 1.4
+            if operator == "midas" and midas_as_baseline is not None:
+                speed = midas_as_baseline
                 logs = np.array([log_loss_ratio(rescaled(runs["baseline"], speed),
                                                 runs["baseline"], runs["baseline"].flops[-1])
                                  for runs in per_seed])  # fmt: skip
@@ -278,10 +298,16 @@ def _speed(scale, arm, rng):
         "log MIDAS/gradual, deep linear": Between(-0.25, 0.25),
         "log MIDAS/gradual, residual MLP": AtMost(0.0),
     },
-    positive="planted: the measured paired log ratios shifted to mean 0 (deep linear) and log 0.7 "
-    "(residual MLP)",
-    negative="planted: the measured paired log ratios shifted to mean log 1.5 (deep linear) and "
-    "log 1.3 (residual MLP)",
+    positive=Control(
+        "planted: the measured paired log ratios shifted to mean 0 (deep linear) and "
+        "log 0.7 (residual MLP)",
+        planted_ratios={"deep linear": 1.0, "residual MLP": 0.7},
+    ),
+    negative=Control(
+        "planted: the measured paired log ratios shifted to mean log 1.5 (deep "
+        "linear) and log 1.3 (residual MLP)",
+        planted_ratios={"deep linear": 1.5, "residual MLP": 1.3},
+    ),
     why_planted="no growth operator is known to end 0.7x (or 1.5x) MIDAS's loss at equal FLOPs on these families",
     group="growth.speed-runs",
     revisions=(
@@ -293,15 +319,13 @@ def _speed(scale, arm, rng):
         ),
     ),
 )
-def _position(scale, arm, rng):
-    plants = {"positive": {"deep linear": 1.0, "residual MLP": 0.7},
-              "negative": {"deep linear": 1.5, "residual MLP": 1.3}}  # fmt: skip
+def _position(scale, *, planted_ratios=None):
     measured, statistics = {}, {}
     for family_name, per_seed in speed_runs(scale).items():
         paired = np.array([log_loss_ratio(runs["midas"], runs["gradual"],
                                           runs["baseline"].flops[-1]) for runs in per_seed])  # fmt: skip
-        if arm != "claim":
-            paired = planted_shift(paired, np.log(plants[arm][family_name]))
+        if planted_ratios is not None:
+            paired = planted_shift(paired, np.log(planted_ratios[family_name]))
         statistics[f"log MIDAS/gradual, {family_name}"] = mean_interval(paired)
         measured[family_name] = {"per_seed": paired.tolist()}
     return Measurement(
@@ -343,10 +367,16 @@ def last_copy_reset(run, operator: str, family) -> dict:
         "MIDAS peak": Between(0.25, 0.75),
         "gradual peak": AtLeast(0.75),
     },
-    positive="the trained MIDAS and gradual models with the block their last growth made reset "
-    "to its source (an exact copy, where the copy was made)",
-    negative="the measured profiles of MIDAS and gradual swapped, and baseline - MIDAS in place "
-    "of MIDAS - baseline (the roles swapped)",
+    positive=Control(
+        "the trained MIDAS and gradual models with the block their last growth made "
+        "reset to its source (an exact copy, where the copy was made)",
+        copies_reset=True,
+    ),
+    negative=Control(
+        "the measured profiles of MIDAS and gradual swapped, and baseline - MIDAS in "
+        "place of MIDAS - baseline (the roles swapped)",
+        roles_swapped=True,
+    ),
     figures=("growth-looped",),
     group="growth.speed-runs",
     revisions=(
@@ -363,7 +393,7 @@ def last_copy_reset(run, operator: str, family) -> dict:
         ),
     ),
 )
-def _looped(scale, arm, rng):
+def _looped(scale, *, copies_reset=False, roles_swapped=False):
     per_seed = speed_runs(scale)["residual MLP"]
     profiles = {
         name: np.array(
@@ -372,12 +402,12 @@ def _looped(scale, arm, rng):
         for name in ("baseline", "gradual", "midas", "progressive")
     }
     peaks = {name: profiles[name] for name in ("midas", "gradual")}
-    if arm == "positive":
+    if copies_reset:
         peaks = {name: np.array([np.diag(growth.block_similarity(
             last_copy_reset(runs[name], name, growth.ResidualMLPFamily)), 1)
                                  for runs in per_seed]) for name in peaks}  # fmt: skip
     difference = peaks["midas"].mean(axis=1) - profiles["baseline"].mean(axis=1)
-    if arm == "negative":
+    if roles_swapped:
         peaks = {"midas": profiles["gradual"], "gradual": profiles["midas"]}
         difference = -difference
     positions = {n: [peak_position(p) for p in v] for n, v in peaks.items()}
@@ -468,10 +498,16 @@ def lag_runs(scale: str) -> dict:
         "half ceiling - Spearman at k = 0": AtLeast(0.0),
         "lag to 0.9 ceiling / stage": AtMost(0.25),
     },
-    positive="planted losses: each replicate's own final losses from k = 1/8 of the stage on, "
-    "their reverse order before",
-    negative="planted losses: each replicate's own final losses at every lag (the loss right after "
-    "growth ranks as well as the final loss of a rerun)",
+    positive=Control(
+        "planted losses: each replicate's own final losses from k = 1/8 of the "
+        "stage on, their reverse order before",
+        planted="final from stage/8",
+    ),
+    negative=Control(
+        "planted losses: each replicate's own final losses at every lag (the loss "
+        "right after growth ranks as well as the final loss of a rerun)",
+        planted="final at every lag",
+    ),
     why_planted="the claim is about how well early losses rank a pool; a pool whose early losses rank it perfectly (or not at all) by construction is made of the replicates' own losses, as planted here",
     figures=("growth-lag",),
     minutes=15,
@@ -486,8 +522,8 @@ def lag_runs(scale: str) -> dict:
         ),
     ),
 )
-def _lag_ranking(scale, arm, rng):
-    measured = lag_statistics(scale, arm)
+def _lag_ranking(scale, *, planted=None):
+    measured = lag_statistics(scale, planted)
     stage = lag_runs(scale)["stage"]
     first = measured["smallest_lag_reaching_0.9_ceiling"]
     at_zero = mean_interval(
@@ -511,12 +547,13 @@ def _lag_ranking(scale, arm, rng):
     )
 
 
-def lag_statistics(scale: str, arm: str = "claim") -> dict:
+def lag_statistics(scale: str, planted: str | None = None) -> dict:
     """Per checkpoint and lag k: Spearman correlation between the strategies' losses k steps after
     growth in one replicate and their final losses in another (mean over ordered pairs), its
     ceiling (final against final), and the normalised regret of picking the best-looking strategy
     at k, ``(L_final[pick] - min L_final) / (max L_final - min L_final)`` within a replicate.
-    Controls plant the losses (see growth.lag-ranking)."""
+    ``planted``: each replicate's own final losses in place of its losses at every lag ("final
+    at every lag"), or from stage/8 on with their reverse order before ("final from stage/8")."""
     data = lag_runs(scale)
     lags, stage = data["lags"], data["stage"]
     rho, ceiling, regret, twins = [], [], [], 0
@@ -528,9 +565,9 @@ def lag_statistics(scale: str, arm: str = "claim") -> dict:
             for op in ("gradual", "midas", "copy_noise")
         )
         finals = [t[:, -1] for t in tables]
-        if arm != "claim":
+        if planted is not None:
             tables = [np.repeat(f[:, None], len(lags), axis=1) for f in finals]
-            if arm == "positive":
+            if planted == "final from stage/8":
                 early = np.array(lags) < stage / 8
                 for t, f in zip(tables, finals, strict=True):
                     t[:, early] = -f[:, None]
@@ -575,8 +612,10 @@ def lag_statistics(scale: str, arm: str = "claim") -> dict:
     "by mean; mean with t interval ('log adaptive / best fixed'); mean FLOPs of the adaptive "
     "schedule over a fixed one ('FLOPs overhead')",
     expect={"log adaptive / best fixed": AtMost(0.0), "FLOPs overhead": AtMost(1.25)},
-    positive="planted: the per-seed log ratios shifted to mean log 0.5 (spread kept)",
-    negative="planted: the per-seed log ratios shifted to mean log 2",
+    positive=Control(
+        "planted: the per-seed log ratios shifted to mean log 0.5 (spread kept)", planted_ratio=0.5
+    ),
+    negative=Control("planted: the per-seed log ratios shifted to mean log 2", planted_ratio=2.0),
     why_planted="no growth strategy is known to end a factor 2 below (or above) fixed MIDAS at equal FLOPs on this task; the fixed strategies are the claim's own comparison",
     group="growth.speed-runs",
     minutes=30,
@@ -590,7 +629,7 @@ def lag_statistics(scale: str, arm: str = "claim") -> dict:
         ),
     ),
 )
-def _adaptive(scale, arm, rng):
+def _adaptive(scale, *, planted_ratio=None):
     per_seed = speed_runs(scale)["residual MLP"]
     fixed_names = ("midas", "gradual", "zero")
     logs = {name: [] for name in fixed_names}
@@ -616,8 +655,8 @@ def _adaptive(scale, arm, rng):
         overheads.append(spent / float(runs["midas"].flops[at_end]))
     best = max(fixed_names, key=lambda n: np.mean(logs[n]))  # the lowest fixed loss
     paired = np.array(logs[best])
-    if arm != "claim":
-        paired = planted_shift(paired, np.log(0.5 if arm == "positive" else 2.0))
+    if planted_ratio is not None:
+        paired = planted_shift(paired, np.log(planted_ratio))
     difference = mean_interval(paired)
     overhead = float(np.mean(overheads))
     counts = {c: sum(p.count(c) for p in picks) for c in ADAPTIVE_CANDIDATES}

@@ -16,7 +16,7 @@ from scipy.stats import ortho_group
 from figures import worst_case as wc_figures
 from paper_checks.expect import AtLeast, AtMost, Between, exact, slope_interval
 from paper_checks.measure import fitted_slope, generator
-from paper_checks.registry import Measurement, Revision, claim, figure
+from paper_checks.registry import Control, Measurement, Revision, claim, figure
 from sims.inexact import Quadratic, random_objective, run_inexact_nag
 from theory import pep, rates, robust_nesterov, spectral
 
@@ -101,9 +101,15 @@ WORST_CASE_SIZES = {
     "divided by worst_case_ratio; 'max sim/bound' is its maximum over cells, 'tightness' its "
     "minimum",
     expect={"max sim/bound": AtMost(1 + 1e-7), "tightness": AtLeast(0.99)},
-    positive="1-D quadratics placed at the eigenvalue where theory/spectral.py finds the maximum "
-    "(they attain the bound by construction)",
-    negative="the same instances against the bound of the easier class kappa/2 (same momentum)",
+    positive=Control(
+        "1-D quadratics placed at the eigenvalue where theory/spectral.py finds the "
+        "maximum (they attain the bound by construction)",
+        instances="at the maximiser",
+    ),
+    negative=Control(
+        "the same instances against the bound of the easier class kappa/2 (same momentum)",
+        bound_kappa_factor=0.5,
+    ),
     figures=("worst-case-vs-steps",),
     must_hold=True,
     revisions=(
@@ -116,13 +122,13 @@ WORST_CASE_SIZES = {
         ),
     ),
 )
-def _worst_case_bound(scale, arm, rng):
+def _worst_case_bound(scale, *, rng, instances="random", bound_kappa_factor=1.0):
     size = WORST_CASE_SIZES[scale]
     worst, tightness, rows = -np.inf, np.inf, []
     for method in ("gd", "nag"):
         for kappa in size.kappas:
             beta = rates.nesterov_beta(kappa) if method == "nag" else None
-            if arm == "positive":
+            if instances == "at the maximiser":
                 sims = np.concatenate(
                     [
                         simulate_ratios(
@@ -140,7 +146,7 @@ def _worst_case_bound(scale, arm, rng):
                     ],
                     axis=1,
                 )
-            bound_kappa = kappa / 2 if arm == "negative" else kappa
+            bound_kappa = kappa * bound_kappa_factor
             for i, n_steps in enumerate(size.steps):
                 bound = spectral.worst_case_ratio(method, bound_kappa, n_steps, beta)
                 top = float(sims[i].max() / bound)
@@ -165,22 +171,29 @@ def _worst_case_bound(scale, arm, rng):
     "compares worst_case_ratio with PEPit's quadratic class, 'min smooth/quadratic' compares "
     "PEPit's two classes",
     expect={"max |exact/PEP - 1|": AtMost(1e-3), "min smooth/quadratic": AtLeast(1 - 1e-3)},
-    positive="the stored PEPit values replaced by a dense-grid maximum of g_N(lam) (a second "
-    "evaluation of the closed form), the smooth class compared with itself",
-    negative="worst_case_ratio at N + 1 steps against PEPit at N, and the smooth class at N + 1 "
-    "against the quadratic class at N (an off-by-one recursion)",
+    positive=Control(
+        "the stored PEPit values replaced by a dense-grid maximum of g_N(lam) (a "
+        "second evaluation of the closed form), the smooth class compared with "
+        "itself",
+        reference="dense grid",
+    ),
+    negative=Control(
+        "worst_case_ratio at N + 1 steps against PEPit at N, and the smooth class at "
+        "N + 1 against the quadratic class at N (an off-by-one recursion)",
+        off_by=1,
+    ),
     figures=("worst-case-vs-steps",),
     must_hold=True,
 )
-def _worst_case_pep(scale, arm, rng):
-    shift = 1 if arm == "negative" else 0
+def _worst_case_pep(scale, *, reference="PEPit", off_by=0):
+    shift = off_by
     worst_rel, worst_order, n = 0.0, np.inf, 0
     for method in ("gd", "nag"):
         for kappa in pep.TABLE_KAPPAS:
             beta = rates.nesterov_beta(kappa) if method == "nag" else 0.0
             for n_steps in pep.TABLE_STEPS[: len(pep.TABLE_STEPS) - shift]:
                 exact_ratio = spectral.worst_case_ratio(method, kappa, n_steps + shift)
-                if arm == "positive":
+                if reference == "dense grid":
                     grid = 1 / kappa + (1 - 1 / kappa) * np.linspace(0, 1, 200_001) ** 2
                     quad = float(np.max(spectral.ratio_at(grid, n_steps, kappa, beta)))
                     order = 1.0
@@ -219,15 +232,18 @@ def steps_table(count) -> dict:
     measurement="fitted log-log slope over kappa in {10, 100, 1000, 10000} of the exact "
     "worst-case steps to 1e-6 (theory/spectral.py)",
     expect={"NAG slope": Between(0.45, 0.55), "GD slope": Between(0.95, 1.05)},
-    positive="the textbook rate counts log(1e-6)/log(1 - 1/sqrt(kappa)) and "
-    "log(1e-6)/log(1 - 1/kappa) (rates.predicted_steps)",
-    negative="the two methods' counts swapped",
+    positive=Control(
+        "the textbook rate counts log(1e-6)/log(1 - 1/sqrt(kappa)) and "
+        "log(1e-6)/log(1 - 1/kappa) (rates.predicted_steps)",
+        count=rates.predicted_steps,
+    ),
+    negative=Control("the two methods' counts swapped", swapped=True),
     figures=("steps-vs-kappa",),
     must_hold=True,
 )
-def _steps_scaling(scale, arm, rng):
-    steps = steps_table(rates.predicted_steps if arm == "positive" else spectral.steps_to_accuracy)
-    if arm == "negative":
+def _steps_scaling(scale, *, count=spectral.steps_to_accuracy, swapped=False):
+    steps = steps_table(count)
+    if swapped:
         steps = {"gd": steps["nag"], "nag": steps["gd"]}
     slopes = {m: fitted_slope(SCALING_KAPPAS, s) for m, s in steps.items()}
     return Measurement(
@@ -263,15 +279,16 @@ def exact_nag_runs(scale: str, kappa_one: bool) -> tuple:
     measurement="max over instances and steps of (Phi_{k+1} - (1 - 1/sqrt(kappa)) Phi_k) / Phi_0 "
     "('violation'; 600 instances, 3000 at paper scale)",
     expect={"violation": AtMost(1e-12)},
-    positive="quadratics with kappa = 1, where one step reaches x* (Phi_1 = 0)",
-    negative="the same runs held to twice the rate, 1 - 2/sqrt(kappa)",
+    positive=Control(
+        "quadratics with kappa = 1, where one step reaches x* (Phi_1 = 0)", kappa_one=True
+    ),
+    negative=Control("the same runs held to twice the rate, 1 - 2/sqrt(kappa)", speed=2.0),
     figures=("robust-potential",),
     minutes=0.4,
     must_hold=True,
 )
-def _potential_decrease(scale, arm, rng):
-    speed = 2.0 if arm == "negative" else 1.0
-    worst, runs = -np.inf, exact_nag_runs(scale, arm == "positive")
+def _potential_decrease(scale, *, kappa_one=False, speed=1.0):
+    worst, runs = -np.inf, exact_nag_runs(scale, kappa_one)
     for run, kappa in runs:
         factor = 1.0 - speed * (1.0 - robust_nesterov.contraction(kappa))
         phi = run.potentials
@@ -316,19 +333,26 @@ def inexact_runs(scale: str, with_errors: bool) -> tuple:
     measurement="max over runs and steps of (Phi_{k+1} - bound_k) / Phi_0 ('violation'; 120 "
     "objectives x 12 error settings, 600 x 12 at paper scale)",
     expect={"violation": AtMost(1e-10)},
-    positive="the same objectives without errors (the bound is then the textbook contraction)",
-    negative="the runs with errors held to the bound without its error terms, "
-    "(1 - 1/sqrt(kappa)) Phi_k",
+    positive=Control(
+        "the same objectives without errors (the bound is then the textbook contraction)",
+        with_errors=False,
+    ),
+    negative=Control(
+        "the runs with errors held to the bound without its error terms, (1 - 1/sqrt(kappa)) Phi_k",
+        bound="without error terms",
+    ),
     minutes=0.7,
     must_hold=True,
 )
-def _error_bound(scale, arm, rng):
-    runs = inexact_runs(scale, arm != "positive")
+def _error_bound(scale, *, with_errors=True, bound="derived"):
+    runs = inexact_runs(scale, with_errors)
     worst = -np.inf
     for run, kappa in runs:
         phi = run.potentials
-        bound = robust_nesterov.contraction(kappa) * phi[:-1] if arm == "negative" else run.bounds
-        worst = max(worst, float(np.max(phi[1:] - bound) / phi[0]))
+        held_to = run.bounds
+        if bound == "without error terms":
+            held_to = robust_nesterov.contraction(kappa) * phi[:-1]
+        worst = max(worst, float(np.max(phi[1:] - held_to) / phi[0]))
     return Measurement(
         {"violation": exact(worst, len(runs))},
         {"max_violation_over_phi0": worst, "runs": len(runs)},
@@ -432,9 +456,15 @@ def tolerable_levels() -> dict:
     "kappa with its linregress interval, momentum errors relative to the progress ('momentum "
     "exponent'); the same for gradient errors relative to |grad f| reported",
     expect={"momentum exponent": Between(-0.65, -0.35)},
-    positive="planted levels eps_1.5 = 0.3 kappa^(-1/2) times the measured levels' scatter about "
-    "their own fit (it calibrates the bookkeeping of the fit)",
-    negative="planted levels that do not shrink: eps_1.5 = 0.3 times the same scatter",
+    positive=Control(
+        "planted levels eps_1.5 = 0.3 kappa^(-1/2) times the measured levels' "
+        "scatter about their own fit (it calibrates the bookkeeping of the fit)",
+        planted_exponent=-0.5,
+    ),
+    negative=Control(
+        "planted levels that do not shrink: eps_1.5 = 0.3 times the same scatter",
+        planted_exponent=0.0,
+    ),
     why_planted="the statistic is the kappa-exponent of a bisection's output; no inexact method has a known tolerance exponent other than the one being measured",
     figures=("robust-rate-vs-eps",),
     group="stacking.frontier-and-errors",
@@ -448,16 +478,16 @@ def tolerable_levels() -> dict:
         ),
     ),
 )
-def _critical_level(scale, arm, rng):
+def _critical_level(scale, *, planted_exponent=None):
     levels = tolerable_levels()
     kappas = np.array(TOLERANCE_KAPPAS, dtype=float)
     fits, per_placement = {}, {}
     for placement in ("momentum", "gradient"):
         eps = np.array([levels[(placement, k)] for k in TOLERANCE_KAPPAS])
-        if arm != "claim" and placement == "momentum":
+        if planted_exponent is not None and placement == "momentum":
             slope = np.polyfit(np.log(kappas), np.log(eps), 1)[0]
             scatter = eps / kappas**slope / np.exp(np.mean(np.log(eps / kappas**slope)))
-            eps = 0.3 * scatter * (kappas**-0.5 if arm == "positive" else 1.0)
+            eps = 0.3 * scatter * kappas**planted_exponent
         fits[placement] = slope_interval(kappas, eps)
         per_placement[placement] = dict(zip(TOLERANCE_KAPPAS, eps.tolist(), strict=True))
     return Measurement(
@@ -484,16 +514,22 @@ PEP_STEPS = (5, 10, 20)
     "20 objectives per cell, 100 at paper scale) of ratio / PEP, kappa in {10, 100, 1000}, N in "
     "{5, 10, 20}, eps in {0.05, 0.1, 0.2, 0.3}; 1e-3 is the solver tolerance",
     expect={"max ratio/PEP": AtMost(1 + 1e-3)},
-    positive="the same objectives without errors against PEPit's exact-gradient worst case",
-    negative="the runs at N = 5 and 10 steps against PEPit's worst case for 10 and 20 steps",
+    positive=Control(
+        "the same objectives without errors against PEPit's exact-gradient worst case",
+        with_errors=False,
+    ),
+    negative=Control(
+        "the runs at N = 5 and 10 steps against PEPit's worst case for 10 and 20 steps",
+        bound_steps_later=True,
+    ),
     must_hold=True,
 )
-def _errors_vs_pep(scale, arm, rng):
+def _errors_vs_pep(scale, *, rng, with_errors=True, bound_steps_later=False):
     worst, n = 0.0, PEP_OBJECTIVES[scale]
     for kappa in KAPPAS:
         for eps in (0.05, 0.1, 0.2, 0.3):
-            run_eps = 0.0 if arm == "positive" else eps
-            later = PEP_STEPS[1:] if arm == "negative" else PEP_STEPS
+            run_eps = eps if with_errors else 0.0
+            later = PEP_STEPS[1:] if bound_steps_later else PEP_STEPS
             pairs = zip(PEP_STEPS[: len(later)], later, strict=True)
             bounds = {
                 n_steps: pep.stored_worst_case("nag", "smooth_strongly_convex", kappa, m, run_eps)

@@ -16,7 +16,7 @@ from scipy.stats import spearmanr
 
 from paper_checks.expect import AtLeast, AtMost, Between, exact, mean_interval
 from paper_checks.measure import fitted_slope, seeds
-from paper_checks.registry import Measurement, Revision, claim, figure
+from paper_checks.registry import Control, Measurement, Revision, claim, figure
 from sims import growth, residual_mlp, subnetworks
 from sims.problems import StaircaseTask, component_errors, independent_seeds, staircase_task
 from theory import flops
@@ -98,15 +98,21 @@ def _steps_to_learn(run) -> np.ndarray:
     "expectation (bernoulli and fixed_size samplers, PLD); 'monotone': 1 when the expected active "
     "fraction strictly increases over RaPTr's stages and strictly decreases over PLD's quarters",
     expect={"closed-form error": AtMost(1e-12), "max |z|": AtMost(4.0), "monotone": AtLeast(1)},
-    positive="masks replaced by their expectations (z = 0 by construction)",
-    negative="the closed form of a 6-8-10-11 schedule against 0.75, RaPTr's stages in reverse "
-    "order",
+    positive=Control(
+        "masks replaced by their expectations (z = 0 by construction)", masks="expected"
+    ),
+    negative=Control(
+        "the closed form of a 6-8-10-11 schedule against 0.75, RaPTr's stages in reverse order",
+        paths=(6, 8, 10, 11),
+        stages_reversed=True,
+    ),
     must_hold=True,
 )
-def _flops_identities(scale, arm, rng):
+def _flops_identities(scale, *, rng, masks="sampled", paths=(6, 8, 10, 12), stages_reversed=False):
+    """``masks``: the sampled masks or their expectations; ``paths``: the schedule whose closed
+    form is held to 0.75; ``stages_reversed``: RaPTr's stage means read in reverse order."""
     steps = IDENTITY_STEPS[scale]
-    paths = [6, 8, 10, 11] if arm == "negative" else [6, 8, 10, 12]
-    raptr_closed = flops.raptr_relative_flops(12, paths)
+    raptr_closed = flops.raptr_relative_flops(12, list(paths))
     stacking_closed = flops.stacking_relative_flops([6, 9, 12])
     schedules = {
         sampler: subnetworks.raptr_schedule(
@@ -122,8 +128,8 @@ def _flops_identities(scale, arm, rng):
     for name, s in schedules.items():
         p = s.keep_probabilities
         se = np.sqrt(np.sum(p * (1 - p))) / p.size
-        masks = p if arm == "positive" else s.masks
-        z_scores[name] = float(abs(masks.mean() - p.mean()) / se) if se > 0 else 0.0
+        drawn = p if masks == "expected" else s.masks
+        z_scores[name] = float(abs(drawn.mean() - p.mean()) / se) if se > 0 else 0.0
     exact_error = abs(
         subnetworks.relative_flops(schedules["bernoulli"])
         - flops.raptr_relative_flops(12, [6, 8, 10, 12])
@@ -137,7 +143,7 @@ def _flops_identities(scale, arm, rng):
         for a, b in zip(schedules["bernoulli"].stage_starts, [*schedules["bernoulli"].stage_starts[1:], steps], strict=True)
     ]  # fmt: skip
     pld_quarters = [float(q.mean()) for q in np.array_split(schedules["pld"].keep_probabilities, 4)]
-    if arm == "negative":
+    if stages_reversed:
         raptr_stage_means.reverse()
     error = max(abs(raptr_closed - 0.75), abs(stacking_closed - 0.75), exact_error, pld_exact)
     monotone = bool(all(np.diff(raptr_stage_means) > 0) and all(np.diff(pld_quarters) < 0))
@@ -177,10 +183,16 @@ def _flops_identities(scale, arm, rng):
         "log RaPTr/baseline": AtMost(float(np.log(1.1))),
         "PLD - RaPTr high-degree error": AtLeast(0.0),
     },
-    positive="planted: the baseline's runs as RaPTr; PLD's high-degree error RaPTr's plus half "
-    "RaPTr's mean, per seed",
-    negative="planted: RaPTr's loss twice the baseline's; PLD's high-degree error RaPTr's minus "
-    "half RaPTr's mean, per seed",
+    positive=Control(
+        "planted: the baseline's runs as RaPTr; PLD's high-degree error RaPTr's plus "
+        "half RaPTr's mean, per seed",
+        planted=(1.0, 1.0),
+    ),
+    negative=Control(
+        "planted: RaPTr's loss twice the baseline's; PLD's high-degree error "
+        "RaPTr's minus half RaPTr's mean, per seed",
+        planted=(2.0, -1.0),
+    ),
     why_planted="no method is known by construction to reach (or miss) the baseline's loss at 0.8x its FLOPs on the staircase task",
     figures=("raptr-toy",),
     group="raptr.toy-runs",
@@ -197,7 +209,9 @@ def _flops_identities(scale, arm, rng):
         ),
     ),
 )
-def _toy(scale, arm, rng):
+def _toy(scale, *, planted=None):
+    """``planted = (f, s)``: RaPTr's final losses f times the baseline's, PLD's high-degree error
+    RaPTr's plus s times half RaPTr's mean, per seed."""
     runs = toy_runs(scale)["runs"]
     final = {n: np.array([r["result"].eval_losses[-1] for r in rs]) for n, rs in runs.items()}
     high = {n: np.array([r["errors"][-1, 6:].sum() for r in rs]) for n, rs in runs.items()}
@@ -207,10 +221,9 @@ def _toy(scale, arm, rng):
         for n in ("raptr", "baseline")
     }  # fmt: skip
     margin = 0.5 * float(np.mean(high["raptr"]))
-    if arm == "positive":
-        final["raptr"], high["pld"] = final["baseline"], high["raptr"] + margin
-    elif arm == "negative":
-        final["raptr"], high["pld"] = 2 * final["baseline"], high["raptr"] - margin
+    if planted is not None:
+        factor, sign = planted
+        final["raptr"], high["pld"] = factor * final["baseline"], high["raptr"] + sign * margin
     ratio = mean_interval(np.log(final["raptr"] / final["baseline"]))
     gap = mean_interval(high["pld"] - high["raptr"])
     flops_used = {n: float(np.mean([r["result"].flops[-1] for r in rs])) for n, rs in runs.items()}
@@ -329,9 +342,11 @@ def _relative_jumps(boundaries, after="after") -> float:
     "('relative jump, <scaling>'); gradual stacking's relative jump at growth, the paired "
     "difference RaPTr - gradual, and the full model against its subnetworks reported",
     expect={f"relative jump, {s}": AtMost(0.1) for s in subnetworks.SCALES},
-    positive="no jump by construction: the ending stage's distribution in place of the next "
-    "stage's",
-    negative="the next stage's subnetworks with every second layer dropped",
+    positive=Control(
+        "no jump by construction: the ending stage's distribution in place of the next stage's",
+        after="before",
+    ),
+    negative=Control("the next stage's subnetworks with every second layer dropped", after="thin"),
     group="raptr.transitions",
     revisions=(
         Revision(
@@ -343,9 +358,11 @@ def _relative_jumps(boundaries, after="after") -> float:
         ),
     ),
 )
-def _transitions(scale, arm, rng):
+def _transitions(scale, *, after="after"):
+    """``after``: the loss a boundary is left with, under the next stage's distribution
+    ("after"), the ending one's ("before") or the next one's with every second layer dropped
+    ("thin")."""
     runs = transition_runs(scale)
-    after = {"claim": "after", "positive": "before", "negative": "thin"}[arm]
     statistics, measured = {}, {}
     gradual = np.array([np.mean([(b - a) / a for a, b in jumps]) for jumps in runs["gradual"]])
     for scaling, per_seed in runs["raptr"].items():
@@ -387,9 +404,15 @@ DEGREE_CAPPED = {"activation": "quadratic", "layernorm": False}  # a block has d
     "(its subnetworks' mean prediction) at the phase boundary, and of the full network at the "
     "end; worst seed ('phase-1 e2', 'phase-1 e4', 'phase-2 e4')",
     expect={"phase-1 e2": AtMost(0.1), "phase-1 e4": AtLeast(0.5), "phase-2 e4": AtMost(0.1)},
-    positive="the task's own components as predictors: h_2 after phase 1, h_2 + h_4 after phase 2",
-    negative="the full network trained from the start (no phase 1), scored as the function it "
-    "trains (the full network) at the same step",
+    positive=Control(
+        "the task's own components as predictors: h_2 after phase 1, h_2 + h_4 after phase 2",
+        predictor="the task's components",
+    ),
+    negative=Control(
+        "the full network trained from the start (no phase 1), scored as the "
+        "function it trains (the full network) at the same step",
+        phase_one=False,
+    ),
     revisions=(
         Revision(
             2,
@@ -401,7 +424,7 @@ DEGREE_CAPPED = {"activation": "quadratic", "layernorm": False}  # a block has d
         ),
     ),
 )
-def _two_phase(scale, arm, rng):
+def _two_phase(scale, *, predictor="trained", phase_one=True):
     steps = TWO_PHASE_STEPS[scale]
     task = StaircaseTask(10, ((0, 1), (0, 1, 2, 3)), np.ones(2), "boolean")
     X_eval, _ = task.sample(4000, seed=3)
@@ -414,12 +437,12 @@ def _two_phase(scale, arm, rng):
             2, [1, 2], steps, fixed=(), sampler="fixed_size", seed=schedule_seed
         )
         half = int(schedule.stage_starts[1])
-        if arm == "positive":
+        if predictor == "the task's components":
             parts = task.components(X_eval) * task.coefficients
             ends = [component_errors(task, X_eval, parts[:, :k].sum(axis=1))[0] for k in (1, 2)]
             rows.append({"phase1": ends[0].tolist(), "phase2": ends[1].tolist()})
             continue
-        if arm == "negative":
+        if not phase_one:
             schedule = None
         result = residual_mlp.train(
             params, X, y, steps, lr=3e-3, schedule=schedule, checkpoints=(half, steps),
@@ -500,25 +523,31 @@ def stability_table(scale: str) -> dict:
         "largest |norm slope - 1| at tau >= 0.5": AtMost(0.2),
         "identity residual": AtMost(1e-12),
     },
-    positive="planted power laws: gaps L^-1/2 (tau = 0), L^-1 (tau > 0), L^0 (no LN, no residual);"
-    " norms l^1/2 (tau = 0) and l (tau >= 0.5)",
-    negative="the variants' labels swapped: no-LN data as tau = 0 and the reverse, tau = 0 norms "
-    "as tau >= 0.5",
+    positive=Control(
+        "planted power laws: gaps L^-1/2 (tau = 0), L^-1 (tau > 0), L^0 (no LN, no "
+        "residual); norms l^1/2 (tau = 0) and l (tau >= 0.5)",
+        data="planted power laws",
+    ),
+    negative=Control(
+        "the variants' labels swapped: no-LN data as tau = 0 and the reverse, tau = "
+        "0 norms as tau >= 0.5",
+        data="labels swapped",
+    ),
     why_planted="no finite-depth linear residual network is known in closed form to give exactly these exponents; the negative control (the variants' labels swapped) is measured",
     figures=("raptr-stability",),
     minutes=2,
 )
-def _stability(scale, arm, rng):
+def _stability(scale, *, rng, data="measured"):
     table = stability_table(scale)
     depths = np.array(table["depths"], dtype=float)
     gaps, norms = dict(table["gaps"]), dict(table["norms"])
-    if arm == "positive":
+    if data == "planted power laws":
         powers = {"tau=0": -0.5, "tau=0.5": -1.0, "tau=1": -1.0, "tau=0, no LN": 0.0,
                   "tau=0, no residual": 0.0}  # fmt: skip
         gaps = {n: depths**p for n, p in powers.items()}
         layers = np.arange(1.0, len(norms["tau=0"]) + 1)
         norms = {"tau=0": layers**0.5, "tau=0.5": layers, "tau=1": layers}
-    elif arm == "negative":
+    elif data == "labels swapped":
         gaps["tau=0"], gaps["tau=0, no LN"] = gaps["tau=0, no LN"], gaps["tau=0"]
         norms["tau=0.5"] = norms["tau=1"] = norms["tau=0"]
     slopes = {name: fitted_slope(depths, g) for name, g in gaps.items()}

@@ -19,7 +19,7 @@ import numpy as np
 
 from paper_checks.expect import AtLeast, AtMost, Between, Near, mean_interval, median_interval
 from paper_checks.measure import fitted_slope, seeds
-from paper_checks.registry import Measurement, Revision, claim, figure
+from paper_checks.registry import Control, Measurement, Revision, claim, figure
 from paper_checks.setups import SETUPS
 from sims import growth
 from sims.deep_linear import nesterov_reference
@@ -129,15 +129,14 @@ def frontier_exponents(table: dict, criterion: str, dims, kappas) -> dict:
     return {"kappa": mean_interval(in_kappa), "d": mean_interval(in_d)}
 
 
-def frontier_table(scale: str, arm: str) -> dict:
-    """Per (criterion, d, kappa): the frontier sigma per seed. Controls plant power laws through
-    each seed's measured frontier at the smallest kappa: ``kappa^(-1/4)`` (positive: decreasing
-    by construction) or ``kappa^(+1/4)`` (negative)."""
+def frontier_table(scale: str, planted_power: float | None = None) -> dict:
+    """Per (criterion, d, kappa): the frontier sigma per seed; with ``planted_power``, the power
+    law ``kappa^planted_power`` through each seed's measured frontier at the smallest kappa."""
     size = SIZES[scale]
     found = frontiers(scale)
-    if arm == "claim":
+    if planted_power is None:
         return {key: f.sigma for key, f in found.items()}
-    power = -0.25 if arm == "positive" else 0.25
+    power = planted_power
     k0 = size.kappas[0]
     return {
         (c, d, k): [s * (k / k0) ** power for s in found[(c, d, k0)].sigma] for (c, d, k) in found
@@ -159,17 +158,20 @@ def frontier_table(scale: str, arm: str) -> dict:
     "of sigma_1.3 over kappa per (d, seed), mean with t interval ('sigma_1.3 exponent in kappa'); "
     "the other exponents (sigma_acc in kappa, both in d) reported as findings",
     expect={"sigma_1.3 exponent in kappa": AtMost(0.0)},
-    positive="planted frontiers sigma_1.3 = c kappa^(-1/4) through each seed's measured value at "
-    "the smallest kappa",
-    negative="planted frontiers c kappa^(+1/4)",
+    positive=Control(
+        "planted frontiers sigma_1.3 = c kappa^(-1/4) through each seed's measured "
+        "value at the smallest kappa",
+        planted_power=-0.25,
+    ),
+    negative=Control("planted frontiers c kappa^(+1/4)", planted_power=0.25),
     why_planted="no stacking variant has a known frontier exponent: the spectral prediction was the candidate (stacking.frontier-spectral) and its frontier does not shrink (exponent +0.04 at paper scale)",
     figures=("stacking-region",),
     group="stacking.region",
     minutes=5.0,
 )
-def _frontier_decreases(scale, arm, rng):
+def _frontier_decreases(scale, *, planted_power=None):
     size = SIZES[scale]
-    table = frontier_table(scale, arm)
+    table = frontier_table(scale, planted_power)
     exponents = {c: frontier_exponents(table, c, size.dims, size.kappas) for c in CRITERIA}
     found = frontiers(scale)
     censored = sum(x != "" for f in found.values() for x in f.censored)
@@ -225,11 +227,17 @@ def spectral_frontiers(scale: str) -> dict:
     "spectral frontier (largest sigma at which the predicted tail rate of stacking is at least "
     "NAG's / 1.3, same rays, same bisection), mean with t interval ('exponent gap')",
     expect={"exponent gap": Near(0.0, 0.1)},
-    positive="the spectral frontier against itself through the same fit (the gap is 0 by "
-    "construction)",
-    negative="the measured frontier against the one predicted from NAG's rate on Sigma with the "
-    "bent metric ignored (W* = I in the tail rate): that rate never falls below NAG's, so its "
-    "frontier is the search's upper end at every kappa (exponent 0)",
+    positive=Control(
+        "the spectral frontier against itself through the same fit (the gap is 0 by construction)",
+        frontier="spectral",
+    ),
+    negative=Control(
+        "the measured frontier against the one predicted from NAG's rate on Sigma "
+        "with the bent metric ignored (W* = I in the tail rate): that rate never "
+        "falls below NAG's, so its frontier is the search's upper end at every "
+        "kappa (exponent 0)",
+        prediction="without the bent metric",
+    ),
     figures=(),
     group="stacking.region",
     revisions=(
@@ -241,7 +249,9 @@ def spectral_frontiers(scale: str) -> dict:
         ),
     ),
 )
-def _frontier_spectral(scale, arm, rng):
+def _frontier_spectral(scale, *, frontier="measured", prediction="spectral"):
+    """``frontier``: the measured frontier, or the spectral one in its place; ``prediction``:
+    the spectral frontier, or NAG's rate on Sigma's (no frontier below the search's end)."""
     size = SIZES[scale]
     predicted = spectral_frontiers(scale)
     measured = {key: f.sigma for key, f in frontiers(scale).items()}
@@ -249,9 +259,9 @@ def _frontier_spectral(scale, arm, rng):
     for d in size.dims:
         spectral = {k: predicted[(d, k)] for k in size.kappas}
         other = {k: measured[("nag-1.3", d, k)] for k in size.kappas}
-        if arm == "positive":
+        if frontier == "spectral":
             other = spectral
-        elif arm == "negative":  # no bent metric: stacking's rate is NAG's, no frontier below HIGH
+        if prediction == "without the bent metric":  # stacking's rate is NAG's: none below HIGH
             spectral = {k: [HIGH] * len(spectral[k]) for k in size.kappas}
         a = _per_seed_slopes(other, size.kappas)
         b = _per_seed_slopes(spectral, size.kappas)
@@ -324,11 +334,17 @@ def _nag_rate(d, kappa, sigma, seed) -> float:
     "and whose slow beat, when longer than the window, bends it (pilot of 108 runs: median "
     "0.044, largest 0.16)",
     expect={"median relative gap": AtMost(0.1)},
-    positive="exact NAG on the end-to-end matrix against the same formula with W* = I (NAG's "
-    "own spectrum), every run",
-    negative="the same runs against the other geometry's prediction (euclidean runs against "
-    "NAG's rate on Sigma, which ignores the bent metric; functional runs against the bent "
-    "metric's rate)",
+    positive=Control(
+        "exact NAG on the end-to-end matrix against the same formula with W* = I "
+        "(NAG's own spectrum), every run",
+        runs="exact NAG",
+    ),
+    negative=Control(
+        "the same runs against the other geometry's prediction (euclidean runs "
+        "against NAG's rate on Sigma, which ignores the bent metric; functional "
+        "runs against the bent metric's rate)",
+        prediction="other geometry's",
+    ),
     figures=(),
     group="stacking.region",
     revisions=(
@@ -344,12 +360,14 @@ def _nag_rate(d, kappa, sigma, seed) -> float:
         ),
     ),
 )
-def _tail_spectrum(scale, arm, rng):
+def _tail_spectrum(scale, *, runs="stacking", prediction="own"):
+    """``runs``: stacking's runs where the two geometries' predictions differ, or every exact
+    NAG run; ``prediction``: each stacking run's own geometry's, or the other geometry's."""
     table = tail_table(scale)
     pairs, everything = {}, []
     for key, rows in table.items():
         if key[0] == "nag":
-            if arm == "positive":
+            if runs == "exact NAG":
                 pairs[key] = list(rows)
             continue
         geometry, d, kappa, sigma = key
@@ -357,9 +375,9 @@ def _tail_spectrum(scale, arm, rng):
             other = (_nag_rate(d, kappa, sigma, seed) if geometry == "euclidean"
                      else table[("euclidean", d, kappa, sigma)][i].predicted)  # fmt: skip
             everything.append((p.measured, p.predicted))
-            if arm != "positive" and abs(p.predicted / other - 1) > DISTINCT:
+            if runs == "stacking" and abs(p.predicted / other - 1) > DISTINCT:
                 pairs.setdefault(key, []).append(
-                    (p.measured, p.predicted if arm == "claim" else other)
+                    (p.measured, p.predicted if prediction == "own" else other)
                 )
     gaps = {k: [abs(m / p - 1) for m, p in v if np.isfinite(m)] for k, v in pairs.items()}
     every = [g for v in gaps.values() for g in v]
@@ -367,7 +385,7 @@ def _tail_spectrum(scale, arm, rng):
     pooled = float(np.median([abs(m / p - 1) for m, p in everything if np.isfinite(m)]))
     worst = max(every)
     by_kappa = {}
-    if arm == "claim":  # the stage-ratio question: asymptotic ratio to NAG per kappa
+    if runs == "stacking" and prediction == "own":  # the stage-ratio question, per kappa
         size = SIZES[scale]
         for kappa in size.tail_kappas:
             ratios = [
@@ -495,20 +513,21 @@ def _stages(scale: str, label: str) -> np.ndarray:
     "seed, mean with t interval ('log gradient-step ratio, 20 vs 1'); the log ratio of stages "
     "reported; the full table with k in {1, 2, 5, 20} in the report",
     expect={"log gradient-step ratio, 20 vs 1": AtLeast(0.0)},
-    positive="planted counts: stages k^(-1/2) times those of one step per stage (fewer stages, "
-    "more gradient steps)",
-    negative="planted counts: stages k^(-1.2) times (fewer gradient steps)",
+    positive=Control("planted counts: stages k^(-1/2) times those of one step per stage (fewer "
+                     "stages, more gradient steps)", planted_power=-0.5),
+    negative=Control("planted counts: stages k^(-1.2) times (fewer gradient steps)",
+                     planted_power=-1.2),
     why_planted='no variant is known by construction to need fewer (or more) gradient steps with 20 steps per stage than with one',
     figures=("stacking-practice",),
     group="stacking.practice",
     minutes=0.5,
 )  # fmt: skip
-def _steps_per_stage(scale, arm, rng):
+def _steps_per_stage(scale, *, planted_power=None):
     one = _stages(scale, PRACTICE[0][0])
-    if arm == "claim":
+    if planted_power is None:
         twenty = _stages(scale, "beta*, 20 steps")
     else:
-        twenty = one * 20.0 ** (-0.5 if arm == "positive" else -1.2)
+        twenty = one * 20.0**planted_power
     steps = np.log(20 * twenty / one)
     stages = np.log(twenty / one)
     rows = practice_rows(scale)
@@ -534,9 +553,13 @@ def _steps_per_stage(scale, arm, rng):
     "sqrt(kappa)/1.4; a run that stalls or diverges, not at the target within 10x NAG's stages, "
     "has speedup 0: it is not of zero init's order); step 1/L on every layer is reported",
     expect={"speedup over zero init": Between(0.5, 2.0)},
-    positive="zero init against itself (speedup 1)",
-    negative="every layer trained with step 1/L (it diverges) in place of the all-layer variant "
-    "with step 1/(L depth); stacking with beta* on the new layer only (NAG's order) is reported",
+    positive=Control("zero init against itself (speedup 1)", variant="beta = 0 (zero init)"),
+    negative=Control(
+        "every layer trained with step 1/L (it diverges) in place of the all-layer "
+        "variant with step 1/(L depth); stacking with beta* on the new layer only "
+        "(NAG's order) is reported",
+        variant="beta*, all layers, step 1/L",
+    ),
     figures=("stacking-practice",),
     group="stacking.practice",
     revisions=(
@@ -550,21 +573,16 @@ def _steps_per_stage(scale, arm, rng):
         ),
     ),
 )
-def _all_layers(scale, arm, rng):
+def _all_layers(scale, *, variant="beta*, all layers, step 1/(L depth)"):
     zero = _stages(scale, "beta = 0 (zero init)")
-    label = {
-        "claim": "beta*, all layers, step 1/(L depth)",
-        "positive": "beta = 0 (zero init)",
-        "negative": "beta*, all layers, step 1/L",
-    }[arm]
-    variant = _stages(scale, label)  # inf where the target was not reached: speedup 0
-    speedup = mean_interval(zero / variant)
+    stages = _stages(scale, variant)  # inf where the target was not reached: speedup 0
+    speedup = mean_interval(zero / stages)
     nag_order = float(np.mean(zero / _stages(scale, PRACTICE[0][0])))
     diverged = sum(str(r.status) == "diverged"
                    for r in practice_runs(scale)["beta*, all layers, step 1/L"])  # fmt: skip
     return Measurement(
         {"speedup over zero init": speedup},
-        {"stages": variant.tolist(), "zero_init_stages": zero.tolist(),
+        {"stages": stages.tolist(), "zero_init_stages": zero.tolist(),
          "all_layers_step_1_over_L_diverged": diverged},
         f"speedup over zero init {speedup.text()}; with step 1/L on every layer {diverged} of "
         f"{len(zero)} runs diverge; beta* on the new layer only: speedup {nag_order:.2f}",
@@ -587,28 +605,30 @@ def _all_layers(scale, arm, rng):
     "[a, b], how much more its log loss falls than copying's over 3 log(b/a) (1 if the "
     "schedule's vanishing friction prod_t beta_t ~ t^-3 were all that separates them)",
     expect={"copy / zero-init rate": Near(0.5, 0.1)},
-    positive="NAG's closed form with beta = 1 and beta = 0 (copy and zero init without the metric "
-    "error) on the problem's slowest mode alone (on the whole spectrum the window 1e-12..1e-24 is "
-    "not yet asymptotic for the exact methods: 0.61 at paper scale)",
-    negative="the convex schedule (t-1)/(t+2) itself in place of copying: its limit is copying, "
-    "but over any finite window its friction prod beta_t ~ t^-3 is still there",
+    positive=Control("NAG's closed form with beta = 1 and beta = 0 (copy and zero init without the "
+                     "metric error) on the problem's slowest mode alone (on the whole spectrum "
+                     "the window 1e-12..1e-24 is not yet asymptotic for the exact methods: 0.61 "
+                     "at paper scale)", curves="closed form, slowest mode"),
+    negative=Control("the convex schedule (t-1)/(t+2) itself in place of copying: its limit is "
+                     "copying, but over any finite window its friction prod beta_t ~ t^-3 is "
+                     "still there", curves="convex schedule as copy"),
     figures=("stacking-practice",),
     group="stacking.practice",
     revisions=(Revision(2, "the negative control is the convex schedule, whose rate lies "
                         "closer to the band than beta* stacking's (9.4 times zero init's at "
                         "paper scale) (issue 28); the claim arm is unchanged"),),
 )  # fmt: skip
-def _copy_limit(scale, arm, rng):
+def _copy_limit(scale, *, curves="measured"):
     data = practice_runs(scale)
     zero, copy, convex = ([r.losses for r in data[("tail", s)]] for s in ("zero", "one", "convex"))
-    if arm == "positive":  # one mode at mu: copy's loss ~ (1 - eta mu)^t, GD's ~ its square
+    if curves == "closed form, slowest mode":  # copy's loss ~ (1 - eta mu)^t, GD's its square
         horizon = int(80 * SIZES[scale].practice_kappa)
         mus = [np.linalg.eigvalsh(s)[[0, -1]] for s, _ in practice_problems(scale)]
         zero, copy = (
             [momentum_loss_curve(mu[:1], np.ones(1), 1 / mu[1], beta, horizon) for mu in mus]
             for beta in (0.0, 1.0)
         )
-    elif arm == "negative":  # the schedule whose limit copying is: friction left, a faster tail
+    elif curves == "convex schedule as copy":  # its limit is copying: friction left, faster tail
         copy = convex
     rate = {name: np.array([window_rate(c, *TAIL_WINDOW) for c in curves])
             for name, curves in (("zero", zero), ("copy", copy), ("convex", convex))}  # fmt: skip
@@ -687,10 +707,12 @@ def mlp_practice_runs(scale: str) -> dict:
     "interval over 6 (paper 10) seeds ('log loss copy / zero, new block only'); every variant's "
     "median loss in the report's table",
     expect={"log loss copy / zero, new block only": AtMost(0.0)},
-    positive="the zero block with all blocks trained (the same steps, every block learning) in "
-    "place of the copy: a known-better variant",
-    negative="a copy plus Gaussian noise of 3 times each array's RMS (a broken initialisation), "
-    "new block only, in place of the copy",
+    positive=Control("the zero block with all blocks trained (the same steps, every block "
+                     "learning) in place of the copy: a known-better variant",
+                     variant="zero block, all blocks"),
+    negative=Control("a copy plus Gaussian noise of 3 times each array's RMS (a broken "
+                     "initialisation), new block only, in place of the copy",
+                     variant="copy plus noise of 3x each array's RMS, new block only"),
     figures=(),
     group="stacking.mlp-practice",
     minutes=3.0,
@@ -698,14 +720,10 @@ def mlp_practice_runs(scale: str) -> dict:
                         "large noise) in place of planted shifts of the zero block's losses by "
                         "e^-0.3 and e^+0.3; the claim arm's numbers are unchanged (issue 28)"),),
 )  # fmt: skip
-def _mlp_copy_vs_zero(scale, arm, rng):
+def _mlp_copy_vs_zero(scale, *, variant="copy of the top block (beta = 1), new block only"):
     runs = mlp_practice_runs(scale)
     zero = np.log(runs["zero block (beta = 0), new block only"])
-    copy = np.log(runs[{
-        "claim": "copy of the top block (beta = 1), new block only",
-        "positive": "zero block, all blocks",
-        "negative": "copy plus noise of 3x each array's RMS, new block only",
-    }[arm]])  # fmt: skip
+    copy = np.log(runs[variant])
     ratio = mean_interval(copy - zero)
     reference = np.log(runs["zero block, all blocks"])
     rows = [

@@ -26,7 +26,7 @@ from paper_checks.expect import (
     pooled_slope,
 )
 from paper_checks.measure import fitted_slope, planted_power_law, seeds
-from paper_checks.registry import Measurement, Revision, claim, figure
+from paper_checks.registry import Control, Measurement, Revision, claim, figure
 from sims.deep_linear import (
     excess_risk,
     gd_reference,
@@ -143,9 +143,12 @@ def stages_table(scale: str) -> dict:
         "stacking tail-rate slope": Between(-0.6, -0.4),
         "zero-init tail-rate slope": Between(-1.1, -0.9),
     },
-    positive="exact NAG (as stacking) and GD in closed form (as zero init) on the end-to-end "
-    "matrix, same instances",
-    negative="beta = 0 (zero init) in place of stacking",
+    positive=Control(
+        "exact NAG (as stacking) and GD in closed form (as zero init) on the "
+        "end-to-end matrix, same instances",
+        methods=("nag", "gd"),
+    ),
+    negative=Control("beta = 0 (zero init) in place of stacking", methods=("zero", "zero")),
     figures=("deep-linear-inits", "deep-linear-steps-vs-kappa"),
     group="stacking.stages-table",
     minutes=0.1,
@@ -159,10 +162,9 @@ def stages_table(scale: str) -> dict:
         ),
     ),
 )
-def _acceleration(scale, arm, rng):
+def _acceleration(scale, *, methods=("stack", "zero")):
     table = stages_table(scale)
-    labels = {"claim": ("stack", "zero"), "positive": ("nag", "gd"), "negative": ("zero", "zero")}
-    fast, slow = labels[arm]
+    fast, slow = methods
     slopes = {}
     for name, label in (("stacking", fast), ("zero-init", slow)):
         slopes[f"{name} slope"] = pooled_slope({k: table[(label, 0.05, k)] for k in KAPPAS})
@@ -193,8 +195,8 @@ def _acceleration(scale, arm, rng):
     "stages_stack / stages_NAG to R_t <= 1e-6 (mu/2) ||P_0 - W*||^2 ('worst ratio', a worst "
     "case: no interval)",
     expect={"worst ratio": AtMost(1.3)},
-    positive="NAG against itself",
-    negative="zero init in place of stacking",
+    positive=Control("NAG against itself", method="nag"),
+    negative=Control("zero init in place of stacking", method="zero"),
     group="stacking.stages-table",
     revisions=(
         Revision(
@@ -204,9 +206,9 @@ def _acceleration(scale, arm, rng):
         ),
     ),
 )
-def _matches_nesterov(scale, arm, rng):
+def _matches_nesterov(scale, *, method="stack"):
     table = stages_table(scale)
-    label = {"claim": "stack", "positive": "nag", "negative": "zero"}[arm]
+    label = method
     ratios = {
         f"sigma={s},kappa={k}": float(np.max(np.divide(table[(label, s, k)], table[("nag", s, k)])))
         for s in SIGMAS
@@ -262,10 +264,16 @@ def trainable_stages(scale: str) -> dict:
     "started at 0 and at 1, and for beta chosen afresh each stage by exact line search on that "
     "stage's loss (sims.deep_linear.stacking_line_search); final betas against beta* reported",
     expect={f"worst ratio, {name}": AtMost(1.5) for name in TRAINED_BETAS},
-    positive="beta trained by gradient steps started at beta* (training that starts at the "
-    "answer) in place of each trained beta",
-    negative="beta fixed at 0 (zero init: training that never moves beta from a start at 0) in "
-    "place of each trained beta",
+    positive=Control(
+        "beta trained by gradient steps started at beta* (training that starts at "
+        "the answer) in place of each trained beta",
+        stand_in="gradient from beta*",
+    ),
+    negative=Control(
+        "beta fixed at 0 (zero init: training that never moves beta from a start "
+        "at 0) in place of each trained beta",
+        stand_in="fixed 0",
+    ),
     group="stacking.stages-table",
     revisions=(
         Revision(
@@ -277,10 +285,10 @@ def trainable_stages(scale: str) -> dict:
         ),
     ),
 )
-def _trainable(scale, arm, rng):
+def _trainable(scale, *, stand_in=None):
+    """``stand_in``: the training run in place of every trained beta (None: each its own)."""
     table = trainable_stages(scale)
     kappas = sorted({k for _, k in table})
-    stand_in = {"positive": "gradient from beta*", "negative": "fixed 0"}.get(arm)
     ratios, finals = {}, {}
     for name in TRAINED_BETAS:
         source = stand_in or name
@@ -333,15 +341,22 @@ def _stacking_matrices(sigma_mat, w_star, stages, beta, layer_grad):
         "reported-E mismatch": AtMost(1e-8),
         "beta=0 difference": AtMost(0.0),
     },
-    positive="the NumPy reference of the recursion (sims/_reference.py), an independent "
-    "implementation, in place of the Numba kernel",
-    negative="a perturbed prediction (E1 left out) and beta = 0.01 compared with zero init",
+    positive=Control(
+        "the NumPy reference of the recursion (sims/_reference.py), an independent "
+        "implementation, in place of the Numba kernel",
+        backend="numpy",
+    ),
+    negative=Control(
+        "a perturbed prediction (E1 left out) and beta = 0.01 compared with zero init",
+        keep_e1=0.0,
+        beta_against_zero_init=0.01,
+    ),
     must_hold=True,
 )
-def _identities(scale, arm, rng):
+def _identities(scale, *, backend="numba", keep_e1=1.0, beta_against_zero_init=0.0):
+    """``keep_e1``: the weight of E1 in the predicted step; ``beta_against_zero_init``: the
+    constant beta whose run is compared with zero init's."""
     d = SIZES[scale].dimension
-    backend = "numpy" if arm == "positive" else "numba"
-    keep_e1 = 0.0 if arm == "negative" else 1.0
     worst_identity, worst_report, stages = 0.0, 0.0, 30
     for layer_grad in ("euclidean", "functional"):
         for sigma in (0.1, 0.5):
@@ -378,7 +393,7 @@ def _identities(scale, arm, rng):
         np.max(
             np.abs(
                 train_stagewise(
-                    sigma_mat, w_star, 100, beta=0.01 if arm == "negative" else 0.0,
+                    sigma_mat, w_star, 100, beta=beta_against_zero_init,
                     backend=backend,
                 ).losses
                 - train_stagewise(sigma_mat, w_star, 100, init="zero", backend=backend).losses
@@ -427,17 +442,17 @@ def accelerates(stages, nag_stages) -> bool:
     return stages <= 2 * nag_stages
 
 
-def frontier_stages(scale: str, arm: str) -> dict:
-    """Per (layer_grad, kappa, sigma): (stages to 1e-6 per seed, NAG's per seed), all measured.
-    The controls swap systems: ``positive`` puts exact NAG's stages in place of functional
-    stacking's (NAG never stops accelerating, so any euclidean frontier on the grid lies below
-    it); ``negative`` puts euclidean stacking's in both places (the same frontier)."""
+def frontier_stages(scale: str, functional: str = "functional stacking") -> dict:
+    """Per (layer_grad, kappa, sigma): (stages to 1e-6 per seed, NAG's per seed), all measured;
+    ``functional``: whose stages stand for functional stacking's ("exact NAG": it never stops
+    accelerating, so any euclidean frontier on the grid lies below it; "euclidean stacking":
+    the same frontier)."""
     runs = frontier_runs(scale)
     out = {}
     for (layer_grad, kappa, sigma), (results, nag) in runs.items():
-        if arm == "positive" and layer_grad == "functional":
+        if functional == "exact NAG" and layer_grad == "functional":
             stages = list(nag)
-        elif arm == "negative":
+        elif functional == "euclidean stacking":
             stages = [r.steps_to(TARGET) for r in runs[("euclidean", kappa, sigma)][0]]
         else:
             stages = [r.steps_to(TARGET) for r in results]
@@ -457,10 +472,16 @@ def frontier_stages(scale: str, arm: str) -> dict:
     "beyond 2); the fraction of kappas whose euclidean frontier lies strictly below the "
     "functional one ('kappas with euclidean below functional')",
     expect={"kappas with euclidean below functional": AtLeast(1.0)},
-    positive="exact NAG's measured stages in place of functional stacking's (NAG keeps its "
-    "rate at every sigma, so it has no frontier on the grid)",
-    negative="euclidean stacking's measured stages in place of functional stacking's (the same "
-    "frontier, so not strictly below)",
+    positive=Control(
+        "exact NAG's measured stages in place of functional stacking's (NAG keeps "
+        "its rate at every sigma, so it has no frontier on the grid)",
+        functional="exact NAG",
+    ),
+    negative=Control(
+        "euclidean stacking's measured stages in place of functional stacking's "
+        "(the same frontier, so not strictly below)",
+        functional="euclidean stacking",
+    ),
     figures=("deep-linear-sigma",),
     group="stacking.frontier-and-errors",
     revisions=(
@@ -478,8 +499,8 @@ def frontier_stages(scale: str, arm: str) -> dict:
         ),
     ),
 )
-def _sigma_frontier(scale, arm, rng):
-    table = frontier_stages(scale, arm)
+def _sigma_frontier(scale, *, functional="functional stacking"):
+    table = frontier_stages(scale, functional)
     runs = frontier_runs(scale)
     frontier, early_blowup, detail = {}, {}, {}
     for layer_grad in ("euclidean", "functional"):
@@ -560,8 +581,10 @@ def tracking_runs(scale: str, init: str) -> dict:
         **{f"tail-rate ratio, sigma = {s}": Between(0.8, 1.25) for s in TRACK_SIGMAS},
         "stage ratio, sigma = 1": AtMost(2.0),
     },
-    positive="NAG against itself",
-    negative="functional zero init (beta = 0) in place of functional stacking",
+    positive=Control("NAG against itself", nag_against_itself=True),
+    negative=Control(
+        "functional zero init (beta = 0) in place of functional stacking", init="zero"
+    ),
     figures=("deep-linear-sigma",),
     group="stacking.frontier-and-errors",
     revisions=(
@@ -574,11 +597,11 @@ def tracking_runs(scale: str, init: str) -> dict:
         ),
     ),
 )
-def _functional_tracks(scale, arm, rng):
-    runs = tracking_runs(scale, "zero" if arm == "negative" else "stack")
+def _functional_tracks(scale, *, init="stack", nag_against_itself=False):
+    runs = tracking_runs(scale, init)
     rate_ratio, stage_ratio, delay = {}, {}, {}
     for sigma, pairs in runs.items():
-        if arm == "positive":
+        if nag_against_itself:
             pairs = [(nag, nag) for _, nag in pairs]
         rate_ratio[sigma] = mean_interval([run[1] / nag[1] for run, nag in pairs])
         stage_ratio[sigma] = mean_interval([run[0] / nag[0] for run, nag in pairs])
@@ -638,10 +661,17 @@ def random_plateaus(scale: str) -> dict:
     "random_scale 1e-2, median over seeds with bootstrap interval ('flatness', 1 on a plateau; "
     "zero init keeps converging: far below 1)",
     expect={"plateau slope": Near(2.0, 0.2), "flatness": Between(0.5, 2.0)},
-    positive="planted plateaus a s^2 per seed (a: each seed's measured plateau at s = 1e-2 over "
-    "1e-4); the measured flatness",
-    negative="the noise scale held at 1e-3 for every random_scale (the plateau cannot grow); zero "
-    "init's flatness (no noise, no plateau)",
+    positive=Control(
+        "planted plateaus a s^2 per seed (a: each seed's measured plateau at s = "
+        "1e-2 over 1e-4); the measured flatness",
+        plateaus="planted s^2",
+    ),
+    negative=Control(
+        "the noise scale held at 1e-3 for every random_scale (the plateau cannot "
+        "grow); zero init's flatness (no noise, no plateau)",
+        plateaus="one scale",
+        flatness_of="zero",
+    ),
     why_planted="the plateau's s^2 law is what the claim tests; a system with an s^2 plateau by construction would be the claim's own noise model, so the plateau half keeps a planted positive (the flatness half and the negatives are measured)",
     group="stacking.random-init-plateau",
     revisions=(
@@ -653,14 +683,17 @@ def random_plateaus(scale: str) -> dict:
         ),
     ),
 )
-def _random_plateau(scale, arm, rng):
+def _random_plateau(scale, *, plateaus="measured", flatness_of=1e-2):
+    """``plateaus``: measured per random_scale, planted a s^2, or every scale's runs made at
+    the first one; ``flatness_of``: the random_scale whose runs' flatness is taken, or "zero"
+    (zero init's)."""
     data = random_plateaus(scale)
-    plateaus, flatness = data["plateaus"], data["flatness"][1e-2]
-    if arm == "positive":
-        plateaus = planted_power_law(plateaus[1e-2], 1e-2, RANDOM_SCALES, 2.0)
-    elif arm == "negative":  # the same seeds at one scale: identical runs for every s
-        plateaus = dict.fromkeys(RANDOM_SCALES, plateaus[RANDOM_SCALES[0]])
-        flatness = data["flatness"]["zero"]
+    measured, flatness = data["plateaus"], data["flatness"][flatness_of]
+    plateaus = {
+        "measured": measured,
+        "planted s^2": planted_power_law(measured[1e-2], 1e-2, RANDOM_SCALES, 2.0),
+        "one scale": dict.fromkeys(RANDOM_SCALES, measured[RANDOM_SCALES[0]]),
+    }[plateaus]
     slope = pooled_slope({s: plateaus[s] for s in RANDOM_SCALES})
     flat = median_interval(flatness)
     medians = [float(np.median(plateaus[s])) for s in RANDOM_SCALES]
@@ -748,21 +781,22 @@ PATH_HORIZON = 300
 
 
 @cache
-def path_bounds(scale: str, arm: str) -> dict:
+def path_bounds(scale: str, paths: str = "stacking", with_errors: bool = True) -> dict:
     """Per (path, sigma) at kappa = 100, per seed of the frontier instances: the rows of
-    :func:`_bound_row` over the stages up to the target or PATH_HORIZON. ``claim``: stacking's
-    paths (both layer geometries) with their errors; ``negative``: the same paths with the error
-    terms dropped from the bound; ``positive``: NAG with its momentum damped by c = min(1, sigma)
-    (:func:`damped_nag_path`), which accelerates when it reaches the target within twice exact
-    NAG's stages."""
+    :func:`_bound_row` over the stages up to the target or PATH_HORIZON. ``paths``: stacking's
+    (both layer geometries), or NAG's with its momentum damped by c = min(1, sigma)
+    (:func:`damped_nag_path`, "damped NAG"), which accelerates when it reaches the target
+    within twice exact NAG's stages; ``with_errors=False``: the error terms dropped from the
+    bound."""
     out = {}
+    damped = paths == "damped NAG"
     for (layer_grad, kappa, sigma), (runs, nag) in frontier_runs(scale).items():
-        if kappa != 100 or (arm == "positive" and layer_grad == "functional"):
+        if kappa != 100 or (damped and layer_grad == "functional"):
             continue
         rows = []
         instances = problems(scale, "stacking.frontier", kappa, sigma)
         for (s, w), run, n in zip(instances, runs, nag, strict=True):
-            if arm == "positive":
+            if damped:
                 damping = min(1.0, sigma)
                 beta = (1 - damping) * nesterov_beta(kappa)
                 stages = nesterov_reference(s, w, 2 * n + 1, beta=beta).steps_to(TARGET)
@@ -771,9 +805,9 @@ def path_bounds(scale: str, arm: str) -> dict:
                 stages = run.steps_to(TARGET)
                 with np.errstate(all="ignore"):  # diverging paths overflow; the bound cuts them
                     path = stacking_path(s, w, int(min(stages, PATH_HORIZON)), layer_grad)
-            rows.append(_bound_row(s, w, path, arm == "claim" or arm == "positive",
-                                   accelerates(stages, n), _nag_rate(s, w, n)))  # fmt: skip
-        out[("damped NAG" if arm == "positive" else layer_grad, sigma)] = rows
+            rows.append(_bound_row(s, w, path, with_errors, accelerates(stages, n),
+                                   _nag_rate(s, w, n)))  # fmt: skip
+        out[("damped NAG" if damped else layer_grad, sigma)] = rows
     return out
 
 
@@ -819,11 +853,18 @@ def _nag_rate(sigma_mat, w_star, nag_stages) -> float:
         "implied / measured rate": Between(0.3, 1.0),
         "bound-frontier offset (grid steps)": AtMost(1),
     },
-    positive="NAG with its momentum damped by the factor 1 - c, c = min(1, sigma) over the "
-    "sigma grid, in place of stacking: a momentum error of known size that the bound sees in "
-    "full, and a frontier on the grid (the damped runs stop accelerating from c = 0.2)",
-    negative="stacking's trajectories with the error terms dropped from the bound (the exact-NAG "
-    "bound applied to an inexact method)",
+    positive=Control(
+        "NAG with its momentum damped by the factor 1 - c, c = min(1, sigma) over "
+        "the sigma grid, in place of stacking: a momentum error of known size that "
+        "the bound sees in full, and a frontier on the grid (the damped runs stop "
+        "accelerating from c = 0.2)",
+        paths="damped NAG",
+    ),
+    negative=Control(
+        "stacking's trajectories with the error terms dropped from the bound (the "
+        "exact-NAG bound applied to an inexact method)",
+        with_errors=False,
+    ),
     figures=("robust-stacking-errors",),
     group="stacking.frontier-and-errors",
     minutes=0.5,
@@ -853,8 +894,8 @@ def _nag_rate(sigma_mat, w_star, nag_stages) -> float:
         ),
     ),
 )
-def _stacking_errors(scale, arm, rng):
-    rows = path_bounds(scale, arm)
+def _stacking_errors(scale, *, paths="stacking", with_errors=True):
+    rows = path_bounds(scale, paths, with_errors)
     everything = [r for cell in rows.values() for r in cell]
     slack = max(r[0] for r in everything)
     ratios = [r[1] / r[2] for r in everything if r[3]]

@@ -21,7 +21,7 @@ import numpy as np
 
 from paper_checks.expect import AtLeast, AtMost, exact, mean_interval
 from paper_checks.measure import log_loss_ratio, planted_shift, seeds
-from paper_checks.registry import Measurement, Revision, claim, figure
+from paper_checks.registry import Control, Measurement, Revision, claim, figure
 from sims import growth, induction, text, transformer
 from sims.problems import independent_seeds
 
@@ -204,10 +204,16 @@ TESTBED = ("causal pre-LN transformer in float32 on the induction testbed (sims.
     measurement=f"{TESTBED}: paired per-seed log(L_1 block / L_4 blocks) of the final eval "
     "loss (t interval)",
     expect={"log ratio": DEPTH_BAND},
-    positive=f"the induction head's own predictor (probability {ORACLE_CONFIDENCE} on its "
-    "answer, sims.induction.oracle_loss), scored on the same eval documents, in place of four "
-    "blocks: a model with the circuit by construction",
-    negative="a second one-block model (another initialisation) in place of four blocks",
+    positive=Control(
+        f"the induction head's own predictor (probability {ORACLE_CONFIDENCE} on its "
+        "answer, sims.induction.oracle_loss), scored on the same eval documents, in "
+        "place of four blocks: a model with the circuit by construction",
+        deep="oracle",
+    ),
+    negative=Control(
+        "a second one-block model (another initialisation) in place of four blocks",
+        deep="1 block, second init",
+    ),
     group="stacking.transformer-runs",
     revisions=(
         Revision(
@@ -221,12 +227,10 @@ TESTBED = ("causal pre-LN transformer in float32 on the induction testbed (sims.
         Revision(3, FLOAT32),
     ),
 )
-def _corpus_depth(scale, arm, rng):
+def _corpus_depth(scale, *, deep="4 blocks"):
+    """``deep``: the model whose loss is compared with one block's."""
     per_seed = stacking_runs(scale)
-    if arm == "negative":
-        ratios = _depth_ratios(per_seed, "1 block, second init")
-    else:
-        ratios = _depth_ratios(per_seed, "oracle" if arm == "positive" else "4 blocks")
+    ratios = _depth_ratios(per_seed, deep)
     statistics = {"log ratio": mean_interval(ratios)}
     finals = {k: float(np.mean([r[k].losses[-1] for r in per_seed]))
               for k in (*REFERENCES, "1 block, second init")}  # fmt: skip
@@ -253,10 +257,16 @@ def _corpus_depth(scale, arm, rng):
     "('growth used depth': log(L_1 block / L_zero) >= log(1/0.95), i.e. >= 5%)",
     expect={f"stage {s}": AtLeast(0.0) for s in (2, 3, 4)},
     requires={"depth log ratio": DEPTH_BAND, "growth used depth": AtLeast(float(np.log(1 / 0.95)))},
-    positive="the four-block model trained from scratch (all its depth from the start) in place "
-    "of the copy, at the same steps",
-    negative=f"a copy plus Gaussian noise of {NOISE:g} times each array's RMS (a broken "
-    "initialisation) in place of the copy",
+    positive=Control(
+        "the four-block model trained from scratch (all its depth from the start) in "
+        "place of the copy, at the same steps",
+        against="4 blocks",
+    ),
+    negative=Control(
+        f"a copy plus Gaussian noise of {NOISE:g} times each array's RMS (a broken "
+        "initialisation) in place of the copy",
+        against="copy + noise",
+    ),
     figures=("transformer-stacking", "transformer-first-stage"),
     group="stacking.transformer-runs",
     minutes=25.0,
@@ -273,10 +283,11 @@ def _corpus_depth(scale, arm, rng):
         Revision(3, FLOAT32),
     ),
 )
-def _vs_random(scale, arm, rng):
+def _vs_random(scale, *, against="copy"):
+    """``against``: the model whose stage-end losses the random block's are divided by."""
     per_seed = stacking_runs(scale)
     ends = _stage_ends(scale)
-    other = {"positive": "4 blocks", "negative": "copy + noise"}.get(arm, "copy")
+    other = against
     inits = (*INITS, "copy + noise", *REFERENCES)
     loss = {n: np.array([[loss_at(r[n], e) for e in ends] for r in per_seed]) for n in inits}
     ratios = np.log(loss["random"] / loss[other])
@@ -348,26 +359,46 @@ def _before_growth(run) -> np.ndarray:
     "- right before| over boundaries and seeds, for the zero block ('zero change') and for the "
     "copy ('copy change')",
     expect={"zero change": AtMost(1e-12), "copy change": AtLeast(1e-6)},
-    positive="the loss before each growth in place of the loss after it, for both inits",
-    negative="the random block's change in place of the zero block's, and 0 in place of the copy's",
+    positive=Control(
+        "the loss before each growth in place of the loss after it for the zero "
+        "block (no change by construction), and the random block's change in place "
+        "of the copy's (a fresh random block changes the function)",
+        unchanged=True,
+        copy_block="random",
+    ),
+    negative=Control(
+        "the random block's change in place of the zero block's, and the zero "
+        "block's in place of the copy's",
+        zero_block="random",
+        copy_block="zero",
+    ),
     group="stacking.transformer-runs",
-    revisions=(Revision(2, FLOAT32),),
+    revisions=(
+        Revision(2, FLOAT32),
+        Revision(
+            3,
+            "measured controls for the copy: the positive takes the random block's "
+            "change in place of the copy's (was: planted at 1, while the control was "
+            "labelled measured), the negative the zero block's (was: planted at 0); the "
+            "claim arm is unchanged",
+        ),
+    ),
     must_hold=True,
 )
-def _zero_block(scale, arm, rng):
+def _zero_block(scale, *, zero_block="zero", copy_block="copy", unchanged=False):
+    """The largest loss change at a growth of the ``zero_block`` and ``copy_block`` runs;
+    ``unchanged``: the zero block's loss before each growth in place of the loss after it."""
     per_seed = stacking_runs(scale)
 
-    def change(name):
+    def change(name, unchanged=False):
         runs = [r[name] for r in per_seed]
-        after = [_before_growth(r) if arm == "positive" else _after_growth(r) for r in runs]
+        after = [_before_growth(r) if unchanged else _after_growth(r) for r in runs]
         return float(
             max(np.max(np.abs(a - _before_growth(r))) for a, r in zip(after, runs, strict=True))
         )
 
-    zero = change("random" if arm == "negative" else "zero")
-    copy = 0.0 if arm == "negative" else change("copy")
-    if arm == "positive":
-        copy = 1.0  # the copy's change is not a control of the identity; planted above the band
+    zero = change(zero_block, unchanged)
+    copy = change(copy_block)
     statistics = {"zero change": exact(zero, len(per_seed)), "copy change": exact(copy)}
     return Measurement(
         statistics,
@@ -449,15 +480,19 @@ def growth_runs(scale: str) -> list[dict]:
     "100% of the baseline's FLOPs of log(L_grown(F) / L_baseline(F)) (t intervals; < 0: the "
     "grown model is ahead)",
     expect={name: AtMost(0.0) for name in GROWN},
-    positive="planted: the per-seed log ratios shifted to mean log 0.8 (spread kept)",
-    negative="planted: the per-seed log ratios shifted to mean log 1.25",
+    positive=Control(
+        "planted: the per-seed log ratios shifted to mean log 0.8 (spread kept)", planted_ratio=0.8
+    ),
+    negative=Control(
+        "planted: the per-seed log ratios shifted to mean log 1.25", planted_ratio=1.25
+    ),
     why_planted="no growth schedule is known to end 0.8x (or 1.25x) the full-depth baseline's loss at equal FLOPs on this transformer; a longer-trained baseline would change the FLOPs axis itself",
     figures=("transformer-growth",),
     group="growth.transformer-runs",
     revisions=(Revision(2, FLOAT32), Revision(3, LONGER)),
     minutes=16.0,
 )
-def _flops(scale, arm, rng):
+def _flops(scale, *, planted_ratio=None):
     per_seed = growth_runs(scale)
     statistics, means = {}, {}
     for name in GROWN:
@@ -466,8 +501,8 @@ def _flops(scale, arm, rng):
             for r in per_seed
         ])  # fmt: skip
         means[name] = float(np.mean(ratios))
-        if arm != "claim":
-            ratios = planted_shift(ratios, np.log(0.8 if arm == "positive" else 1.25))
+        if planted_ratio is not None:
+            ratios = planted_shift(ratios, np.log(planted_ratio))
         statistics[name] = mean_interval(ratios)
     finals = {n: float(np.mean([r[n]["run"].losses[-1] for r in per_seed]))
               for n in ("baseline", *GROWN)}  # fmt: skip
@@ -517,13 +552,15 @@ def accuracy_at_loss(points, level: float) -> float:
     ),
     expect={"matched loss": AtLeast(0.0), "fine-tuned": AtLeast(0.0)},
     requires={"baseline induction accuracy": AtLeast(0.5)},
-    positive="planted: the paired differences shifted to mean +0.1 (spread kept)",
-    negative="planted: the paired differences shifted to mean -0.1",
+    positive=Control(
+        "planted: the paired differences shifted to mean +0.1 (spread kept)", planted_mean=0.1
+    ),
+    negative=Control("planted: the paired differences shifted to mean -0.1", planted_mean=-0.1),
     why_planted="no pretraining method is known to add (or remove) 0.1 accuracy on the primitives at matched loss; the precondition (the baseline forms the induction circuit) is decided first and is measured",
     figures=("transformer-reasoning",),
     group="growth.transformer-runs",
 )
-def _reasoning(scale, arm, rng):
+def _reasoning(scale, *, planted_mean=None):
     per_seed = growth_runs(scale)
     matched, tuned, table = [], [], []
     for r in per_seed:
@@ -541,9 +578,8 @@ def _reasoning(scale, arm, rng):
             )
             row[f"{p} (fine-tuned)"] = float(np.mean([r[name]["tuned"][p] for r in per_seed]))
         table.append(row)
-    if arm != "claim":
-        shift = 0.1 if arm == "positive" else -0.1
-        matched, tuned = planted_shift(matched, shift), planted_shift(tuned, shift)
+    if planted_mean is not None:
+        matched, tuned = planted_shift(matched, planted_mean), planted_shift(tuned, planted_mean)
     statistics = {"matched loss": mean_interval(matched), "fine-tuned": mean_interval(tuned),
                   "baseline induction accuracy": mean_interval(
                       [r["baseline"]["isoplot"][-1][1]["induction"] for r in per_seed])}  # fmt: skip
@@ -566,22 +602,28 @@ def _reasoning(scale, arm, rng):
     "W2); per seed the similarity of the copied pair minus the largest of the other adjacent "
     "pairs (t interval; > 0: the peak is at the copy)",
     expect={"copy pair - others": AtLeast(0.0)},
-    positive="the trained MIDAS model with the copied block reset to its source (an exact copy)",
-    negative="the trained MIDAS model with the copied block replaced by a fresh random block",
+    positive=Control(
+        "the trained MIDAS model with the copied block reset to its source (an exact copy)",
+        copied_block="reset to its source",
+    ),
+    negative=Control(
+        "the trained MIDAS model with the copied block replaced by a fresh random block",
+        copied_block="fresh random",
+    ),
     figures=("transformer-similarity",),
     revisions=(Revision(2, FLOAT32), Revision(3, LONGER)),
     group="growth.transformer-runs",
 )
-def _transformer_looped(scale, arm, rng):
+def _transformer_looped(scale, *, rng, copied_block="trained"):
     per_seed = growth_runs(scale)
     gaps = []
     for r in per_seed:
         run = r["midas"]["run"]
         j = growth.copy_pair(growth.grown_maps("midas", len(run.depths)))
         layers = list(run.layers)
-        if arm == "positive":  # the copied pair made identical: the copy exactly as made
+        if copied_block == "reset to its source":  # the copied pair identical: the copy as made
             layers[j + 1] = layers[j]
-        elif arm == "negative":  # the copy replaced by a fresh random block: no copy there
+        elif copied_block == "fresh random":  # no copy there
             vocab, width = run.params["tok"].shape
             fresh = transformer.init_params(vocab, width, 1, 1, seed=rng)
             layers[j + 1] = growth.TransformerFamily.model(fresh).layers[0]

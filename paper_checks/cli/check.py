@@ -184,7 +184,7 @@ def run(args) -> int:
             )
         _remove_stale_figures(out / "figures", figures)
         document = report.claims_document(verdicts, args.scale, args.only)
-        markdown = report.render_markdown(verdicts, args.scale, figures, args.only)
+        markdown = report.render_markdown(verdicts, document, figures)
         write_text_atomic(out / "claims.json", json.dumps(document, indent=1) + "\n")
         write_text_atomic(out / "report.md", markdown)
         runner.finish(out)

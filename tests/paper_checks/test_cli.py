@@ -44,8 +44,9 @@ def test_check_writes_report_and_json(tmp_path, capsys):
     assert "nesterov.worst-case-pep" in printed and "controls: positive supported" in printed
 
 
-def _register(claim_id, measure, band=None):
-    """A test claim with statistic ``x`` and band ``x <= 0`` (default)."""
+def _register(claim_id, measure, band=None, negative_x=1.0):
+    """A test claim with statistic ``x`` and band ``x <= 0`` (default); its controls set the
+    measure's option ``x`` to 0 and ``negative_x``."""
     return registry.claim(
         id=claim_id,
         source="test",
@@ -53,8 +54,8 @@ def _register(claim_id, measure, band=None):
         statement="a test claim",
         measurement="x",
         expect={"x": band or expect.AtMost(0.0)},
-        positive="x = 0",
-        negative="x = 1",
+        positive=registry.Control("x = 0", x=0.0),
+        negative=registry.Control(f"x = {negative_x}", x=negative_x),
     )(measure)
 
 
@@ -70,13 +71,12 @@ def _register(claim_id, measure, band=None):
 def test_verdicts_follow_the_intervals_and_the_controls(
     tmp_path, claim_x, negative_x, band, verdict, status
 ):
-    def measure(scale, arm, rng):
-        x = {"claim": claim_x, "positive": 0.0, "negative": negative_x}[arm]
+    def measure(scale, *, x=claim_x):
         low, high = x if isinstance(x, tuple) else (x, x)
         estimate = expect.Estimate((low + high) / 2, low, high, 3, "t")
         return registry.Measurement({"x": estimate}, {"x": low}, f"x = {low}")
 
-    _register("test.verdict", measure, band)
+    _register("test.verdict", measure, band, negative_x)
     try:
         argv = ["check", "--only", "test.verdict", "--out", str(tmp_path), *IN_PROCESS]
         assert main(argv) == status
@@ -88,7 +88,7 @@ def test_verdicts_follow_the_intervals_and_the_controls(
 
 
 def test_erroring_claim_is_reported_not_raised(tmp_path):
-    def _raises(scale, arm, rng):
+    def _raises(scale, *, x=None):
         raise RuntimeError("boom")
 
     _register("test.raises", _raises)

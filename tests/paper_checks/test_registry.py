@@ -9,8 +9,7 @@ from paper_checks.expect import AtLeast, mean_interval
 
 
 def _claim(precondition_mean, positive="a second system", name="test.precondition"):
-    def measure(scale, arm, rng):
-        effect = {"claim": 1.0, "positive": 1.0, "negative": -1.0}[arm]
+    def measure(scale, *, effect=1.0):
         stats = {
             "effect": mean_interval(effect + np.array([-0.01, 0.0, 0.01])),
             "depth": mean_interval(precondition_mean + np.array([-0.01, 0.0, 0.01])),
@@ -19,7 +18,8 @@ def _claim(precondition_mean, positive="a second system", name="test.preconditio
 
     return registry.Claim(
         name, "source", "reconstructed", "statement", "measurement", {"effect": AtLeast(0.0)},
-        positive, "a broken variant", measure, requires={"depth": AtLeast(1.0)},
+        positive, "a broken variant", measure, {"negative": {"effect": -1.0}},
+        requires={"depth": AtLeast(1.0)},
     )  # fmt: skip
 
 
@@ -44,7 +44,7 @@ def test_the_report_shows_preconditions_and_planted_controls():
     assert report.control_text(entry, "positive") == "supported (planted)"
     assert report.control_text(entry, "negative") == "refuted"
     assert report.uncalibrated(entry) == []  # the precondition is no band of the negative control
-    text = report.render_markdown([verdict], "quick", {})
+    text = report.render_markdown([verdict], report.claims_document([verdict], "quick"), {})
     assert "**Preconditions** (else mis-posed). depth >= 1." in text
     assert "positive control, planted (planted: shifted by 1)" in text
     assert "* no measured control: no known-better system" in text
@@ -53,18 +53,20 @@ def test_the_report_shows_preconditions_and_planted_controls():
 def test_a_precondition_cannot_also_be_a_band():
     with pytest.raises(ValueError, match="precondition"):
         registry.claim(id="x.y", source="s", provenance="standard", statement="s",
-                       measurement="m", expect={"a": AtLeast(0)}, positive="p", negative="n",
+                       measurement="m", expect={"a": AtLeast(0)}, positive=registry.Control("p"),
+                       negative=registry.Control("n"),
                        requires={"a": AtLeast(1)})  # fmt: skip
 
 
 def test_a_planted_control_needs_its_reason_and_only_then():
     common = {"source": "s", "provenance": "standard", "statement": "s", "measurement": "m",
-              "expect": {"a": AtLeast(0)}, "negative": "n"}  # fmt: skip
+              "expect": {"a": AtLeast(0)}, "negative": registry.Control("n")}  # fmt: skip
     with pytest.raises(ValueError, match="why_planted"):
-        registry.claim(id="x.planted", positive="planted: shifted", **common)(lambda *a: None)
+        registry.claim(id="x.planted", positive=registry.Control("planted: shifted"),
+                       **common)(lambda scale: None)  # fmt: skip
     with pytest.raises(ValueError, match="why_planted"):
-        registry.claim(id="x.measured", positive="a second system", why_planted="none",
-                       **common)(lambda *a: None)  # fmt: skip
+        registry.claim(id="x.measured", positive=registry.Control("a second system"),
+                       why_planted="none", **common)(lambda scale: None)  # fmt: skip
     assert "x.planted" not in registry.REGISTRY and "x.measured" not in registry.REGISTRY
 
 
@@ -82,3 +84,33 @@ def test_every_verdict_is_explained_once_where_users_read_it(capsys):
         assert f"`{name}`: {meaning}" in legend
     given = {registry.run_claim(_claim(m), "quick").verdict for m in (0.2, 2.0)}
     assert given == {"mis-posed", "supported"} and given <= set(verdicts.VERDICTS)
+
+
+def test_a_control_is_options_of_the_measure_and_the_measure_never_sees_the_arm():
+    """Each arm runs the measure with its control's options (the claim arm with the defaults);
+    a measure that names ``rng`` gets the claim's generator afresh on every arm."""
+    seen = []
+
+    def measure(scale, *, rng, effect=1.0):
+        seen.append((effect, rng.integers(10**9)))
+        return registry.Measurement({"effect": mean_interval(effect + np.array([-0.01, 0.01]))},
+                                    {}, "")  # fmt: skip
+
+    common = {"source": "s", "provenance": "standard", "statement": "s", "measurement": "m",
+              "expect": {"effect": AtLeast(0)}}  # fmt: skip
+    registry.claim(id="test.options", positive=registry.Control("p", effect=2.0),
+                   negative=registry.Control("n", effect=-1.0), **common)(measure)  # fmt: skip
+    try:
+        verdict = registry.run_claim(registry.REGISTRY["test.options"], "quick")
+    finally:
+        registry.REGISTRY.pop("test.options")
+    assert verdict.verdict == "supported"
+    assert [effect for effect, _ in seen] == [1.0, 2.0, -1.0]  # claim, positive, negative
+    assert len({draw for _, draw in seen}) == 1  # the same instances on every arm
+    with pytest.raises(ValueError, match="not options of the measure"):
+        registry.claim(id="test.unknown", positive=registry.Control("p", efect=2.0),
+                       negative=registry.Control("n"), **common)(measure)  # fmt: skip
+    with pytest.raises(ValueError, match="not options of the measure"):
+        registry.claim(id="test.rng", positive=registry.Control("p", rng=None),
+                       negative=registry.Control("n"), **common)(measure)  # fmt: skip
+    assert "test.unknown" not in registry.REGISTRY and "test.rng" not in registry.REGISTRY
