@@ -23,6 +23,13 @@ def generator(key: str) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(zlib.crc32(key.encode())))
 
 
+def at_scales(sizes: dict, unit: str = "") -> str:
+    """A size in a claim's measurement text, rendered from its per-scale table (so the prose
+    cannot drift from the code): ``"2 seeds (5 at paper scale)"`` for ``{"quick": 2, "paper":
+    5}`` and ``unit=" seeds"``."""
+    return f"{sizes['quick']}{unit} ({sizes['paper']} at paper scale)"
+
+
 def planted_shift(values, mean: float) -> np.ndarray:
     """A control's planted effect: ``values`` shifted to have mean ``mean``, their spread kept."""
     values = np.asarray(values, dtype=float)

@@ -15,7 +15,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from paper_checks.expect import AtMost, Near, exact, median_interval, pooled_slope
-from paper_checks.measure import fitted_slope, generator, planted_power_law, seeds
+from paper_checks.measure import at_scales, fitted_slope, generator, planted_power_law, seeds
 from paper_checks.registry import Control, Measurement, Revision, claim, figure
 from sims.boosting import train_ensemble
 from sims.problems import classification_problem, regression_problem
@@ -66,7 +66,7 @@ def _nag_velocity_form(X, y, stages, beta, eta):
     statement="with linear learners, zero-init boosting is gradient descent and stacking-init "
     "boosting is Nesterov's method on w -> R(Xw), exactly",
     measurement="max relative difference of losses and final coefficients over 200 stages, "
-    "kappa(X^T X / n) in {10, 100, 1000, 10000}, 2 seeds (5 at paper scale)",
+    f"kappa(X^T X / n) in {{10, 100, 1000, 10000}}, {at_scales(LINEAR_SEEDS, ' seeds')}",
     expect={"max relative difference": AtMost(1e-10)},
     positive=Control(
         "the velocity form of Nesterov's method (an independent transcription) in "
@@ -146,7 +146,7 @@ def _friedman(n, seed):
     source=f"{PAPER}, §2 (zero init = functional gradient descent = gradient boosting)",
     provenance="paper",
     statement="zero-init boosting with regression trees is scikit-learn's gradient boosting",
-    measurement="max relative difference of the staged train MSE and that of "
+    measurement=f"max relative difference of the staged train MSE ({at_scales(TREE_STAGES, ' stages')}) and that of "
     "GradientBoostingRegressor(loss='squared_error', subsample=1.0, init='zero') with the same "
     "depth, learning rate 0.1 and seed (Friedman #1 and an ill-conditioned problem, 2 seeds)",
     expect={"max relative difference": AtMost(1e-10)},
@@ -254,7 +254,7 @@ RANDOM_SCALES = (1e-3, 3e-3, 1e-2, 3e-2)
     "smoothed loss E R(F + xi), and the noise stays in the model: the loss plateaus at "
     "a level growing like random_scale^2",
     measurement="largest |z| over the 5 coordinates of the Monte-Carlo mean of one stage's update "
-    "(logistic loss, 8000 draws; 20000 at paper scale) against -eta grad R~ (Gauss-Hermite) "
+    f"(logistic loss, {at_scales(SMOOTHING_DRAWS, ' draws')}) against -eta grad R~ (Gauss-Hermite) "
     "('max |z|'); log-log slope over random_scale of the squared-loss plateau, 5 seeds "
     "('plateau slope')",
     expect={"max |z|": AtMost(4.0), "plateau slope": Near(2.0, 0.2)},
@@ -371,8 +371,8 @@ def textbook_bounds(gaps) -> dict:
     "gap below Nesterov's bound 2 L ||w_0 - w*||^2 / (T+1)^2 at every stage, zero init below "
     "GD's L ||w_0 - w*||^2 / (2T); the fitted slopes are reported (they are steeper than -2 and "
     "-1 where the loss is locally strongly convex)",
-    measurement="non-separable data, kappa(X^T X / n) = 1e4, one run each, 400 stages (1000 at "
-    "paper scale): the largest gap / bound over T >= 1 ('stacking gap / 1/T^2 bound', 'zero-init "
+    measurement="non-separable data, kappa(X^T X / n) = 1e4, one run each, "
+    f"{at_scales(LOGISTIC_STAGES, ' stages')}: the largest gap / bound over T >= 1 ('stacking gap / 1/T^2 bound', 'zero-init "
     "gap / 1/T bound'); log-log slopes of the gap over T/10..T reported",
     expect={"stacking gap / 1/T^2 bound": AtMost(1.0), "zero-init gap / 1/T bound": AtMost(1.0)},
     positive=Control("planted gaps at half of each bound", gaps="planted at half the bounds"),

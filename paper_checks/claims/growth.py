@@ -17,7 +17,7 @@ import numpy as np
 from scipy import stats
 
 from paper_checks.expect import AtLeast, AtMost, Between, exact, mean_interval
-from paper_checks.measure import log_loss_ratio, planted_shift, seeds
+from paper_checks.measure import at_scales, log_loss_ratio, planted_shift, seeds
 from paper_checks.registry import Control, Measurement, Revision, claim, figure
 from paper_checks.setups import SETUPS, SIZES
 from sims import deep_linear, growth, residual_mlp
@@ -219,9 +219,17 @@ def _exact(scale, *, rng, maps="grow", grown_with="zero", lengths="prop_alpha", 
     statement="growing by MIDAS reaches a lower loss than the full-depth baseline at equal "
     "training FLOPs (the paper's headline: the same loss with up to 40% fewer FLOPs); gradual "
     "and progressive stacking and zero growth reported beside it",
-    measurement="deep linear (d = 16, 8 layers at quick scale; d = 32, 16 layers at paper scale; "
-    "kappa 100, sigma 0.5, GD) and residual MLP (staircase degrees 1..6, Adam; width 16, depth 4 "
-    "at quick scale; width 32, depth 8 at paper scale) grown from one block with Prop-1 stages: "
+    measurement="deep linear ("
+    + "; ".join(
+        f"d = {SIZES[s].linear.dimension}, {SIZES[s].linear.depth} layers at {s} scale"
+        for s in ("quick", "paper")
+    )
+    + "; kappa 100, sigma 0.5, GD) and residual MLP (staircase degrees 1..6, Adam; "
+    + "; ".join(
+        f"width {SIZES[s].mlp.width}, depth {SIZES[s].mlp.depth} at {s} scale"
+        for s in ("quick", "paper")
+    )
+    + ") grown from one block with Prop-1 stages: "
     "per seed, log(L_MIDAS / L_baseline) at equal FLOPs, averaged over 1/2, 3/4 and all of the "
     "baseline's budget; mean over seeds with t interval (negative: MIDAS ahead). FLOPs to the "
     "baseline's final loss over the baseline's reported per operator",
@@ -485,7 +493,8 @@ def lag_runs(scale: str) -> dict:
     "the loss after a short lag ranks them well",
     measurement="pool of 8 strategies (gradual, MIDAS, copy+noise with Adam state copied or reset;"
     " zero; random) grown from a trained residual-MLP checkpoint (its Adam state kept), each run 3 "
-    "times (independent minibatch and noise seeds), 5 checkpoints (8 at paper scale). Per "
+    "times (independent minibatch and noise seeds), "
+    f"{at_scales({s: z.seeds for s, z in LAG_SIZES.items()}, ' checkpoints')}. Per "
     "checkpoint, Spearman correlation of one replicate's losses k steps after growth with another "
     "replicate's losses at the stage's end, mean over ordered pairs of replicates; its ceiling is "
     "the same correlation between two replicates' final losses (run-to-run reproducibility of the "

@@ -15,7 +15,7 @@ from scipy.stats import ortho_group
 
 from figures import worst_case as wc_figures
 from paper_checks.expect import AtLeast, AtMost, Between, exact, slope_interval
-from paper_checks.measure import fitted_slope, generator
+from paper_checks.measure import at_scales, fitted_slope, generator
 from paper_checks.registry import Control, Measurement, Revision, claim, figure
 from sims.inexact import Quadratic, random_objective, run_inexact_nag
 from theory import pep, rates, robust_nesterov, spectral
@@ -277,7 +277,7 @@ def exact_nag_runs(scale: str, kappa_one: bool) -> tuple:
     "the factor 1 - 1/sqrt(kappa) at every step, on quadratics and on a non-quadratic "
     "(quadratic + log-sum-exp) family",
     measurement="max over instances and steps of (Phi_{k+1} - (1 - 1/sqrt(kappa)) Phi_k) / Phi_0 "
-    "('violation'; 600 instances, 3000 at paper scale)",
+    f"('violation'; {at_scales(EXACT_RUNS, ' instances')})",
     expect={"violation": AtMost(1e-12)},
     positive=Control(
         "quadratics with kappa = 1, where one step reaches x* (Phi_1 = 0)", kappa_one=True
@@ -330,8 +330,8 @@ def inexact_runs(scale: str, with_errors: bool) -> tuple:
     provenance="reconstructed",
     statement="with errors injected in the gradient or in the momentum step (any size, random or "
     "adversarial) the derived potential bound holds at every step",
-    measurement="max over runs and steps of (Phi_{k+1} - bound_k) / Phi_0 ('violation'; 120 "
-    "objectives x 12 error settings, 600 x 12 at paper scale)",
+    measurement="max over runs and steps of (Phi_{k+1} - bound_k) / Phi_0 ('violation'; "
+    f"{at_scales(INEXACT_RUNS, ' objectives')} x 12 error settings)",
     expect={"violation": AtMost(1e-10)},
     positive=Control(
         "the same objectives without errors (the bound is then the textbook contraction)",
@@ -511,8 +511,8 @@ PEP_STEPS = (5, 10, 20)
     statement="measured worst ratios of NAG with relative gradient errors never exceed PEPit's "
     "worst case over smooth strongly convex functions for the same kappa, eps and N",
     measurement="max over random and adversarial runs (quadratics and quadratic + log-sum-exp, "
-    "20 objectives per cell, 100 at paper scale) of ratio / PEP, kappa in {10, 100, 1000}, N in "
-    "{5, 10, 20}, eps in {0.05, 0.1, 0.2, 0.3}; 1e-3 is the solver tolerance",
+    f"{at_scales(PEP_OBJECTIVES, ' objectives')} per cell) of ratio / PEP, kappa in "
+    "{10, 100, 1000}, N in {5, 10, 20}, eps in {0.05, 0.1, 0.2, 0.3}; 1e-3 is the solver tolerance",
     expect={"max ratio/PEP": AtMost(1 + 1e-3)},
     positive=Control(
         "the same objectives without errors against PEPit's exact-gradient worst case",

@@ -15,7 +15,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from paper_checks.expect import AtLeast, AtMost, Between, exact, mean_interval
-from paper_checks.measure import fitted_slope, seeds
+from paper_checks.measure import at_scales, fitted_slope, seeds
 from paper_checks.registry import Control, Measurement, Revision, claim, figure
 from sims import growth, residual_mlp, subnetworks
 from sims.problems import StaircaseTask, component_errors, independent_seeds, staircase_task
@@ -335,8 +335,9 @@ def _relative_jumps(boundaries, after="after") -> float:
     statement="when a RaPTr stage ends and the next (longer) subnetworks start, the loss does not "
     "jump, for each output scaling; gradual stacking's jump at growth on the same task is "
     "reported beside it",
-    measurement="staircase degrees 1..6, residual MLP of depth 4 (8 at paper scale), RaPTr path "
-    "lengths L/2, 3L/4, L, 10 seeds (12 at paper scale): per seed, the relative jump (L_next - "
+    measurement="staircase degrees 1..6, residual MLP of depth "
+    f"{at_scales({s: v[0] for s, v in TRANSITION_SIZES.items()})}, RaPTr path lengths L/2, 3L/4, "
+    f"L, {at_scales({s: v[2] for s, v in TRANSITION_SIZES.items()}, ' seeds')}: per seed, the relative jump (L_next - "
     "L_ending) / L_ending of the loss averaged exactly over the subnetwork distribution, at the "
     "same parameters, mean over boundaries; mean over seeds with t interval per output scaling "
     "('relative jump, <scaling>'); gradual stacking's relative jump at growth, the paired "
@@ -400,7 +401,7 @@ DEGREE_CAPPED = {"activation": "quadratic", "layernorm": False}  # a block has d
     "network) then learns the degree-4 component",
     measurement="d = 10, boolean inputs, h_2 = x1 x2, h_4 = x1 x2 x3 x4 (orthonormal), width 16, "
     "quadratic activation without layer norm (one block: degree 2, two: degree 4), Adam lr 3e-3, "
-    "2000 steps (6000 at paper scale), 4 seeds: component errors of the function phase 1 trains "
+    f"{at_scales(TWO_PHASE_STEPS, ' steps')}, 4 seeds: component errors of the function phase 1 trains "
     "(its subnetworks' mean prediction) at the phase boundary, and of the full network at the "
     "end; worst seed ('phase-1 e2', 'phase-1 e4', 'phase-2 e4')",
     expect={"phase-1 e2": AtMost(0.1), "phase-1 e4": AtLeast(0.5), "phase-2 e4": AtMost(0.1)},

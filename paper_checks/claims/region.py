@@ -72,6 +72,10 @@ TAIL_SIGMAS = (0.05, 0.2, 0.3)
 DISTINCT = 0.15  # tail-rate claim: runs whose two geometries' predictions differ by more decide
 PRACTICE_SIGMA = 0.05
 LOW, HIGH = 0.01, 4.0  # the frontier search's bracket in sigma
+PRACTICE_SETTING = (
+    f"d = {SIZES['quick'].practice_d}, kappa = {SIZES['quick'].practice_kappa} (paper: d = "
+    f"{SIZES['paper'].practice_d}, kappa = {SIZES['paper'].practice_kappa}), sigma = {PRACTICE_SIGMA}"
+)  # the setting of the practice claims, in their measurement texts
 
 
 def _seeds(scale: str, key: str) -> list[int]:
@@ -508,7 +512,7 @@ def _stages(scale: str, label: str) -> np.ndarray:
     statement="several gradient steps per stage turn each stage into a partial inner solve, which "
     "the theorem does not cover: they buy fewer stages but not fewer gradient steps, since the "
     "acceleration lives across stages (a stage of k steps on one layer is at best k steps of GD)",
-    measurement="d = 8, kappa = 30 (paper: d = 16, kappa = 100), sigma = 0.05, beta*, new layer only: the log "
+    measurement=f"{PRACTICE_SETTING}, beta*, new layer only: the log "
     "ratio of gradient steps to the distance target with 20 steps per stage over 1 step, per "
     "seed, mean with t interval ('log gradient-step ratio, 20 vs 1'); the log ratio of stages "
     "reported; the full table with k in {1, 2, 5, 20} in the report",
@@ -547,7 +551,7 @@ def _steps_per_stage(scale, *, planted_power=None):
     "(P_t - P_{t-1}) P_{t-1}^-1 only if the earlier layers stay fixed; training every layer each "
     "stage (step 1/(L depth), so that the end-to-end step stays about 1/L) breaks that identity "
     "and loses the acceleration: stages of zero init's order, not NAG's",
-    measurement="d = 8, kappa = 30 (paper: d = 16, kappa = 100), sigma = 0.05, one step per stage: stages of "
+    measurement=f"{PRACTICE_SETTING}, one step per stage: stages of "
     "zero init over stages of the all-layer variant, per seed, mean with t interval ('speedup "
     "over zero init'; of zero init's order: within a factor 2 either way; NAG's is about "
     "sqrt(kappa)/1.4; a run that stalls or diverges, not at the target within 10x NAG's stages, "
@@ -598,7 +602,7 @@ def _all_layers(scale, *, variant="beta*, all layers, step 1/(L depth)"):
     "no friction: every mode's error contracts by sqrt(1 - eta nu), so on a strongly convex "
     "problem copying contracts asymptotically at half zero init's rate (slower than no momentum "
     "at all)",
-    measurement="d = 8, kappa = 30 (paper: d = 16, kappa = 100), sigma = 0.05, runs to 1e-26 R_0, per seed: the "
+    measurement=f"{PRACTICE_SETTING}, runs to 1e-26 R_0, per seed: the "
     "tail rate (log(L_a/L_b)/(b-a) between the first stages a, b below 1e-12 and 1e-24 R_0) of "
     "copy over zero init's, mean with t interval ('copy / zero-init rate'). Reported, not "
     "decided: the convex schedule's tail rate over copying's, and, over the convex run's window "
@@ -699,12 +703,14 @@ def mlp_practice_runs(scale: str) -> dict:
     statement="in the regime of Theorem 3.1 carried to a residual MLP (one block added per stage, "
     "only the new block trained, few steps per stage), initialising the new block as a copy of "
     "the top block (beta = 1) ends at a lower loss than a zero block (beta = 0, the function "
-    "unchanged: zero init); the rows beyond that regime (all blocks trained, 2x (paper 4x) the "
-    "steps per stage, a random block) are reported",
+    "unchanged: zero init); the rows beyond that regime (all blocks trained, "
+    f"{MLP_MORE_STEPS['quick']}x (paper {MLP_MORE_STEPS['paper']}x) the steps per stage, a random "
+    "block) are reported",
     measurement="growth's residual MLP on the staircase task (quick: width 16, 4 blocks; paper: "
-    "width 32, 8 blocks), grown from one block, 25 (paper 50) Adam steps per stage: per seed the "
-    "log of the final evaluation loss with the copied block over the zero block's, mean with t "
-    "interval over 6 (paper 10) seeds ('log loss copy / zero, new block only'); every variant's "
+    f"width 32, 8 blocks), grown from one block, {MLP_STAGE_STEPS['quick']} (paper "
+    f"{MLP_STAGE_STEPS['paper']}) Adam steps per stage: per seed the log of the final evaluation "
+    f"loss with the copied block over the zero block's, mean with t interval over "
+    f"{MLP_SEEDS['quick']} (paper {MLP_SEEDS['paper']}) seeds ('log loss copy / zero, new block only'); every variant's "
     "median loss in the report's table",
     expect={"log loss copy / zero, new block only": AtMost(0.0)},
     positive=Control("the zero block with all blocks trained (the same steps, every block "

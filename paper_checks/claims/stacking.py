@@ -25,7 +25,7 @@ from paper_checks.expect import (
     median_interval,
     pooled_slope,
 )
-from paper_checks.measure import fitted_slope, planted_power_law, seeds
+from paper_checks.measure import at_scales, fitted_slope, planted_power_law, seeds
 from paper_checks.registry import Control, Measurement, Revision, claim, figure
 from sims.deep_linear import (
     excess_risk,
@@ -572,7 +572,8 @@ def tracking_runs(scale: str, init: str) -> dict:
     provenance="reconstructed",
     statement="functional stacking (layer gradient G P^{-1}) converges at NAG's rate for sigma up "
     "to 1 (kappa = 100), behind it by a bounded delay",
-    measurement="kappa = 100, sigma in {0.01, 0.1, 0.3, 0.5, 1.0}, 12 seeds (20 at paper scale): "
+    measurement=f"kappa = 100, sigma in {{{', '.join(map(str, TRACK_SIGMAS))}}}, "
+    f"{at_scales({s: 4 * z.seeds for s, z in SIZES.items()}, ' seeds')}: "
     "per seed, the tail rate (per-stage contraction of the log loss over the second half of the "
     "run to R_t <= 1e-6 (mu/2) ||P_0 - W*||^2) over NAG's, and the stages to that target over "
     "NAG's; means with t intervals per sigma ('tail-rate ratio, sigma = s'; 'stage ratio, sigma "
