@@ -15,7 +15,7 @@ import matplotlib
 from cycler import cycler
 from matplotlib.figure import Figure
 
-from sims.engine import atomic_write
+from infra.engine import atomic_write
 
 # Okabe & Ito (2008) colour-blind-safe palette
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")

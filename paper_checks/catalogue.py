@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import fnmatch
 
+from infra.checks import InputError
 from paper_checks import claims
 from paper_checks.registry import FIGURES, REGISTRY, SCALES, Claim, Recipe
-from theory.checks import InputError
 
 claims.load()
 

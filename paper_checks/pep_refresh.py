@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sims.engine import execute, write_text_atomic
+from infra.engine import execute, write_text_atomic
 from theory import pep
 
 

@@ -13,10 +13,10 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+from infra.engine import versions
 from paper_checks.expect import Estimate
 from paper_checks.registry import CONTROL_EXPECTED, PROVENANCES, SCALES, Verdict, plain
 from paper_checks.verdicts import VERDICTS, legend
-from sims.engine import versions
 
 
 def claim_entry(v: Verdict) -> dict:

@@ -1,5 +1,5 @@
 """``stagewise check`` on the sweep engine: one task per claim group, run in-process, in local
-processes or on a Dask cluster (``sims.engine.execute``), resumable.
+processes or on a Dask cluster (``infra.engine.execute``), resumable.
 
 A task runs the claims of one group (claims that share a cached experiment) in one process, then
 draws the figures they name while that experiment is still in memory. Each finished task is stored
@@ -18,10 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra.engine import execute, set_aside, write_text_atomic
 from paper_checks import catalogue, registry
-from sims.engine import execute, set_aside, write_text_atomic
 
-PACKAGES = ("theory", "sims", "figures", "paper_checks")
+PACKAGES = ("infra", "theory", "sims", "figures", "paper_checks")
 TASKS_DIR = ".tasks"
 
 
@@ -118,7 +118,7 @@ def source_fingerprint() -> str:
 
 def _stored(state: Path, tasks: list[Task], fingerprint: str) -> dict[str, dict]:
     """Results of an interrupted run of the same code, scale and selection; a damaged file is
-    set aside (``sims.engine.set_aside``) and its task runs again."""
+    set aside (``infra.engine.set_aside``) and its task runs again."""
     out = {}
     for task in tasks:
         path = state / f"{task.group}.json"

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from infra.checks import InputError, check_array, check_choice, check_int, check_real, check_steps
 from sims._reference import ensemble_reference
 from sims.kernels import boosting as kernel
 from sims.problems import as_generator
 from sims.results import RunResult, Status
-from theory.checks import InputError, check_array, check_choice, check_int, check_real, check_steps
 from theory.rates import nesterov_beta
 
 LEARNERS = ("linear", "features", "tree")

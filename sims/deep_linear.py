@@ -15,11 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sims._reference import stagewise_reference
-from sims.kernels import deep_linear as kernel
-from sims.problems import as_generator
-from sims.results import DIVERGENCE_FACTOR, RunResult, Status
-from theory.checks import (
+from infra.checks import (
     MAX_DIMENSION,
     InputError,
     check_array,
@@ -28,6 +24,10 @@ from theory.checks import (
     check_real,
     check_steps,
 )
+from sims._reference import stagewise_reference
+from sims.kernels import deep_linear as kernel
+from sims.problems import as_generator
+from sims.results import DIVERGENCE_FACTOR, RunResult, Status
 from theory.rates import nesterov_beta
 
 INITS = tuple(kernel.INIT_CODES)

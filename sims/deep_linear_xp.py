@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from infra.checks import InputError
 from sims.deep_linear import StagewiseResult, prepare_instance, reference_run
-from theory.checks import InputError
 
 DEVICES = ("cpu", "gpu")
 

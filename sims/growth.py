@@ -28,11 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sims import deep_linear, residual_mlp, transformer
-from sims.problems import as_generator
-from sims.results import NEVER, RunResult, Status
-from sims.subnetworks import stage_bounds
-from theory.checks import (
+from infra.checks import (
     InputError,
     check_choice,
     check_dtype,
@@ -40,6 +36,10 @@ from theory.checks import (
     check_real,
     check_steps,
 )
+from sims import deep_linear, residual_mlp, transformer
+from sims.problems import as_generator
+from sims.results import NEVER, RunResult, Status
+from sims.subnetworks import stage_bounds
 
 NEW_LAYERS = ("copy", "copy_noise", "zero", "fresh")
 MAX_BLOCKS = 10**6  # deepest network a growth schedule may reach

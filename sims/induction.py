@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from infra.checks import InputError, check_elements, check_int
 from sims.transformer import Batches
-from theory.checks import InputError, check_elements, check_int
 
 BOS = 0  # the first token of every document
 

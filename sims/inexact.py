@@ -14,10 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import logsumexp, softmax
 
-from sims.problems import as_generator
-from sims.results import DIVERGENCE_FACTOR, RunResult, Status
-from theory import robust_nesterov as rn
-from theory.checks import (
+from infra.checks import (
     MAX_DIMENSION,
     InputError,
     check_array,
@@ -27,6 +24,9 @@ from theory.checks import (
     check_real,
     check_steps,
 )
+from sims.problems import as_generator
+from sims.results import DIVERGENCE_FACTOR, RunResult, Status
+from theory import robust_nesterov as rn
 
 PLACEMENTS = ("gradient", "momentum")
 SIZINGS = ("absolute", "relative_progress", "relative_gradient")

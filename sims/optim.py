@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from infra.checks import InputError, check_array, check_int, check_real
 from sims.kernels.blocks import adam_update
-from theory.checks import InputError, check_array, check_int, check_real
 
 OPTIMIZERS = ("adam", "sgd")
 

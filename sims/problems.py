@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import ortho_group
 
-from theory.checks import (
+from infra.checks import (
     MAX_DIMENSION,
     InputError,
     check_array,

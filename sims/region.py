@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from infra.checks import InputError, check_choice, check_int, check_real, check_sigma, check_steps
 from sims.deep_linear import (
     excess_risk,
     layer_descent,
@@ -24,7 +25,6 @@ from sims.deep_linear import (
 )
 from sims.problems import deep_linear_problem
 from sims.results import DIVERGENCE_FACTOR, NEVER, RunResult, Status
-from theory.checks import InputError, check_choice, check_int, check_real, check_sigma, check_steps
 from theory.rates import nesterov_beta
 from theory.spectral import gd_steps_on_quadratic, momentum_loss_curve
 from theory.stacking_tail import predicted_tail_rate

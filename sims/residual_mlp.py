@@ -19,13 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sims import optim
-from sims._reference import residual_mlp_reference
-from sims.kernels import blocks as _blocks
-from sims.kernels import residual_mlp as _kernel
-from sims.problems import as_generator
-from sims.results import RunResult, Status, blew_up
-from theory.checks import (
+from infra.checks import (
     InputError,
     as_dtype,
     check_array,
@@ -34,6 +28,12 @@ from theory.checks import (
     check_int,
     check_steps,
 )
+from sims import optim
+from sims._reference import residual_mlp_reference
+from sims.kernels import blocks as _blocks
+from sims.kernels import residual_mlp as _kernel
+from sims.problems import as_generator
+from sims.results import RunResult, Status, blew_up
 
 PARAM_KEYS = (
     "emb_w", "emb_b", "ln_g", "ln_b", "w1", "b1", "w2", "b2", "fin_g", "fin_b", "head_w", "head_b",

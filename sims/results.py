@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory.checks import check_real
+from infra.checks import check_real
 
 NEVER = math.inf  # steps to a target that was never reached
 DIVERGENCE_FACTOR = 1e6  # a loss above this multiple of the run's first loss: diverged

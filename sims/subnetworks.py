@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import brentq
 
+from infra.checks import InputError, check_choice, check_elements, check_int, check_real
 from sims.problems import as_generator
 from theory import flops
-from theory.checks import InputError, check_choice, check_elements, check_int, check_real
 
 SAMPLERS = ("bernoulli", "fixed_size")
 SCALES = ("none", "inv_p", "inv_sqrt_p")

@@ -9,7 +9,7 @@ the cell splits it into independent streams (problem, run) with ``independent_se
 
 A family is a frozen dataclass of typed parameters with defaults and a ``run(seed) -> row``;
 every run's metrics go through one ``result_row``. Execution, atomic writes and version stamps
-are the task engine's (``sims.engine``).
+are the task engine's (``infra.engine``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,17 @@ from pathlib import Path
 
 import numpy as np
 
-from sims.engine import (
+from infra.checks import (
+    MAX_DIMENSION,
+    InputError,
+    check_choice,
+    check_int,
+    check_kappa,
+    check_real,
+    check_sigma,
+    check_steps,
+)
+from infra.engine import (
     BACKENDS,
     atomic_write,
     check_workers,
@@ -39,16 +49,6 @@ from sims.engine import (
 )
 from sims.problems import independent_seeds
 from sims.results import RunResult, Status
-from theory.checks import (
-    MAX_DIMENSION,
-    InputError,
-    check_choice,
-    check_int,
-    check_kappa,
-    check_real,
-    check_sigma,
-    check_steps,
-)
 
 MAX_CELLS = 100_000  # largest grid: parameter combinations times seeds
 OBJECTIVES = ("quadratic", "logsumexp")
@@ -579,7 +579,7 @@ def _write_rows(rows: list[dict], directory: Path) -> None:
 
 def load_results(directory) -> pd.DataFrame:  # noqa: F821
     """All stored rows of a results directory as one DataFrame (one row per cell). A file that
-    cannot be read is set aside (``sims.engine.set_aside``: renamed, with a warning), so its
+    cannot be read is set aside (``infra.engine.set_aside``: renamed, with a warning), so its
     cells count as not run and a resumed sweep runs them again."""
     import pandas as pd
 

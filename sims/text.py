@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from infra.checks import check_elements, check_int
 from sims import corpus, induction, reasoning
 from sims.transformer import Batches
-from theory.checks import check_elements, check_int
 
 TYPES = 4  # bracket types of the corpus
 CORPUS_SIZE = len(corpus.vocabulary(TYPES))

@@ -30,12 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from sims import optim
-from sims._reference import transformer_reference
-from sims.kernels import transformer as _kernel
-from sims.problems import as_generator
-from sims.results import RunResult, Status, blew_up
-from theory.checks import (
+from infra.checks import (
     InputError,
     as_dtype,
     check_array,
@@ -44,6 +39,11 @@ from theory.checks import (
     check_int,
     check_steps,
 )
+from sims import optim
+from sims._reference import transformer_reference
+from sims.kernels import transformer as _kernel
+from sims.problems import as_generator
+from sims.results import RunResult, Status, blew_up
 
 BLOCK_KEYS = (
     "ln1_g", "ln1_b", "wq", "wk", "wv", "wo", "bo", "ln2_g", "ln2_b", "w1", "b1", "w2", "b2",

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from infra.engine import directory_lock
 from paper_checks import cli, expect, registry
 from sims import sweep
-from sims.engine import directory_lock
 from tests.helpers import stagewise
 
 ROOT = Path(__file__).resolve().parents[1]

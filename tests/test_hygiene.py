@@ -31,7 +31,7 @@ def test_import_layering_contract_is_kept():
     assert out.returncode == 0, out.stdout + out.stderr
 
 
-PACKAGES = ("theory", "sims", "figures", "paper_checks")
+PACKAGES = ("infra", "theory", "sims", "figures", "paper_checks")
 
 
 def _private(dotted: str) -> bool:

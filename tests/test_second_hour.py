@@ -16,8 +16,9 @@ from unittest import mock
 import numpy as np
 import pytest
 
+from infra import engine
 from paper_checks import cli, report
-from sims import engine, growth, residual_mlp, sweep
+from sims import growth, residual_mlp, sweep
 from sims.problems import staircase_task
 from sims.results import RunResult, Status
 from tests.helpers import stagewise

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory.checks import InputError, check_int, check_real
+from infra.checks import InputError, check_int, check_real
 
 
 def stage_fractions(n_stages: int, fractions) -> np.ndarray:

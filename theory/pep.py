@@ -24,7 +24,7 @@ import warnings
 from functools import cache
 from importlib import resources
 
-from theory.checks import InputError, check_choice, check_int, check_kappa, check_real
+from infra.checks import InputError, check_choice, check_int, check_kappa, check_real
 from theory.rates import METHODS, nesterov_beta
 
 FUNCTION_CLASSES = ("quadratic", "smooth_strongly_convex")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 
-from theory.checks import check_choice, check_eps, check_kappa, check_real
+from infra.checks import check_choice, check_eps, check_kappa, check_real
 
 METHODS = ("gd", "nag")
 

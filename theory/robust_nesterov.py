@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory.checks import InputError, check_kappa, check_real
+from infra.checks import InputError, check_kappa, check_real
 
 
 def z_sequence(x, x_prev, kappa: float) -> np.ndarray:

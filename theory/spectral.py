@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from theory.checks import (
+from infra.checks import (
     InputError,
     check_array,
     check_choice,

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory.checks import InputError, check_array, check_choice, check_real
+from infra.checks import InputError, check_array, check_choice, check_real
 
 GEOMETRIES = ("euclidean", "functional")
 

@@ -15,10 +15,10 @@ import sys
 import warnings
 from pathlib import Path
 
+from infra.checks import InputError
+from infra.engine import DamagedResultWarning
 from paper_checks.cli import bench, check, figures, listing, pep_refresh, report, sweep
 from paper_checks.cli.common import Parser, one_line, version
-from sims.engine import DamagedResultWarning
-from theory.checks import InputError
 
 MODULES = (check, listing, figures, report, pep_refresh, sweep, bench)  # one per command
 COMMANDS = {module.NAME: module.run for module in MODULES}  # command -> run(args) -> exit status
@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _check_thread_variables() -> None:
     """Thread counts from the environment are positive integers (Numba refuses to import
     otherwise, deep inside the first kernel)."""
-    from sims.engine import THREAD_VARIABLES
+    from infra.engine import THREAD_VARIABLES
 
     for name in THREAD_VARIABLES:
         value = os.environ.get(name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from theory.checks import InputError
+from infra.checks import InputError
 
 NAME = "bench"
 

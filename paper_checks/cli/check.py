@@ -10,10 +10,10 @@ import sys
 import textwrap
 from pathlib import Path
 
+from infra.checks import InputError
+from infra.engine import write_text_atomic
 from paper_checks.cli.common import add_engine_options, engine, path_arg, writable_dir
 from paper_checks.verdicts import FAILING, legend
-from sims.engine import write_text_atomic
-from theory.checks import InputError
 
 NAME = "check"
 RESUME_HINT = "; every finished claim group is stored: run the same command again to resume"
@@ -149,8 +149,8 @@ def _remove_stale_figures(figures_dir: Path, drawn) -> None:
 def run(args) -> int:
     from tqdm import tqdm
 
+    from infra.engine import directory_lock, remove_leftovers
     from paper_checks import catalogue, report, runner
-    from sims.engine import directory_lock, remove_leftovers
 
     claims = catalogue.select(args.only, args.scale)
     backend, workers, scheduler = engine(args)

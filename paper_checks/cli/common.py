@@ -7,7 +7,7 @@ import argparse
 import os
 from pathlib import Path
 
-from theory.checks import InputError
+from infra.checks import InputError
 
 
 class Parser(argparse.ArgumentParser):
@@ -57,7 +57,7 @@ def add_engine_options(parser: argparse.ArgumentParser, unit: str) -> None:
 
 def engine(args) -> tuple[str, int | None, str | None]:
     """(backend, workers, scheduler) from the engine options, validated."""
-    from sims.engine import MAX_WORKERS, check_scheduler
+    from infra.engine import MAX_WORKERS, check_scheduler
 
     scheduler = args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
     if scheduler is not None:

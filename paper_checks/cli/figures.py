@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from infra.checks import InputError
 from paper_checks.cli.common import add_engine_options, engine, path_arg, writable_dir
-from theory.checks import InputError
 
 NAME = "figures"
 
@@ -42,9 +42,9 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from tqdm import tqdm
 
+    from infra.engine import execute
     from paper_checks import catalogue
     from paper_checks.runner import draw_figure_task
-    from sims.engine import execute
 
     recipes = catalogue.figures()
     try:

@@ -6,8 +6,8 @@ import os
 import sys
 from pathlib import Path
 
+from infra.checks import InputError
 from paper_checks.cli.common import path_arg, writable_dir
-from theory.checks import InputError
 
 NAME = "pep-refresh"
 
@@ -41,8 +41,8 @@ def run(args) -> int:
 
     from tqdm import tqdm
 
+    from infra.engine import versions
     from paper_checks import pep_refresh
-    from sims.engine import versions
     from theory import pep
 
     if args.jobs < 1:

@@ -6,9 +6,9 @@ import json
 import os
 from pathlib import Path
 
+from infra.checks import InputError
+from infra.engine import write_text_atomic
 from paper_checks.cli.common import path_arg
-from sims.engine import write_text_atomic
-from theory.checks import InputError
 
 NAME = "report"
 

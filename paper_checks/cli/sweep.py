@@ -8,8 +8,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from infra.checks import InputError
 from paper_checks.cli.common import add_engine_options, engine, one_line, path_arg, writable_dir
-from theory.checks import InputError
 
 NAME = "sweep"
 RESUME_HINT = "; every finished cell is stored: run the same command again to resume"

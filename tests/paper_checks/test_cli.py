@@ -178,8 +178,8 @@ def test_a_library_bug_is_an_internal_error_not_bad_usage(bug, monkeypatch, caps
 
 
 def test_bad_input_is_exit_2_and_one_line(monkeypatch, capsys):
+    from infra.checks import InputError
     from paper_checks import cli
-    from theory.checks import InputError
 
     def refuses(args):
         raise InputError("kappa must be >= 1, got 0.5")

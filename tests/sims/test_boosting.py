@@ -167,7 +167,7 @@ def test_a_failure_inside_the_tree_loop_is_not_blamed_on_tree_options(monkeypatc
     are fitted (here: planted) surfaces as what it is, not relabelled as bad input."""
     from sklearn.tree import DecisionTreeRegressor
 
-    from theory.checks import InputError
+    from infra.checks import InputError
 
     X, y = regression_problem(50, 3, 10, 0.1, seed=0)
     with pytest.raises(InputError, match="tree_options"):

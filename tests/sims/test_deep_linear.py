@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import optimize
 
+from infra.checks import InputError
 from sims.deep_linear import (
     INITS,
     LAYER_GRADS,
@@ -18,7 +19,6 @@ from sims.deep_linear import (
 )
 from sims.problems import deep_linear_problem
 from tests.helpers import central_difference
-from theory.checks import InputError
 
 problems = st.builds(
     deep_linear_problem,

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from infra.checks import InputError
 from sims import induction
-from theory.checks import InputError
 
 
 @settings(max_examples=30, deadline=None)

@@ -4,8 +4,8 @@ per-block step counts, float types, and bad state."""
 import numpy as np
 import pytest
 
+from infra.checks import InputError
 from sims import optim
-from theory.checks import InputError
 
 BLOCKS = ("w",)
 

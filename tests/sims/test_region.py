@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from infra.checks import InputError
 from sims.deep_linear import gd_reference, nesterov_reference, train_layers, train_stagewise
 from sims.problems import deep_linear_problem
 from sims.region import (
@@ -22,7 +23,6 @@ from sims.region import (
     train_stagewise_variant,
     window_rate,
 )
-from theory.checks import InputError
 from theory.rates import nesterov_beta
 from theory.spectral import momentum_loss_curve
 

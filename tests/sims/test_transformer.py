@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from infra.checks import InputError
 from sims import growth, transformer
 from sims.transformer import BLOCK_KEYS, init_params
 from tests.helpers import partial_difference
-from theory.checks import InputError
 
 
 def loss_and_grads(params, tokens, targets, weights, heads, causal, mask=None, backend="numpy"):

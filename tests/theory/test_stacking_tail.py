@@ -7,8 +7,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from infra.checks import InputError
 from sims.problems import deep_linear_problem
-from theory.checks import InputError
 from theory.rates import nesterov_beta
 from theory.stacking_tail import bent_spectrum, mode_radius, predicted_tail_rate
 

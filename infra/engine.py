@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
 
-from theory.checks import InputError, check_choice, check_int
+from infra.checks import InputError, check_choice, check_int
 
 BACKENDS = ("inprocess", "processes", "dask")
 MAX_WORKERS = 1024
