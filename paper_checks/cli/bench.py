@@ -42,7 +42,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from paper_checks import bench
+    from sims import bench
 
     if not 1 <= args.repeats <= 1000:
         raise InputError(f"--repeats must be between 1 and 1000, got {args.repeats}")

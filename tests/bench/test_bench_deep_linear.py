@@ -40,13 +40,13 @@ def test_stage_time_by_dimension(benchmark, backend, d):
 
 @pytest.mark.parametrize("peer", ["numpy", "torch"])
 def test_batch_peers(benchmark, peer):
-    """What a user would otherwise write for the batch (``paper_checks.bench``), on 200 instances
+    """What a user would otherwise write for the batch (``sims.bench``), on 200 instances
     and 100 stages (the 1000 x 500 comparison is ``stagewise bench``'s); each must reproduce the
     kernel's losses. JAX's peer runs in ``stagewise bench`` only, in a process of its own (its
     threads make the test suite's later forks unsafe)."""
     import numpy as np
 
-    from paper_checks import bench
+    from sims import bench
 
     if peer != "numpy":
         pytest.importorskip(peer)

@@ -6,8 +6,7 @@ spawned process."""
 import numpy as np
 import pytest
 
-from paper_checks import bench
-from sims import transformer
+from sims import bench, transformer
 
 pytestmark = pytest.mark.bench
 

@@ -298,9 +298,9 @@ def test_bad_params_and_training_options():
 @pytest.mark.parametrize("activation", rm.ACTIVATIONS)
 def test_gradients_match_pytorch_autograd(activation):
     """A third implementation where torch is installed: PyTorch's autograd on the same network
-    (``paper_checks.bench.torch_residual_mlp_loss``); skipped without torch."""
+    (``sims.bench.torch_residual_mlp_loss``); skipped without torch."""
     torch = pytest.importorskip("torch")
-    from paper_checks.bench import torch_residual_mlp_loss
+    from sims.bench import torch_residual_mlp_loss
 
     rng = np.random.default_rng(5)
     params = rm.init_params(6, 8, 3, seed=4)

@@ -161,10 +161,10 @@ def test_bad_input_is_a_value_error_naming_the_argument(change, named):
 
 @pytest.mark.parametrize("causal", [True, False])
 def test_gradients_match_pytorch_autograd(causal):
-    """The same model written in PyTorch (``paper_checks.bench.torch_transformer_loss``: its own
+    """The same model written in PyTorch (``sims.bench.torch_transformer_loss``: its own
     softmax, layer norm and GELU), differentiated by autograd; skipped without torch."""
     torch = pytest.importorskip("torch")
-    from paper_checks.bench import torch_transformer_loss
+    from sims.bench import torch_transformer_loss
 
     params, tokens, targets, weights = _problem(7)
     for backend in ("numba", "numpy"):
