@@ -148,16 +148,38 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class ArmResult:
+    """One arm's outcome: its ``decision`` from the bands, the ``statistics`` the claim's bands
+    and preconditions read, each one's decision, and the arm's summary line."""
+
+    decision: str
+    statistics: dict[str, ex.Estimate]
+    decisions: dict[str, str]
+    summary: str
+
+    def as_dict(self) -> dict:
+        """JSON-safe data (``from_dict`` reads it back), as ``claims.json`` stores an arm."""
+        return plain({"decision": self.decision,
+                      "statistics": {k: e.as_dict() for k, e in self.statistics.items()},
+                      "decisions": self.decisions, "summary": self.summary})  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ArmResult:
+        statistics = {k: ex.Estimate.from_dict(e) for k, e in data["statistics"].items()}
+        return cls(data["decision"], statistics, dict(data["decisions"]), data["summary"])
+
+
+@dataclass(frozen=True)
 class Verdict:
-    """A claim's result at one scale. ``arms[arm]``: that arm's ``decision``, ``statistics``
-    (estimates as dicts), per-statistic ``decisions`` and ``summary``; ``measured``: the claim arm's numbers; ``reason``: one
-    sentence saying why the verdict is what it is; ``seeds_needed``: per statistic, the seeds a
-    power calculation from the measured spread asks for (None for exact statistics)."""
+    """A claim's result at one scale. ``arms[arm]``: that arm's ``ArmResult``; ``measured``: the
+    claim arm's numbers; ``reason``: one sentence saying why the verdict is what it is;
+    ``seeds_needed``: per statistic, the seeds a power calculation from the measured spread asks
+    for (None for exact statistics)."""
 
     claim: Claim
     scale: str
     verdict: str
-    arms: dict[str, dict] = field(default_factory=dict)
+    arms: dict[str, ArmResult] = field(default_factory=dict)
     measured: dict[str, Any] = field(default_factory=dict)
     summary: str = ""
     reason: str = ""
@@ -167,15 +189,26 @@ class Verdict:
 
     def as_dict(self) -> dict:
         """The result as JSON-safe data, with the claim's id; ``from_dict`` reads it back."""
-        return {"id": self.claim.id, **{k: plain(getattr(self, k)) for k in RESULT_FIELDS}}
+        fields = {k: plain(getattr(self, k)) for k in RESULT_FIELDS}
+        arms = {arm: result.as_dict() for arm, result in self.arms.items()}
+        return {"id": self.claim.id, **fields, "arms": arms}
 
     @classmethod
     def from_dict(cls, claim: Claim, scale: str, data: dict) -> Verdict:
-        return cls(claim, scale, **{k: data[k] for k in RESULT_FIELDS})
+        fields = {k: data[k] for k in RESULT_FIELDS}
+        arms = {arm: ArmResult.from_dict(result) for arm, result in data["arms"].items()}
+        return cls(claim, scale, arms=arms, **fields)
 
 
-RESULT_FIELDS = ("verdict", "arms", "measured", "summary", "reason", "seeds_needed", "seconds",
-                 "shared_by")  # fmt: skip
+RESULT_FIELDS = (
+    "verdict",
+    "measured",
+    "summary",
+    "reason",
+    "seeds_needed",
+    "seconds",
+    "shared_by",
+)  # besides the arms
 
 
 def plain(value):
@@ -336,8 +369,7 @@ def run_claim(c: Claim, scale: str) -> Verdict:
     """Run the claim and its two controls (each arm on a fresh copy of the claim's generator);
     an exception in any arm becomes the verdict ``error`` carrying its message."""
     start = time.perf_counter()
-    arms: dict[str, dict] = {}
-    estimates: dict[str, dict[str, ex.Estimate]] = {}
+    arms: dict[str, ArmResult] = {}
     measured: dict[str, Any] = {}
     for arm in ARMS:
         try:
@@ -352,20 +384,20 @@ def run_claim(c: Claim, scale: str) -> Verdict:
                 f"{arm} arm: {message}", f"the {arm} arm raised", {},
                 time.perf_counter() - start,
             )  # fmt: skip
-        estimates[arm] = m.statistics
         bands = {**c.expect, **c.requires}
-        arms[arm] = {
-            "decision": decision,
-            "statistics": {k: m.statistics[k].as_dict() for k in bands},
-            "decisions": {k: band.decide(m.statistics[k]) for k, band in bands.items()},
-            "summary": m.summary,
-        }
+        arms[arm] = ArmResult(
+            decision,
+            {k: m.statistics[k] for k in bands},
+            {k: band.decide(m.statistics[k]) for k, band in bands.items()},
+            m.summary,
+        )
         if arm == "claim":
             measured, summary = m.measured, m.summary
-    blind = [k for k in c.expect if ex.undecidable(estimates["claim"][k])]
-    preconditions = {k: arms["claim"]["decisions"][k] for k in c.requires}
-    verdict, reason = judge(c, {a: arms[a]["decision"] for a in ARMS}, blind, preconditions)
-    needed = {k: ex.seeds_needed(band, estimates["claim"][k]) for k, band in c.expect.items()}
+    claim_arm = arms["claim"]
+    blind = [k for k in c.expect if ex.undecidable(claim_arm.statistics[k])]
+    preconditions = {k: claim_arm.decisions[k] for k in c.requires}
+    verdict, reason = judge(c, {a: arms[a].decision for a in ARMS}, blind, preconditions)
+    needed = {k: ex.seeds_needed(band, claim_arm.statistics[k]) for k, band in c.expect.items()}
     return Verdict(
         c, scale, verdict, arms, measured, summary, reason, needed, time.perf_counter() - start
     )

@@ -40,7 +40,7 @@ def claim_entry(v: Verdict) -> dict:
         "verdict": v.verdict,
         "reason": v.reason,
         "summary": v.summary,
-        "arms": plain(v.arms),
+        "arms": {arm: result.as_dict() for arm, result in v.arms.items()},
         "seeds_needed": plain(v.seeds_needed),
         "measured": plain(v.measured),
         "figures": list(c.figures),

@@ -88,7 +88,7 @@ def test_claim_and_its_controls_at_quick_scale(claim):
     assert verdict.verdict != "error", verdict.summary
     assert verdict.summary and verdict.reason
     assert _finite_numbers(verdict.measured)
-    controls = {arm: verdict.arms[arm]["decision"] for arm in ("positive", "negative")}
+    controls = {arm: verdict.arms[arm].decision for arm in ("positive", "negative")}
     if claim.id in KNOWN_MIS_POSED:
         assert verdict.verdict == "mis-posed", "no longer mis-posed: remove it from the list"
         return

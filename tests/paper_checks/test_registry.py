@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from paper_checks import registry, report
-from paper_checks.expect import AtLeast, mean_interval
+from paper_checks.expect import AtLeast, Estimate, mean_interval
 
 
 def _claim(precondition_mean, positive="a second system", name="test.precondition"):
@@ -114,3 +114,26 @@ def test_a_control_is_options_of_the_measure_and_the_measure_never_sees_the_arm(
         registry.claim(id="test.rng", positive=registry.Control("p", rng=None),
                        negative=registry.Control("n"), **common)(measure)  # fmt: skip
     assert "test.unknown" not in registry.REGISTRY and "test.rng" not in registry.REGISTRY
+
+
+def test_a_verdict_survives_its_json_round_trip_with_non_finite_estimates():
+    """The runner stores each verdict as JSON text and reads it back (``Verdict.as_dict`` /
+    ``from_dict``): the report made from the copy equals the report made from the original,
+    NaN and infinite estimates included (they become strings in JSON)."""
+    import json
+
+    def measure(scale, *, effect=1.0):
+        blind = Estimate(float("nan"), float("-inf"), float("inf"), 3, "t")
+        stats = {"effect": mean_interval(effect + np.array([-0.01, 0.0, 0.01])), "blind": blind}
+        return registry.Measurement(stats, {"curve": np.arange(3.0)}, "numbers")
+
+    claim = registry.Claim(
+        "test.round-trip", "source", "reconstructed", "statement", "measurement",
+        {"effect": AtLeast(0.0), "blind": AtLeast(0.0)}, "a second system", "a broken variant",
+        measure, {"negative": {"effect": -1.0}},
+    )  # fmt: skip
+    verdict = registry.run_claim(claim, "quick")
+    assert verdict.verdict == "mis-posed"  # the blind statistic leaves the negative undecided
+    copy = registry.Verdict.from_dict(claim, "quick", json.loads(json.dumps(verdict.as_dict())))
+    assert isinstance(copy.arms["claim"].statistics["effect"], Estimate)
+    assert json.dumps(report.claim_entry(copy)) == json.dumps(report.claim_entry(verdict))
