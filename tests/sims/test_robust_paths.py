@@ -4,9 +4,9 @@ project's NAG reference and against the bound's own error-free form."""
 import numpy as np
 import pytest
 
-from paper_checks.claims.stacking import bound_along, damped_nag_path
 from sims.deep_linear import nesterov_reference
 from sims.problems import deep_linear_problem
+from sims.robust_paths import bound_along, damped_nag_path
 from theory.rates import nesterov_beta
 
 
@@ -41,3 +41,18 @@ def test_bound_along_exact_nag_sees_no_errors_and_damped_nag_obeys_it():
     assert np.all(phis[1:] <= bounds * (1 + 1e-9))
     phis, bounds = bound_along(sigma_mat, w_star, *damped, with_errors=False)
     assert np.any(phis[1:] > bounds * (1 + 1e-6))
+
+
+@pytest.mark.parametrize("layer_grad", ["euclidean", "functional"])
+def test_stacking_path_is_the_kernels_stacking(layer_grad):
+    """R(P_k) along the matrix transcription equals the Numba kernel's stacking run (a second
+    implementation), and each Y_k is the point of the k-th gradient step (I + beta W_k) P_k."""
+    from sims.deep_linear import train_stagewise
+    from sims.robust_paths import stacking_path
+
+    sigma_mat, w_star = deep_linear_problem(5, 50, 0.3, seed=4)
+    ps, ys, eta = stacking_path(sigma_mat, w_star, 30, layer_grad)
+    run = train_stagewise(sigma_mat, w_star, 30, init="stack", layer_grad=layer_grad)
+    risks = [_risk(sigma_mat, w_star, p) for p in ps]
+    np.testing.assert_allclose(risks, run.losses, rtol=1e-9, atol=1e-14)
+    assert len(ys) == 30 and eta == pytest.approx(1 / np.linalg.eigvalsh(sigma_mat)[-1])
