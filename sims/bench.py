@@ -145,6 +145,15 @@ def jax_stacking_batch(lam, w_star, beta, eta, stages: int) -> np.ndarray | None
     return np.asarray(_jax_runner(stages)(lam, w_star, beta, eta))
 
 
+def versus_numpy(benchmark: str, dtype: str, times: dict, at_least: float) -> dict:
+    """A bench line timing the Numba kernel against its NumPy reference (``times["numba"]``,
+    ``times["numpy"]``), with the target ``speedup >= at_least`` and whether this run met it."""
+    speedup = times["numpy"] / times["numba"]
+    return {"benchmark": benchmark, "dtype": dtype, "numba_s": times["numba"],
+            "numpy_s": times["numpy"], "speedup": speedup, "target": f">= {at_least:g}x",
+            "met": speedup >= at_least}  # fmt: skip
+
+
 # What a user would otherwise write for the batch (adding a peer is one entry here).
 STACKING_PEERS = {
     "numpy": numpy_stacking_batch,
@@ -212,17 +221,8 @@ def deep_linear_bench(repeats: int = 5, sizes: Sizes = FULL) -> list[dict]:
                 ),
                 repeats,
             )
-        rows.append(
-            {
-                "benchmark": f"deep linear, d=16, {sizes.stages} stages, {layer_grad}",
-                "dtype": "float64",
-                "numba_s": times["numba"],
-                "numpy_s": times["numpy"],
-                "speedup": times["numpy"] / times["numba"],
-                "target": ">= 10x",
-                "met": times["numpy"] / times["numba"] >= 10,
-            }
-        )
+        rows.append(versus_numpy(f"deep linear, d=16, {sizes.stages} stages, {layer_grad}",
+                                 "float64", times, 10))  # fmt: skip
     specs = [
         {"Sigma": s, "W_star": w}
         for s, w in (deep_linear_problem(16, 100, 0.05, seed=k) for k in range(sizes.batch))
@@ -288,18 +288,8 @@ def boosting_bench(repeats: int = 5, sizes: Sizes = FULL) -> list[dict]:
                 ),
                 repeats,
             )
-        rows.append(
-            {
-                "benchmark": f"boosting, linear learner, {loss} loss, n=1000, p=20, "
-                f"{sizes.boosting_stages} stages",
-                "dtype": "float64",
-                "numba_s": times["numba"],
-                "numpy_s": times["numpy"],
-                "speedup": times["numpy"] / times["numba"],
-                "target": ">= 10x",
-                "met": times["numpy"] / times["numba"] >= 10,
-            }
-        )
+        rows.append(versus_numpy(f"boosting, linear learner, {loss} loss, n=1000, p=20, "
+                                 f"{sizes.boosting_stages} stages", "float64", times, 10))  # fmt: skip
     X, y = make_friedman1(n_samples=500, noise=1.0, random_state=0)
     gbr = GradientBoostingRegressor(
         loss="squared_error",
@@ -392,20 +382,10 @@ def residual_mlp_bench(repeats: int = 5, sizes: Sizes = FULL) -> list[dict]:
             times[backend] = best_time(ten_steps, repeats) / 10
         typed = {k: v.astype(dtype) for k, v in params.items()}
         torch_s = _torch_step_seconds(typed, X.astype(dtype), y.astype(dtype), activation, repeats)
-        rows.append(
-            {
-                "benchmark": f"residual MLP training step, {activation}, width 64, depth "
-                f"{sizes.mlp_depth}, batch 256",
-                "dtype": dtype,
-                "numba_s": times["numba"],
-                "numpy_s": times["numpy"],
-                "speedup": times["numpy"] / times["numba"],
-                "torch_s": torch_s,
-                "ratio_to_torch": None if torch_s is None else torch_s / times["numba"],
-                "target": ">= 3x",
-                "met": times["numpy"] / times["numba"] >= 3,
-            }
-        )
+        row = versus_numpy(f"residual MLP training step, {activation}, width 64, depth "
+                           f"{sizes.mlp_depth}, batch 256", dtype, times, 3)  # fmt: skip
+        rows.append(row | {"torch_s": torch_s,
+                           "ratio_to_torch": None if torch_s is None else torch_s / times["numba"]})  # fmt: skip
     return rows
 
 
