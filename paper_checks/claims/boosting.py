@@ -619,12 +619,11 @@ def _tree_row(runs, budget) -> dict:
 )
 def _trees_tuned(scale, *, planted_factor=None):
     table = tree_comparison(scale)
-    factor = planted_factor
     statistics, ratios, races = {}, {}, {}
     for name, rows in table.items():
         for eta in SHRINKAGES:
             zero = np.array([r["per_shrinkage"][eta][0] for r in rows])
-            stack = zero * factor if factor else np.array([r["per_shrinkage"][eta][1]
+            stack = zero * planted_factor if planted_factor else np.array([r["per_shrinkage"][eta][1]
                                                            for r in rows])  # fmt: skip
             estimate = median_interval(stack / zero)
             ratios[f"{name}, eta = {eta}"] = estimate

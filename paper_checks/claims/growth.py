@@ -269,8 +269,7 @@ def _speed(scale, *, midas_as_baseline=None):
         row = {}
         for operator in (*GROWN, "zero"):
             if operator == "midas" and midas_as_baseline is not None:
-                speed = midas_as_baseline
-                logs = np.array([log_loss_ratio(rescaled(runs["baseline"], speed),
+                logs = np.array([log_loss_ratio(rescaled(runs["baseline"], midas_as_baseline),
                                                 runs["baseline"], runs["baseline"].flops[-1])
                                  for runs in per_seed])  # fmt: skip
             else:

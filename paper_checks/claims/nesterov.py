@@ -186,13 +186,12 @@ def _worst_case_bound(scale, *, rng, instances="random", bound_kappa_factor=1.0)
     must_hold=True,
 )
 def _worst_case_pep(scale, *, reference="PEPit", off_by=0):
-    shift = off_by
     worst_rel, worst_order, n = 0.0, np.inf, 0
     for method in ("gd", "nag"):
         for kappa in pep.TABLE_KAPPAS:
             beta = rates.nesterov_beta(kappa) if method == "nag" else 0.0
-            for n_steps in pep.TABLE_STEPS[: len(pep.TABLE_STEPS) - shift]:
-                exact_ratio = spectral.worst_case_ratio(method, kappa, n_steps + shift)
+            for n_steps in pep.TABLE_STEPS[: len(pep.TABLE_STEPS) - off_by]:
+                exact_ratio = spectral.worst_case_ratio(method, kappa, n_steps + off_by)
                 if reference == "dense grid":
                     grid = 1 / kappa + (1 - 1 / kappa) * np.linspace(0, 1, 200_001) ** 2
                     quad = float(np.max(spectral.ratio_at(grid, n_steps, kappa, beta)))
@@ -200,7 +199,7 @@ def _worst_case_pep(scale, *, reference="PEPit", off_by=0):
                 else:
                     quad = pep.stored_worst_case(method, "quadratic", kappa, n_steps)
                     smooth = pep.stored_worst_case(
-                        method, "smooth_strongly_convex", kappa, n_steps + shift
+                        method, "smooth_strongly_convex", kappa, n_steps + off_by
                     )
                     order = smooth / quad
                 worst_rel = max(worst_rel, abs(exact_ratio / quad - 1.0))

@@ -140,10 +140,10 @@ def frontier_table(scale: str, planted_power: float | None = None) -> dict:
     found = frontiers(scale)
     if planted_power is None:
         return {key: f.sigma for key, f in found.items()}
-    power = planted_power
     k0 = size.kappas[0]
     return {
-        (c, d, k): [s * (k / k0) ** power for s in found[(c, d, k0)].sigma] for (c, d, k) in found
+        (c, d, k): [s * (k / k0) ** planted_power for s in found[(c, d, k0)].sigma]
+        for (c, d, k) in found
     }
 
 

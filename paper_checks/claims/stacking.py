@@ -208,9 +208,10 @@ def _acceleration(scale, *, methods=("stack", "zero")):
 )
 def _matches_nesterov(scale, *, method="stack"):
     table = stages_table(scale)
-    label = method
     ratios = {
-        f"sigma={s},kappa={k}": float(np.max(np.divide(table[(label, s, k)], table[("nag", s, k)])))
+        f"sigma={s},kappa={k}": float(
+            np.max(np.divide(table[(method, s, k)], table[("nag", s, k)]))
+        )
         for s in SIGMAS
         for k in KAPPAS
     }

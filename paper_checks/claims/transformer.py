@@ -297,10 +297,9 @@ def _vs_random(scale, *, against="copy"):
     """``against``: the model whose stage-end losses the random block's are divided by."""
     per_seed = stacking_runs(scale)
     ends = _stage_ends(scale)
-    other = against
     inits = (*INITS, "copy + noise", *REFERENCES)
     loss = {n: np.array([[loss_at(r[n], e) for e in ends] for r in per_seed]) for n in inits}
-    ratios = np.log(loss["random"] / loss[other])
+    ratios = np.log(loss["random"] / loss[against])
     statistics = {f"stage {s}": mean_interval(ratios[:, s - 1]) for s in (2, 3, 4)}
     statistics["depth log ratio"] = mean_interval(_depth_ratios(per_seed))
     statistics["growth used depth"] = mean_interval(
@@ -321,7 +320,7 @@ def _vs_random(scale, *, against="copy"):
         "mean eval loss at the end of stages 1-4: "
         + "; ".join(f"{row['init']} " + ", ".join(f"{row[f'stage {s}']:.3f}" for s in range(1, 5))
                     for row in table[:4])
-        + f"; log(L_random / L_{other}) "
+        + f"; log(L_random / L_{against}) "
         + ", ".join(f"{k} {e.text()}" for k, e in statistics.items()),
     )  # fmt: skip
 
