@@ -27,6 +27,7 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
@@ -52,7 +53,10 @@ PARAM_KEYS = ("tok", "pos", *BLOCK_KEYS, "lnf_g", "lnf_b", "wout", "bout")
 OBJECTIVES = ("next", "mlm")
 BACKENDS = ("numba", "numpy")
 MLM_RATE = 0.15
-THREADS = min(os.cpu_count() or 1, 4)  # parts of a batch the kernel runs at once (threads)
+# The batch is cut into at most PARTS parts, each a kernel call with its own sums: the cut is part
+# of the arithmetic, so it is fixed (float results must not depend on the machine or on how many
+# threads run the parts). PARTS = 2 is the cut every recorded result used (2-core machines).
+PARTS = 2
 PART_POSITIONS = 256
 
 
@@ -157,9 +161,9 @@ def _blas() -> ThreadpoolController:
 
 
 def _parts(batch: int, length: int) -> np.ndarray:
-    """Row bounds of the batch's parts, one per thread: at most THREADS, with at least
-    PART_POSITIONS positions each (smaller parts cost more in threads than they save)."""
-    parts = max(1, min(THREADS, batch, batch * length // PART_POSITIONS))
+    """Row bounds of the batch's parts: at most PARTS, with at least PART_POSITIONS positions
+    each (smaller parts cost more in threads than they save)."""
+    parts = max(1, min(PARTS, batch, batch * length // PART_POSITIONS))
     return np.linspace(0, batch, parts + 1).astype(int)
 
 
@@ -174,10 +178,13 @@ def _workspace(params, tokens, heads) -> list:
 
 def _run_kernel(params, tokens, targets, weights, heads, causal, alpha, backward, logits=False,
                 work=None):  # fmt: skip
-    """The kernel on validated arrays of one float type (parameters, weights, alpha). The batch is cut into parts (``_parts``), each run
-    by the kernel on its own thread (it releases the GIL) with its own workspace (``work``, from
-    ``_workspace``, reused if given); the parts' losses and gradients are averaged with weights
-    ``sum of the part's weights / sum of all weights``, which is the whole batch's loss."""
+    """The kernel on validated arrays of one float type (parameters, weights, alpha). The batch
+    is cut into parts (``_parts``), each run by the kernel with its own workspace (``work``, from
+    ``_workspace``, reused if given), on its own thread (the kernel releases the GIL) when Numba
+    may use that many (``NUMBA_NUM_THREADS``: the sweep engine gives each worker process one),
+    else one after the other; the parts' losses and gradients are averaged with weights ``sum of
+    the part's weights / sum of all weights``, which is the whole batch's loss. The result is the
+    same, bit for bit, whichever way the parts run."""
     bounds = _parts(*tokens.shape)
     work = _workspace(params, tokens, heads) if work is None else work
     vocab = params["wout"].shape[1]
@@ -198,8 +205,8 @@ def _run_kernel(params, tokens, targets, weights, heads, causal, alpha, backward
         )  # fmt: skip
         return share * loss, tuple(share * g for g in grads)
 
-    if len(work) == 1:
-        results = [part(0)]
+    if len(work) == 1 or len(work) > numba.config.NUMBA_NUM_THREADS:
+        results = [part(i) for i in range(len(work))]
     else:  # one BLAS thread per part: the parts are the parallelism
         with _blas().limit(limits=1, user_api="blas"), ThreadPoolExecutor(len(work)) as pool:
             results = list(pool.map(part, range(len(work))))

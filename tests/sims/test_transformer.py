@@ -3,6 +3,7 @@ autograd, the Numba kernel against the reference, causal masking, bypassed and z
 frozen blocks, checkpoints and bad input."""
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -232,3 +233,27 @@ def test_float32_training_follows_float64_to_float32_accuracy():
     assert logits.dtype == np.float32
     with pytest.raises(InputError, match="dtype must be one of"):
         transformer.train(params, data, 1, heads=2, causal=True, dtype="half")
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_training_is_bit_identical_whether_the_parts_run_on_threads_or_in_turn(monkeypatch, dtype):
+    # a batch of 32 x 16 predicted positions is cut into 2 parts; with NUMBA_NUM_THREADS 1 (the
+    # sweep engine's workers) they run one after the other, with 2 on two threads: the same sums
+    params = init_params(7, 8, 2, 16, seed=0)
+    data = np.random.default_rng(1).integers(0, 7, (64, 17))
+    assert transformer.PARTS * transformer.PART_POSITIONS <= 32 * 16 and transformer.PARTS == 2
+    pools = []
+
+    def pool(workers):
+        pools.append(workers)
+        return ThreadPoolExecutor(workers)
+
+    monkeypatch.setattr(transformer, "ThreadPoolExecutor", pool)
+    runs = []
+    for threads in (1, 2):
+        monkeypatch.setattr(transformer.numba.config, "NUMBA_NUM_THREADS", threads)
+        runs.append(transformer.train(params, data, 5, heads=2, causal=True, lr=1e-2,
+                                      batch_size=32, seed=3, dtype=dtype))  # fmt: skip
+    assert pools == [2] * 5  # only the run with 2 threads used them, once per step
+    assert np.array_equal(runs[0].losses, runs[1].losses)
+    assert all(np.array_equal(runs[0].params[k], runs[1].params[k]) for k in runs[0].params)
