@@ -246,6 +246,38 @@ INSTALL_HINTS = {
 }
 
 
+EXPERIMENTS: dict[str, Experiment] = {}
+
+
+class Experiment:
+    """A claim group's shared experiment made of independent runs, one per seed:
+    ``run_seed(scale, index)`` for ``index < count(scale)``. Calling it, ``experiment(scale)``,
+    gives the list of runs (computed once per process). ``stagewise check`` runs the seeds as tasks
+    of their own, spread over its workers, and ``provide``s the list to the group's task, so that a
+    long group does not hold one core while the others idle; a run must therefore depend only on
+    its scale and index."""
+
+    def __init__(
+        self, group: str, count: Callable[[str], int], run_seed: Callable[[str, int], Any]
+    ):
+        if group in EXPERIMENTS:
+            raise ValueError(f"group {group!r} has two experiments")
+        self.group, self.count, self.run_seed = group, count, run_seed
+        self._runs: dict[str, list] = {}
+        EXPERIMENTS[group] = self
+
+    def __call__(self, scale: str) -> list:
+        if scale not in self._runs:
+            self._runs[scale] = [self.run_seed(scale, i) for i in range(self.count(scale))]
+        return self._runs[scale]
+
+    def provide(self, scale: str, runs: list) -> None:
+        """Use ``runs`` (``run_seed(scale, i)`` for every i, run elsewhere) as this scale's."""
+        if len(runs) != self.count(scale):
+            raise ValueError(f"{self.group}: {len(runs)} runs for {self.count(scale)} seeds")
+        self._runs[scale] = list(runs)
+
+
 def claim(
     *,
     id: str,

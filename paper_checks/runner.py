@@ -2,7 +2,9 @@
 processes or on a Dask cluster (``infra.engine.execute``), resumable.
 
 A task runs the claims of one group (claims that share a cached experiment) in one process, then
-draws the figures they name while that experiment is still in memory. Each finished task is stored
+draws the figures they name while that experiment is still in memory. A group whose experiment is a
+``registry.Experiment`` (independent runs, one per seed) first has its seeds run as tasks of their
+own (``Shard``), beside the other groups; its task then gets their runs. Each finished task is stored
 as ``DIR/.tasks/<group>.json`` (temporary file, then rename) with a fingerprint of the package's
 source; an interrupted check run again with the same code, scale and selection skips the stored
 tasks. Every result, fresh or stored, is read back from that JSON text, so the report is the same
@@ -14,8 +16,9 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from infra.engine import execute, set_aside, write_text_atomic
@@ -33,6 +36,29 @@ class Task:
     scale: str
     figures_dir: str
     minutes: float
+    runs: tuple = ()  # the group's experiment, run as shards (empty: the task runs it)
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Seed ``index`` of the ``registry.Experiment`` of claim group ``group``."""
+
+    group: str
+    index: int
+    scale: str
+    minutes: float
+
+
+def shards(tasks: list[Task]) -> list[Shard]:
+    """The seeds of the tasks' groups that have a ``registry.Experiment``, each with its share of
+    the group's minutes."""
+    out = []
+    for task in tasks:
+        experiment = registry.EXPERIMENTS.get(task.group)
+        if experiment is not None:
+            count = experiment.count(task.scale)
+            out += [Shard(task.group, i, task.scale, task.minutes / count) for i in range(count)]
+    return out
 
 
 def plan(claims: list[registry.Claim], scale: str, figures_dir: Path) -> list[Task]:
@@ -86,9 +112,21 @@ def draw_figure_task(task: tuple[str, str, str]) -> tuple[dict, list[str]]:
     return draw_figures([name], scale, Path(out_dir))
 
 
+def run_unit(unit: Task | Shard) -> dict:
+    """A shard's run (``{"shard": unit, "run": ...}``) or a task's result (``run_task``)."""
+    if isinstance(unit, Shard):
+        return {
+            "shard": unit,
+            "run": registry.EXPERIMENTS[unit.group].run_seed(unit.scale, unit.index),
+        }
+    return run_task(unit)
+
+
 def run_task(task: Task) -> dict:
     """Run a task's claims, then draw its figures (in whichever process runs the task)."""
     by_id = {c.id: c for c in catalogue.all_claims()}
+    if task.runs:
+        registry.EXPERIMENTS[task.group].provide(task.scale, list(task.runs))
     verdicts = [registry.run_claim(by_id[i], task.scale) for i in task.claim_ids]
     group_seconds = sum(v.seconds for v in verdicts)  # the first claim runs the shared experiment
     figures, problems = draw_figures(task.figures, task.scale, Path(task.figures_dir))
@@ -147,12 +185,13 @@ def run_check(
     backend: str = "processes",
     workers: int | None = None,
     scheduler: str | None = None,
-    on_task: Callable[[dict], None] | None = None,
+    on_task: Callable[[str, int], None] | None = None,
 ) -> tuple[list[registry.Verdict], dict, list[str], int]:
     """Run ``claims`` at ``scale`` with figures into ``out/figures``, skipping tasks stored by an
-    interrupted run. Returns the verdicts (in the order of ``claims``), the drawn figures, the
-    problems met while drawing, and how many tasks were reused. ``on_task(result)`` runs after
-    each task."""
+    interrupted run: first the shards (``shards``) beside the groups without any, then the
+    sharded groups' tasks with their runs. Returns the verdicts (in the order of ``claims``), the
+    drawn figures, the problems met while drawing, and how many tasks were reused.
+    ``on_task(label, total)`` runs after each task or shard (``total``: how many this run has)."""
     state = out / TASKS_DIR
     state.mkdir(parents=True, exist_ok=True)
     tasks = plan(claims, scale, out / "figures")
@@ -160,15 +199,29 @@ def run_check(
     results = _stored(state, tasks, fingerprint)
     reused = len(results)
     todo = [t for t in tasks if t.group not in results]
+    seeds = shards(todo)
+    runs: dict[str, dict[int, object]] = {s.group: {} for s in seeds}
+    counts = Counter(s.group for s in seeds)
+    total = len(todo) + len(seeds)
 
     def record(result: dict) -> None:
-        text = json.dumps({"fingerprint": fingerprint, "scale": scale, **result}, indent=1)
-        write_text_atomic(state / f"{result['group']}.json", text + "\n")
-        results[result["group"]] = json.loads(text)
+        if "shard" in result:
+            shard = result["shard"]
+            runs[shard.group][shard.index] = result["run"]
+            label = f"{shard.group}: {len(runs[shard.group])} of {counts[shard.group]} seeds"
+        else:
+            text = json.dumps({"fingerprint": fingerprint, "scale": scale, **result}, indent=1)
+            write_text_atomic(state / f"{result['group']}.json", text + "\n")
+            results[result["group"]] = json.loads(text)
+            label = ", ".join(result["claim_ids"])
         if on_task is not None:
-            on_task(result)
+            on_task(label, total)
 
-    execute(run_task, todo, record, backend, workers, scheduler)
+    first = sorted([t for t in todo if t.group not in runs] + seeds, key=lambda u: -u.minutes)
+    execute(run_unit, first, record, backend, workers, scheduler)
+    then = [replace(t, runs=tuple(runs[t.group][i] for i in range(len(runs[t.group]))))
+            for t in todo if t.group in runs]  # fmt: skip
+    execute(run_task, then, record, backend, workers, scheduler)
     stored = {v["id"]: v for r in results.values() for v in r["verdicts"]}
     verdicts = [registry.Verdict.from_dict(c, scale, stored[c.id]) for c in claims]
     figures = {name: tuple(v) for r in results.values() for name, v in r["figures"].items()}

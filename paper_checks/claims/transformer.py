@@ -15,13 +15,13 @@ share them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache, partial
+from functools import partial
 
 import numpy as np
 
 from paper_checks.expect import AtLeast, AtMost, exact, mean_interval
 from paper_checks.measure import at_scales, log_loss_ratio, planted_shift, seeds
-from paper_checks.registry import Control, Measurement, Revision, claim, figure
+from paper_checks.registry import Control, Experiment, Measurement, Revision, claim, figure
 from sims import growth, induction, text, transformer
 from sims.problems import independent_seeds
 
@@ -129,9 +129,8 @@ def loss_at(run, step: int) -> float:
     return float(run.losses[np.flatnonzero(run.eval_steps == step)[0]])
 
 
-@cache
-def stacking_runs(scale: str) -> list[dict]:
-    """Per seed, on the induction testbed (next-token loss on the counted positions): causal
+def _stacking_seed(scale: str, index: int) -> dict:
+    """Seed ``index`` of ``stacking_runs``: on the induction testbed (next-token loss on the counted positions): causal
     models trained in 4 stages, one block added per stage, the new block a copy of the top
     block (beta 1 and 0.5: its output projections scaled), random, zero (function-preserving),
     or a copy plus noise of ``NOISE`` times each array's RMS (the negative control); models of
@@ -142,29 +141,32 @@ def stacking_runs(scale: str) -> list[dict]:
     ``first_stages`` steps."""
     sizes = STACKING_SIZES[scale]
     bed = sizes.testbed
-    out = []
-    for seed in seeds(sizes.seeds, "stacking.transformer-runs"):
-        data_seed, init_seed, train_seed, second_init = independent_seeds(seed, 4)
-        rng = np.random.default_rng(data_seed)
-        data, eval_data = bed.documents(rng, sizes.train_rows), bed.documents(rng, sizes.eval_rows)
+    seed = seeds(sizes.seeds, "stacking.transformer-runs")[index]
+    data_seed, init_seed, train_seed, second_init = independent_seeds(seed, 4)
+    rng = np.random.default_rng(data_seed)
+    data, eval_data = bed.documents(rng, sizes.train_rows), bed.documents(rng, sizes.eval_rows)
 
-        run = partial(_induction_run, sizes, (data, eval_data), init_seed=init_seed,
-                      train_seed=train_seed)  # fmt: skip
-        runs = {name: run(1, operator, sizes.stages, beta)
-                for name, (operator, beta) in INIT_OPERATORS.items()}  # fmt: skip
-        runs["copy + noise"] = run(1, "copy_noise", sizes.stages, noise=NOISE)
-        for name in REFERENCES:
-            runs[name] = run(int(name[0]), None, [sum(sizes.stages)])
-        runs["1 block, second init"] = run(1, None, [sum(sizes.stages)], init_seed=second_init)
-        runs["oracle"] = induction.oracle_loss(eval_data, bed.vocab, ORACLE_CONFIDENCE)
-        if len(out) < sizes.curve_seeds:
-            runs["first stage"] = {
-                (first, name): run(1, operator, [first, sizes.stages[1]]).losses[-1]
-                for first in sizes.first_stages
-                for name, operator in (("copy", "gradual"), ("random", "random"))
-            }  # fmt: skip
-        out.append(runs)
-    return out
+    run = partial(_induction_run, sizes, (data, eval_data), init_seed=init_seed,
+                  train_seed=train_seed)  # fmt: skip
+    runs = {name: run(1, operator, sizes.stages, beta)
+            for name, (operator, beta) in INIT_OPERATORS.items()}  # fmt: skip
+    runs["copy + noise"] = run(1, "copy_noise", sizes.stages, noise=NOISE)
+    for name in REFERENCES:
+        runs[name] = run(int(name[0]), None, [sum(sizes.stages)])
+    runs["1 block, second init"] = run(1, None, [sum(sizes.stages)], init_seed=second_init)
+    runs["oracle"] = induction.oracle_loss(eval_data, bed.vocab, ORACLE_CONFIDENCE)
+    if index < sizes.curve_seeds:
+        runs["first stage"] = {
+            (first, name): run(1, operator, [first, sizes.stages[1]]).losses[-1]
+            for first in sizes.first_stages
+            for name, operator in (("copy", "gradual"), ("random", "random"))
+        }  # fmt: skip
+    return runs
+
+
+stacking_runs = Experiment(
+    "stacking.transformer-runs", lambda scale: STACKING_SIZES[scale].seeds, _stacking_seed
+)
 
 
 def _induction_run(sizes, data, depth, operator, stages, beta=1.0, noise=0.1, *, init_seed,
@@ -425,61 +427,60 @@ def accuracy(params, probes) -> float:
     return float(np.mean(scores[np.arange(len(answers)), at].argmax(axis=1) == answers))
 
 
-@cache
-def growth_runs(scale: str) -> list[dict]:
-    """Per seed: a causal model trained with next-token loss on the mixture (corpus and
-    primitive episodes): full depth (4 blocks) against gradual, MIDAS and progressive stacking
+def _growth_seed(scale: str, index: int) -> dict:
+    """Seed ``index`` of ``growth_runs``: a causal model trained with next-token loss on the
+    mixture (corpus and primitive episodes): full depth (4 blocks) against gradual, MIDAS and progressive stacking
     grown from one block with Prop-1 stages over the same steps; for the baseline and MIDAS,
     checkpoints for the isoplots, held-out primitive prompts and a short fine-tuning on each
     primitive at the end. The first ``seeds`` seeds train every model; the ones after, up to
     ``reasoning_seeds``, the baseline and MIDAS only."""
     sizes = SIZES[scale]
-    out = []
-    for i, seed in enumerate(seeds(sizes.reasoning_seeds, "growth.transformer-runs")):
-        data_seed, init_seed, train_seed, probe_seed = independent_seeds(seed, 4)
-        rng = np.random.default_rng(data_seed)
-        length = sizes.context + 1
-        data, eval_data = text.mixture(rng, sizes.train_rows, length), text.mixture(
-            rng, sizes.eval_rows, length)  # fmt: skip
-        probe_rng = np.random.default_rng(probe_seed)
-        probes = {
-            p: text.primitive_set(probe_rng, p, sizes.probes, length) for p in text.PRIMITIVES
-        }
-        tune = {p: text.primitive_set(probe_rng, p, 4 * sizes.probes, length)[0]
-                for p in text.PRIMITIVES}  # fmt: skip
-        runs = {}
+    seed = seeds(sizes.reasoning_seeds, "growth.transformer-runs")[index]
+    data_seed, init_seed, train_seed, probe_seed = independent_seeds(seed, 4)
+    rng = np.random.default_rng(data_seed)
+    length = sizes.context + 1
+    data, eval_data = text.mixture(rng, sizes.train_rows, length), text.mixture(
+        rng, sizes.eval_rows, length)  # fmt: skip
+    probe_rng = np.random.default_rng(probe_seed)
+    probes = {p: text.primitive_set(probe_rng, p, sizes.probes, length) for p in text.PRIMITIVES}
+    tune = {p: text.primitive_set(probe_rng, p, 4 * sizes.probes, length)[0]
+            for p in text.PRIMITIVES}  # fmt: skip
+    runs = {}
+    for name in ("baseline", *GROWN) if index < sizes.seeds else ("baseline", "midas"):
+        start = partial(_start, text.VOCAB, sizes.width, context=sizes.context, seed=init_seed)
+        family = _family(data, eval_data, HEADS, True, "next", sizes.batch, sizes.eval_every,
+                         checkpoint_every=max(sizes.growth_steps // 8, 1))  # fmt: skip
+        if name == "baseline":
+            run = growth.train_grown(family, start(STAGES), None,
+                                     [sizes.growth_steps], lr=sizes.lr, seed=train_seed)  # fmt: skip
+        else:
+            n_stages = 3 if name == "progressive" else STAGES
+            run = growth.train_grown(
+                family, start(1), name,
+                growth.prop_alpha(sizes.growth_steps, n_stages, 1.0), lr=sizes.lr,
+                seed=train_seed,
+            )  # fmt: skip
+        runs[name] = {"run": run}
+        if name not in ("baseline", "midas"):
+            continue
+        points = []
+        for _, params in family.checkpoints:
+            loss = transformer.evaluation(params, eval_data, heads=HEADS, causal=True,
+                                          dtype=DTYPE)(params)  # fmt: skip
+            points.append((loss, {p: accuracy(params, probes[p]) for p in text.PRIMITIVES}))
+        tuned = {}
+        for p in text.PRIMITIVES:
+            result = transformer.train(run.params, tune[p], sizes.finetune_steps, heads=HEADS,
+                                       causal=True, lr=sizes.lr, seed=train_seed,
+                                       dtype=DTYPE)  # fmt: skip
+            tuned[p] = accuracy(result.params, probes[p])
+        runs[name] |= {"isoplot": points, "tuned": tuned}
+    return runs
 
-        for name in ("baseline", *GROWN) if i < sizes.seeds else ("baseline", "midas"):
-            start = partial(_start, text.VOCAB, sizes.width, context=sizes.context, seed=init_seed)
-            family = _family(data, eval_data, HEADS, True, "next", sizes.batch, sizes.eval_every,
-                             checkpoint_every=max(sizes.growth_steps // 8, 1))  # fmt: skip
-            if name == "baseline":
-                run = growth.train_grown(family, start(STAGES), None,
-                                         [sizes.growth_steps], lr=sizes.lr, seed=train_seed)  # fmt: skip
-            else:
-                n_stages = 3 if name == "progressive" else STAGES
-                run = growth.train_grown(
-                    family, start(1), name,
-                    growth.prop_alpha(sizes.growth_steps, n_stages, 1.0), lr=sizes.lr,
-                    seed=train_seed,
-                )  # fmt: skip
-            runs[name] = {"run": run}
-            if name not in ("baseline", "midas"):
-                continue
-            points = []
-            for _, params in family.checkpoints:
-                loss = transformer.evaluation(params, eval_data, heads=HEADS, causal=True,
-                                              dtype=DTYPE)(params)  # fmt: skip
-                points.append((loss, {p: accuracy(params, probes[p]) for p in text.PRIMITIVES}))
-            tuned = {}
-            for p in text.PRIMITIVES:
-                result = transformer.train(run.params, tune[p], sizes.finetune_steps, heads=HEADS,
-                                           causal=True, lr=sizes.lr, seed=train_seed,
-                                           dtype=DTYPE)  # fmt: skip
-                tuned[p] = accuracy(result.params, probes[p])
-            runs[name] |= {"isoplot": points, "tuned": tuned}
-        out.append(runs)
-    return out
+
+growth_runs = Experiment(
+    "growth.transformer-runs", lambda scale: SIZES[scale].reasoning_seeds, _growth_seed
+)
 
 
 @claim(

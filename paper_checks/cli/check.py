@@ -28,7 +28,8 @@ examples:
   stagewise check --scale paper --out docs full-size runs, report written to docs/
   stagewise check --scheduler tcp://host:8786   the claim groups on a Dask cluster
 Claims that share an experiment form a group; groups run as tasks of the sweep engine (local
-processes by default, one per core). Interrupted (Ctrl-C, killed)? Run the same command again:
+processes by default, one per core), and the seeds of the longest experiments (the transformers')
+as tasks of their own before their group. Interrupted (Ctrl-C, killed)? Run the same command again:
 finished groups stored in DIR/.tasks are reused when the code, scale and --only are unchanged.
 Each claim's measurement runs three times: on the claim, on a positive control (where the
 statement holds by construction) and on a negative control (where it is false by construction).
@@ -165,11 +166,12 @@ def run(args) -> int:
         (out / REPORT_MARKER).touch()
         remove_leftovers(writable_dir(out / "figures"))  # of a run killed mid-write
         groups = len({c.group for c in claims})
-        with tqdm(total=groups, desc="claim groups", unit="group", file=sys.stderr) as bar:
+        with tqdm(desc="claim groups and seeds", unit="task", file=sys.stderr) as bar:
 
-            def on_task(result):
+            def on_task(label, total):
+                bar.total = total
                 bar.update()
-                bar.set_postfix_str(", ".join(result["claim_ids"]))
+                bar.set_postfix_str(label)
 
             verdicts, figures, problems, reused = runner.run_check(
                 claims, args.scale, out, backend, workers, scheduler, on_task
