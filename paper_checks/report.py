@@ -107,7 +107,8 @@ def uncalibrated(entry: dict) -> list[str]:
 
 
 def timing(v: Verdict) -> str:
-    """A claim's time; for claims sharing one experiment, the group's time, marked."""
+    """A claim's time; for claims sharing one experiment, the group's time, marked (where the
+    experiment's seeds ran as tasks of their own, their times summed)."""
     shared = f" (group of {v.shared_by})" if v.shared_by > 1 else ""
     return f"{v.seconds:6.1f} s{shared}"
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -37,6 +38,7 @@ class Task:
     figures_dir: str
     minutes: float
     runs: tuple = ()  # the group's experiment, run as shards (empty: the task runs it)
+    runs_seconds: float = 0.0  # the shards' times, summed
 
 
 @dataclass(frozen=True)
@@ -113,12 +115,12 @@ def draw_figure_task(task: tuple[str, str, str]) -> tuple[dict, list[str]]:
 
 
 def run_unit(unit: Task | Shard) -> dict:
-    """A shard's run (``{"shard": unit, "run": ...}``) or a task's result (``run_task``)."""
+    """A shard's run and its time (``{"shard": unit, "run": ..., "seconds": ...}``) or a task's
+    result (``run_task``)."""
     if isinstance(unit, Shard):
-        return {
-            "shard": unit,
-            "run": registry.EXPERIMENTS[unit.group].run_seed(unit.scale, unit.index),
-        }
+        start = time.perf_counter()
+        run = registry.EXPERIMENTS[unit.group].run_seed(unit.scale, unit.index)
+        return {"shard": unit, "run": run, "seconds": time.perf_counter() - start}
     return run_task(unit)
 
 
@@ -128,7 +130,8 @@ def run_task(task: Task) -> dict:
     if task.runs:
         registry.EXPERIMENTS[task.group].provide(task.scale, list(task.runs))
     verdicts = [registry.run_claim(by_id[i], task.scale) for i in task.claim_ids]
-    group_seconds = sum(v.seconds for v in verdicts)  # the first claim runs the shared experiment
+    # the first claim runs the shared experiment, or its shards ran it
+    group_seconds = task.runs_seconds + sum(v.seconds for v in verdicts)
     figures, problems = draw_figures(task.figures, task.scale, Path(task.figures_dir))
     return {
         "group": task.group,
@@ -201,6 +204,7 @@ def run_check(
     todo = [t for t in tasks if t.group not in results]
     seeds = shards(todo)
     runs: dict[str, dict[int, object]] = {s.group: {} for s in seeds}
+    runs_seconds = Counter()
     counts = Counter(s.group for s in seeds)
     total = len(todo) + len(seeds)
 
@@ -208,6 +212,7 @@ def run_check(
         if "shard" in result:
             shard = result["shard"]
             runs[shard.group][shard.index] = result["run"]
+            runs_seconds[shard.group] += result["seconds"]
             label = f"{shard.group}: {len(runs[shard.group])} of {counts[shard.group]} seeds"
         else:
             text = json.dumps({"fingerprint": fingerprint, "scale": scale, **result}, indent=1)
@@ -219,8 +224,8 @@ def run_check(
 
     first = sorted([t for t in todo if t.group not in runs] + seeds, key=lambda u: -u.minutes)
     execute(run_unit, first, record, backend, workers, scheduler)
-    then = [replace(t, runs=tuple(runs[t.group][i] for i in range(len(runs[t.group]))))
-            for t in todo if t.group in runs]  # fmt: skip
+    then = [replace(t, runs=tuple(runs[t.group][i] for i in range(len(runs[t.group]))),
+                    runs_seconds=runs_seconds[t.group]) for t in todo if t.group in runs]  # fmt: skip
     execute(run_task, then, record, backend, workers, scheduler)
     stored = {v["id"]: v for r in results.values() for v in r["verdicts"]}
     verdicts = [registry.Verdict.from_dict(c, scale, stored[c.id]) for c in claims]

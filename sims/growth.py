@@ -625,5 +625,21 @@ def block_similarity(params) -> np.ndarray:
 
 
 def loss_at_flops(run, flops: float) -> float:
-    """A grown run's loss at its last evaluation whose cost is at most ``flops``."""
+    """A grown run's (or a ``Curve``'s) loss at its last evaluation whose cost is at most
+    ``flops``."""
     return float(run.losses[np.flatnonzero(run.flops <= flops * (1 + 1e-12))[-1]])
+
+
+@dataclass(frozen=True)
+class Curve:
+    """A loss curve: evaluations ``losses`` at costs ``flops`` (as a GrownRun's)."""
+
+    flops: np.ndarray
+    losses: np.ndarray
+
+
+def rescaled(run, factor: float) -> Curve:
+    """``run``'s loss curve needing ``factor`` times its FLOPs, ``L(F) = L_run(F / factor)``; by
+    ``loss_at_flops``, its final loss beyond the run's budget. A method with this curve is
+    ``1 / factor`` times as fast as ``run``'s: a measured control for claims about speed."""
+    return Curve(run.flops * factor, run.losses)

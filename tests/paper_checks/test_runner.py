@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from paper_checks import catalogue, runner
+from paper_checks import catalogue, registry, runner
 from paper_checks.cli import main
 from tests.helpers import stagewise
 
@@ -107,3 +107,31 @@ def test_stored_groups_of_other_code_are_not_reused(tmp_path):
     assert reused == 1
     _, _, _, reused = runner.run_check(claims[:1], "paper", out, backend="inprocess")
     assert reused == 0  # another scale
+
+
+def _as_stored(verdict):
+    return json.dumps({k: v for k, v in verdict.as_dict().items() if k != "seconds"})
+
+
+def test_an_experiments_seeds_run_as_tasks_and_its_claims_get_what_one_process_computes(tmp_path):
+    claims = catalogue.select("stacking.transformer-zero-block", "quick")
+    experiment = registry.EXPERIMENTS[claims[0].group]
+    tasks = runner.plan(claims, "quick", tmp_path)
+    seeds = runner.shards(tasks)
+    assert [s.index for s in seeds] == list(range(experiment.count("quick")))
+    assert sum(s.minutes for s in seeds) == pytest.approx(tasks[0].minutes)
+    labels = []
+    verdicts, *_ = runner.run_check(claims, "quick", tmp_path, backend="processes", workers=2,
+                                    on_task=lambda label, total: labels.append((label, total)))  # fmt: skip
+    assert labels[-1] == (claims[0].id, len(seeds) + 1)  # the group's task after its seeds
+    assert sum("seeds" in label for label, _ in labels) == len(seeds)
+    # the seeds ran in the workers; here the claim computes the whole experiment itself
+    assert _as_stored(verdicts[0]) == _as_stored(registry.run_claim(claims[0], "quick"))
+
+
+def test_an_experiment_takes_runs_only_for_each_of_its_seeds():
+    experiment = registry.EXPERIMENTS["stacking.transformer-runs"]
+    with pytest.raises(ValueError, match="runs for"):
+        experiment.provide("quick", [])
+    with pytest.raises(ValueError, match="two experiments"):
+        registry.Experiment("stacking.transformer-runs", experiment.count, experiment.run_seed)

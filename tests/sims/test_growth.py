@@ -398,3 +398,13 @@ def test_float32_growth_with_a_zero_block_keeps_the_function():
     with pytest.raises(ValueError, match="dtype"):
         growth.TransformerFamily(bed.documents(rng, 8), None, heads=2, causal=True,
                                  objective="next", dtype="float16")  # fmt: skip
+
+
+@given(st.floats(0.2, 5.0), st.integers(0, 14), st.floats(0.05, 0.95))
+def test_a_rescaled_curve_is_the_run_at_a_fraction_of_its_flops(factor, k, fraction):
+    # evaluations at costs 0, 1, ..., 10 with losses 1/(1+cost): at F = (k + fraction) factor the
+    # rescaled curve has the run's loss at cost k (its last evaluation below F / factor), and
+    # beyond the budget the final loss
+    flops = np.arange(11.0)
+    curve = growth.rescaled(growth.Curve(flops, 1.0 / (1.0 + flops)), factor)
+    assert growth.loss_at_flops(curve, (k + fraction) * factor) == 1.0 / (1.0 + min(k, 10))
