@@ -194,7 +194,8 @@ def run_check(
     interrupted run: first the shards (``shards``) beside the groups without any, then the
     sharded groups' tasks with their runs. Returns the verdicts (in the order of ``claims``), the
     drawn figures, the problems met while drawing, and how many tasks were reused.
-    ``on_task(label, total)`` runs after each task or shard (``total``: how many this run has)."""
+    ``on_task(label, total)`` runs once before the first task (label None) and after each task
+    or shard (``total``: how many this run has)."""
     state = out / TASKS_DIR
     state.mkdir(parents=True, exist_ok=True)
     tasks = plan(claims, scale, out / "figures")
@@ -222,6 +223,8 @@ def run_check(
         if on_task is not None:
             on_task(label, total)
 
+    if on_task is not None:
+        on_task(None, total)
     first = sorted([t for t in todo if t.group not in runs] + seeds, key=lambda u: -u.minutes)
     execute(run_unit, first, record, backend, workers, scheduler)
     then = [replace(t, runs=tuple(runs[t.group][i] for i in range(len(runs[t.group]))),

@@ -170,8 +170,11 @@ def run(args) -> int:
 
             def on_task(label, total):
                 bar.total = total
-                bar.update()
-                bar.set_postfix_str(label)
+                if label is not None:
+                    bar.update()
+                    bar.set_postfix_str(label)
+                else:
+                    bar.refresh()
 
             verdicts, figures, problems, reused = runner.run_check(
                 claims, args.scale, out, backend, workers, scheduler, on_task

@@ -123,8 +123,9 @@ def test_an_experiments_seeds_run_as_tasks_and_its_claims_get_what_one_process_c
     labels = []
     verdicts, *_ = runner.run_check(claims, "quick", tmp_path, backend="processes", workers=2,
                                     on_task=lambda label, total: labels.append((label, total)))  # fmt: skip
+    assert labels[0] == (None, len(seeds) + 1)  # before anything runs
     assert labels[-1] == (claims[0].id, len(seeds) + 1)  # the group's task after its seeds
-    assert sum("seeds" in label for label, _ in labels) == len(seeds)
+    assert sum("seeds" in label for label, _ in labels[1:]) == len(seeds)
     # the seeds ran in the workers; here the claim computes the whole experiment itself
     assert _as_stored(verdicts[0]) == _as_stored(registry.run_claim(claims[0], "quick"))
 
