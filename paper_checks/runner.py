@@ -6,8 +6,9 @@ draws the figures they name while that experiment is still in memory. A group wh
 ``registry.Experiment`` (independent runs, one per seed) first has its seeds run as tasks of their
 own (``Shard``), beside the other groups; its task then gets their runs. Each finished task is stored
 as ``DIR/.tasks/<group>.json`` (temporary file, then rename) with a fingerprint of the package's
-source; an interrupted check run again with the same code, scale and selection skips the stored
-tasks. Every result, fresh or stored, is read back from that JSON text, so the report is the same
+source, each finished seed as a pickle named by its group, scale, index and that fingerprint; an
+interrupted check run again with the same code, scale and selection skips the stored tasks and
+seeds. Every result, fresh or stored, is read back from that JSON text, so the report is the same
 whichever backend ran it. The directory is removed once the report is written.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 import shutil
 import time
 from collections import Counter
@@ -22,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from infra.engine import execute, set_aside, write_text_atomic
+from infra.engine import atomic_write, execute, set_aside, write_text_atomic
 from paper_checks import catalogue, registry
 
 PACKAGES = ("infra", "theory", "sims", "figures", "paper_checks")
@@ -112,6 +114,25 @@ def draw_figure_task(task: tuple[str, str, str]) -> tuple[dict, list[str]]:
     """``(name, scale, out_dir)``: one figure of ``stagewise figures``, as a task of the engine."""
     name, scale, out_dir = task
     return draw_figures([name], scale, Path(out_dir))
+
+
+def _seed_path(state: Path, shard: Shard, fingerprint: str) -> Path:
+    return state / f"{shard.group}.{shard.scale}.seed-{shard.index}.{fingerprint[:16]}.pickle"
+
+
+def _stored_seeds(state: Path, seeds: list[Shard], fingerprint: str) -> dict[Shard, tuple]:
+    """(run, seconds) of the ``seeds`` stored by an interrupted run of the same code (by their file names); an
+    unreadable file is set aside (``infra.engine.set_aside``) and its seed runs again. The files
+    are this run's own output directory's, written by ``stagewise check`` itself."""
+    out = {}
+    for shard in seeds:
+        path = _seed_path(state, shard, fingerprint)
+        if path.exists():
+            try:
+                out[shard] = pickle.loads(path.read_bytes())
+            except Exception as exc:  # truncated, or not a pickle: run the seed again
+                set_aside(path, " ".join(f"{type(exc).__name__}: {exc}".split())[:200])
+    return out
 
 
 def run_unit(unit: Task | Shard) -> dict:
@@ -206,7 +227,11 @@ def run_check(
     seeds = shards(todo)
     runs: dict[str, dict[int, object]] = {s.group: {} for s in seeds}
     runs_seconds = Counter()
+    for shard, (run, seconds) in _stored_seeds(state, seeds, fingerprint).items():
+        runs[shard.group][shard.index] = run
+        runs_seconds[shard.group] += seconds
     counts = Counter(s.group for s in seeds)
+    seeds = [s for s in seeds if s.index not in runs[s.group]]
     total = len(todo) + len(seeds)
 
     def record(result: dict) -> None:
@@ -214,6 +239,8 @@ def run_check(
             shard = result["shard"]
             runs[shard.group][shard.index] = result["run"]
             runs_seconds[shard.group] += result["seconds"]
+            data = pickle.dumps((result["run"], result["seconds"]))
+            atomic_write(_seed_path(state, shard, fingerprint), lambda tmp: tmp.write_bytes(data))
             label = f"{shard.group}: {len(runs[shard.group])} of {counts[shard.group]} seeds"
         else:
             text = json.dumps({"fingerprint": fingerprint, "scale": scale, **result}, indent=1)

@@ -16,7 +16,9 @@ from paper_checks.cli.common import add_engine_options, engine, path_arg, writab
 from paper_checks.verdicts import FAILING, legend
 
 NAME = "check"
-RESUME_HINT = "; every finished claim group is stored: run the same command again to resume"
+RESUME_HINT = (
+    "; every finished claim group and seed is stored: run the same command again to resume"
+)
 
 _VERDICTS_HELP = textwrap.fill(
     f"verdicts: {legend()}.", 99, subsequent_indent="  ", break_on_hyphens=False
@@ -30,7 +32,8 @@ examples:
 Claims that share an experiment form a group; groups run as tasks of the sweep engine (local
 processes by default, one per core), and the seeds of the longest experiments (the transformers')
 as tasks of their own before their group. Interrupted (Ctrl-C, killed)? Run the same command again:
-finished groups stored in DIR/.tasks are reused when the code, scale and --only are unchanged.
+finished groups (and seeds) stored in DIR/.tasks are reused when the code, scale and --only are
+unchanged.
 Each claim's measurement runs three times: on the claim, on a positive control (where the
 statement holds by construction) and on a negative control (where it is false by construction).
 {_VERDICTS_HELP}

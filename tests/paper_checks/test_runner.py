@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from infra.engine import DamagedResultWarning
 from paper_checks import catalogue, registry, runner
 from paper_checks.cli import main
 from tests.helpers import stagewise
@@ -136,3 +137,31 @@ def test_an_experiment_takes_runs_only_for_each_of_its_seeds():
         experiment.provide("quick", [])
     with pytest.raises(ValueError, match="two experiments"):
         registry.Experiment("stacking.transformer-runs", experiment.count, experiment.run_seed)
+
+
+def test_an_interrupted_check_keeps_the_seeds_it_finished(tmp_path, monkeypatch):
+    claims = catalogue.select("stacking.transformer-zero-block", "quick")
+    count = registry.EXPERIMENTS[claims[0].group].count("quick")
+
+    def interrupted(task):
+        raise KeyboardInterrupt  # a Ctrl-C once every seed has run, before the group's claims
+
+    monkeypatch.setattr(runner, "run_task", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_check(claims, "quick", tmp_path, backend="inprocess")
+    monkeypatch.undo()
+    stored = sorted((tmp_path / runner.TASKS_DIR).glob("*.pickle"))
+    assert len(stored) == count
+    stored[0].write_bytes(b"not a pickle")  # damaged: set aside, that seed runs again
+    ran = []
+
+    def counted(unit):
+        ran.append(unit)
+        return run_unit(unit)
+
+    run_unit = runner.run_unit
+    monkeypatch.setattr(runner, "run_unit", counted)
+    with pytest.warns(DamagedResultWarning, match="seed-"):
+        verdicts, *_ = runner.run_check(claims, "quick", tmp_path, backend="inprocess")
+    assert [type(u).__name__ for u in ran] == ["Shard"]
+    assert _as_stored(verdicts[0]) == _as_stored(registry.run_claim(claims[0], "quick"))
