@@ -6,9 +6,10 @@ import zlib
 
 import numpy as np
 
-from sims.growth import loss_at_flops
+from sims.growth import flops_to, loss_at_flops
 
 FLOPS_POINTS = (0.5, 0.75, 1.0)  # fractions of the baseline's budget where losses are compared
+REACH_POINTS = (0.25, 0.5)  # fractions of the baseline's budget whose losses are the targets
 
 
 def seeds(n: int, key: str) -> list[int]:
@@ -53,3 +54,21 @@ def log_loss_ratio(run, reference, budget: float) -> float:
     return float(np.mean([np.log(loss_at_flops(run, f * budget) / loss_at_flops(reference,
                                                                                 f * budget))
                           for f in FLOPS_POINTS]))  # fmt: skip
+
+
+def log_flops_to_reach(run, reference, budget: float) -> tuple[float, int]:
+    """Mean over REACH_POINTS of ``log(F_run(L*) / F_reference(L*))``, where ``L*`` is
+    ``reference``'s loss at that fraction of ``budget`` and ``F_x(L)`` the FLOPs of ``x``'s first
+    evaluation at or below ``L`` (``sims.growth.flops_to``): how much compute ``run`` needs for the
+    reference's loss (negative: ``run`` is faster), and the number of targets it never reached.
+    An unreached target counts ``run``'s whole budget, a lower bound; NaN when that bound is not
+    above the reference's own cost (it could not tell ``run`` behind)."""
+    logs, missed = [], 0
+    for f in REACH_POINTS:
+        target = loss_at_flops(reference, f * budget)
+        spent, needed = flops_to(run, target), flops_to(reference, target)
+        if not np.isfinite(spent):
+            missed += 1
+            spent = run.flops[-1] if run.flops[-1] > needed else np.nan
+        logs.append(np.log(spent / needed))
+    return float(np.mean(logs)), missed

@@ -245,12 +245,6 @@ class GrownRun(RunResult):
     def stage_axis(self) -> np.ndarray:
         return self.eval_steps
 
-    def flops_to(self, target: float) -> float:
-        """Layer-steps (over the final depth) at the first evaluation with loss <= ``target``
-        (absolute); ``NEVER`` if never reached."""
-        index = self.first_reaching(target, relative=False)
-        return NEVER if index is None else float(self.flops[index])
-
 
 @dataclass(frozen=True)
 class Model:
@@ -628,6 +622,13 @@ def loss_at_flops(run, flops: float) -> float:
     """A grown run's (or a ``Curve``'s) loss at its last evaluation whose cost is at most
     ``flops``."""
     return float(run.losses[np.flatnonzero(run.flops <= flops * (1 + 1e-12))[-1]])
+
+
+def flops_to(run, target: float) -> float:
+    """A grown run's (or a ``Curve``'s) cost at its first evaluation with loss <= ``target``
+    (absolute); ``NEVER`` if none reaches it."""
+    hits = np.flatnonzero(run.losses <= target)
+    return float(run.flops[hits[0]]) if hits.size else NEVER
 
 
 @dataclass(frozen=True)

@@ -62,11 +62,11 @@ def flops_ratios(runs) -> dict:
     """Per operator: FLOPs to reach the baseline's final loss over the baseline's (an operator
     that never gets there within its budget counts its whole budget: a lower bound)."""
     target = runs["baseline"].losses[-1]
-    base = runs["baseline"].flops_to(target)
+    base = growth.flops_to(runs["baseline"], target)
     out = {}
     for operator in (*GROWN, "zero"):
         run = runs[operator]
-        reached = run.flops_to(target)
+        reached = growth.flops_to(run, target)
         out[operator] = (min(reached, run.flops[-1]) / base, bool(np.isfinite(reached)))
     return out
 
@@ -591,6 +591,28 @@ def lag_statistics(scale: str, planted: str | None = None) -> dict:
     }
 
 
+@cache
+def adaptive_runs(scale: str) -> list:
+    """Per seed of growth.speed's residual MLP: the adaptive run (gradual stacking choosing each
+    growth among ADAPTIVE_CANDIDATES by a probe of stage/10 steps, scored on a selection set of
+    500 fresh samples) and its choices; trained once for every arm of growth.adaptive."""
+    out = []
+    for seed in seeds(SIZES[scale].seeds, "growth.speed-runs"):
+        family, model, depth, steps, options = SETUPS["residual MLP"](scale, seed)
+        X_select, y_select = staircase_task(20, 6).sample(500, seed=independent_seeds(seed, 5)[4])
+
+        def score(grown, family=family, X_select=X_select, y_select=y_select):
+            prediction = residual_mlp.forward(family.params(grown), X_select)
+            return float(np.mean((prediction - y_select) ** 2))
+
+        stages = growth.prop_alpha(steps, depth, ALPHA)
+        out.append(growth.train_adaptive(
+            family, growth.Model(model.shared, model.layers[:1]), ADAPTIVE_CANDIDATES, stages,
+            max(1, int(stages[1]) // 10), score=score, **options,
+        ))  # fmt: skip
+    return out
+
+
 @claim(
     id="growth.adaptive",
     source=f"{LAG} (an adaptive strategy for gradual stacking)",
@@ -640,22 +662,11 @@ def _adaptive(scale, *, adaptive_as_fixed=None):
     """``adaptive_as_fixed``: the adaptive run's loss replaced by the best fixed operator's own
     curve with its FLOPs multiplied by this factor (``growth.rescaled``), at the same FLOPs."""
     per_seed = speed_runs(scale)["residual MLP"]
+    steps = SIZES[scale].mlp.steps
     fixed_names = ("midas", "gradual", "zero")
     logs = {name: [] for name in fixed_names}
     overheads, picks, spents = [], [], []
-    for seed, runs in zip(seeds(SIZES[scale].seeds, "growth.speed-runs"), per_seed, strict=True):
-        family, model, depth, steps, options = SETUPS["residual MLP"](scale, seed)
-        X_select, y_select = staircase_task(20, 6).sample(500, seed=independent_seeds(seed, 5)[4])
-
-        def score(grown, family=family, X_select=X_select, y_select=y_select):
-            prediction = residual_mlp.forward(family.params(grown), X_select)
-            return float(np.mean((prediction - y_select) ** 2))
-
-        stages = growth.prop_alpha(steps, depth, ALPHA)
-        run, chosen = growth.train_adaptive(
-            family, growth.Model(model.shared, model.layers[:1]), ADAPTIVE_CANDIDATES, stages,
-            max(1, int(stages[1]) // 10), score=score, **options,
-        )  # fmt: skip
+    for (run, chosen), runs in zip(adaptive_runs(scale), per_seed, strict=True):
         picks.append(chosen)
         spent = float(run.flops[-1])
         spents.append(spent)

@@ -36,7 +36,7 @@ QUICK_VERDICTS = {
     "growth.looped": "supported",
     "growth.position": "refuted",
     "growth.speed": "refuted",
-    "growth.transformer-flops": "inconclusive",
+    "growth.transformer-flops": "supported",
     "growth.transformer-looped": "supported",
     "growth.transformer-reasoning": "mis-posed",
     "nesterov.error-bound": "supported",

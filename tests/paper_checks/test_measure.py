@@ -1,0 +1,41 @@
+"""Measurement helpers against curves whose answer is known in closed form."""
+
+import math
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from paper_checks import measure
+from sims import growth
+
+
+def exponential(budget: float, scale: float, points: int) -> growth.Curve:
+    """Losses ``exp(-F / scale)`` evaluated at ``points`` equally spaced costs up to ``budget``."""
+    flops = np.linspace(0.0, budget, points)
+    return growth.Curve(flops, np.exp(-flops / scale))
+
+
+@given(st.floats(0.4, 2.5))
+def test_a_method_c_times_as_fast_needs_log_c_to_reach_the_reference_loss(speed):
+    # the reference reaches its losses at F = 25 and 50 (its grid holds them exactly); a run with
+    # losses exp(-F c / 20) reaches them at 25 / c and 50 / c, or at its next evaluation, at most
+    # 0.05 / c later: each log ratio is -log c plus at most log(1 + 0.05 / 25)
+    reference = exponential(100.0, 20.0, 101)
+    run = exponential(100.0 / speed, 20.0 / speed, 2001)
+    value, missed = measure.log_flops_to_reach(run, reference, 100.0)
+    assert missed == 0
+    assert -1e-12 <= value + math.log(speed) <= math.log(1 + 0.05 / 25) + 1e-12
+
+
+def test_a_target_never_reached_counts_the_whole_budget_or_cannot_decide():
+    reference = exponential(100.0, 20.0, 101)
+    # flat at the initial loss: never reaches either target (losses at F = 25 and 50)
+    stalled = growth.Curve(np.linspace(0.0, 80.0, 5), np.ones(5))
+    value, missed = measure.log_flops_to_reach(stalled, reference, 100.0)
+    assert missed == 2
+    assert value == (math.log(80 / 25) + math.log(80 / 50)) / 2
+    # a budget of 40 is below the reference's cost to its second target (50): not a lower bound
+    short = growth.Curve(np.linspace(0.0, 40.0, 5), np.ones(5))
+    value, missed = measure.log_flops_to_reach(short, reference, 100.0)
+    assert missed == 2 and math.isnan(value)
