@@ -80,6 +80,45 @@ def test_ctrl_c_stops_a_sweep_at_once_and_the_rerun_resumes(tmp_path):
     assert ran == 24 - stored  # nothing stored was lost or recomputed
 
 
+def _children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (Linux ``/proc``)."""
+    return [int(c) for task in Path(f"/proc/{pid}/task").iterdir()
+            for c in (task / "children").read_text().split()]  # fmt: skip
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie has finished: only its exit status is left)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_sigterm_to_the_parent_alone_stops_its_workers_too_and_the_rerun_resumes(tmp_path):
+    # `kill PID` or a job scheduler signals only the parent: before, it died at once and left its
+    # workers computing without it; now it stops as on Ctrl-C, with status 128 + SIGTERM
+    (tmp_path / "grid.toml").write_text(SLOW_GRID)
+    args = ["sweep", "grid.toml", "--out", "res", "--workers", "2", "--batch", "1"]
+    process = _start(args, tmp_path)
+    rows = tmp_path / "res" / "rows"
+    _wait_for(lambda: len(list(rows.glob("*.parquet"))) >= 2)
+    workers = _children(process.pid)
+    assert len(workers) >= 2
+    start = time.perf_counter()
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 128 + signal.SIGTERM and time.perf_counter() - start < 10
+    assert "Traceback" not in err
+    assert "stopped by SIGTERM" in err and "run the same command again to resume" in err
+    _wait_for(lambda: not any(_running(pid) for pid in workers), seconds=10)
+    stored = len(list(rows.glob("*.parquet")))
+    assert not list(rows.glob(".*.tmp"))
+    ran = sweep.run_sweep(tmp_path / "grid.toml", tmp_path / "res", backend="inprocess")
+    assert ran == 24 - stored
+
+
 def test_ctrl_c_twice_stops_a_check_at_once_and_the_rerun_resumes(tmp_path):
     args = ["check", "--only", "nesterov.*", "--out", "rep", "--workers", "2"]
     process = _start(args, tmp_path)

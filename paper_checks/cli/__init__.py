@@ -2,7 +2,9 @@
 
 Exit status: 0 when no selected claim is refuted, mis-posed or in error, 1 otherwise, 2 on bad usage
 (one line on stderr, no traceback, no file written), 3 on an internal error (a bug of stagewise:
-one line on stderr naming a log file with the traceback; ``--debug`` prints it instead).
+one line on stderr naming a log file with the traceback; ``--debug`` prints it instead), 128 + the
+signal when stopped: 130 by Ctrl-C, 143 by SIGTERM (``kill PID``, a job scheduler), 129 by SIGHUP
+(a closed terminal). All three stop alike: the workers are terminated, every finished result kept.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import contextlib
 import os
 import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -75,9 +78,43 @@ def _one_line_warnings(default):
     return show
 
 
+STOPPING = (signal.SIGTERM, signal.SIGHUP)  # stopped as a Ctrl-C is, not killed outright
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the main thread runs (as Python raises KeyboardInterrupt on
+    SIGINT), so that the workers are terminated rather than left running without their parent."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _stopped_as_by_ctrl_c():
+    """Inside the block, SIGTERM and SIGHUP raise ``Stopped`` once (later ones are ignored, so
+    the clean-up runs to its end); the previous handlers are restored after it."""
+    if threading.current_thread() is not threading.main_thread():  # signals reach only the main
+        yield
+        return
+
+    def stop(signum, frame):
+        for s in STOPPING:
+            signal.signal(s, signal.SIG_IGN)
+        raise Stopped(signum)
+
+    previous = {s: signal.signal(s, stop) for s in STOPPING}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    with warnings.catch_warnings():  # the caller's warning settings are restored after
+    with warnings.catch_warnings(), _stopped_as_by_ctrl_c():
+        # the caller's warning settings and signal handlers are restored after
         warnings.filterwarnings("always", category=DamagedResultWarning)
         warnings.showwarning = _one_line_warnings(warnings.showwarning)
         return _run_command(args)
@@ -104,11 +141,13 @@ def _run_command(args) -> int:
             file=sys.stderr,
         )
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # stopping already: a second Ctrl-C waits
-        print(f"stagewise {args.command}: interrupted{RESUME_HINTS.get(args.command, '')}",
+        signum = exc.signum if isinstance(exc, Stopped) else signal.SIGINT
+        how = "interrupted" if signum == signal.SIGINT else f"stopped by {exc}"
+        print(f"stagewise {args.command}: {how}{RESUME_HINTS.get(args.command, '')}",
               file=sys.stderr)  # fmt: skip
-        return 130
+        return 128 + signum
     except Exception as exc:
         return _internal_error(args, exc)
 
