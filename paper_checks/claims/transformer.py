@@ -24,6 +24,7 @@ from paper_checks.measure import REACH_POINTS, at_scales, log_flops_to_reach, pl
 from paper_checks.registry import Control, Experiment, Measurement, Revision, claim, figure
 from sims import growth, induction, text, transformer
 from sims.problems import independent_seeds
+from theory import flops
 
 STACKING = "Agarwal et al. 2024 (stacking as accelerated GD, arXiv 2403.04978), Figure 2"
 MIDAS = "Saunshi et al. 2024 (MIDAS, arXiv 2409.19044)"
@@ -483,6 +484,13 @@ growth_runs = Experiment(
 )
 
 
+def _grown_flops(depths) -> float:
+    """A grown model's FLOPs over the baseline's at paper scale: stage depths ``depths``, Prop-1
+    stage lengths (``theory.flops.stacking_relative_flops``)."""
+    stages = growth.prop_alpha(SIZES["paper"].growth_steps, len(depths), 1.0)
+    return flops.stacking_relative_flops(depths, stages / stages.sum())
+
+
 @claim(
     id="growth.transformer-flops",
     source=f"{MIDAS}; Reddi et al. 2023 (gradual stacking); Gong et al. 2019 (progressive)",
@@ -491,8 +499,9 @@ growth_runs = Experiment(
     "loss than full-depth training at equal training FLOPs",
     measurement="causal transformer in float32, next-token loss on the mixture (corpus and primitive "
     "episodes), grown from 1 to 4 blocks with Prop-1 stages (progressive: 1, 2, 4) against the "
-    "4-block baseline, same steps and learning rates (so the grown models spend 0.75x and 0.71x "
-    "the baseline's FLOPs): per seed, the targets L* = the baseline's loss at "
+    "4-block baseline, same steps and learning rates (so the grown models spend "
+    + " and ".join(f"{_grown_flops(depths):.2f}x" for depths in ((1, 2, 3, 4), (1, 2, 4)))
+    + " the baseline's FLOPs): per seed, the targets L* = the baseline's loss at "
     + " and ".join(f"{f:.0%}" for f in REACH_POINTS)
     + " of its FLOPs, and the mean over them of log(F_grown(L*) / F_baseline(L*)), F(L*) the "
     "FLOPs at a run's first evaluation at or below L* (the paper's 'the same loss with fewer "
