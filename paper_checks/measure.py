@@ -61,14 +61,9 @@ def log_flops_to_reach(run, reference, budget: float) -> tuple[float, int]:
     ``reference``'s loss at that fraction of ``budget`` and ``F_x(L)`` the FLOPs of ``x``'s first
     evaluation at or below ``L`` (``sims.growth.flops_to``): how much compute ``run`` needs for the
     reference's loss (negative: ``run`` is faster), and the number of targets it never reached.
-    An unreached target counts ``run``'s whole budget, a lower bound; NaN when that bound is not
-    above the reference's own cost (it could not tell ``run`` behind)."""
-    logs, missed = [], 0
-    for f in REACH_POINTS:
-        target = loss_at_flops(reference, f * budget)
-        spent, needed = flops_to(run, target), flops_to(reference, target)
-        if not np.isfinite(spent):
-            missed += 1
-            spent = run.flops[-1] if run.flops[-1] > needed else np.nan
-        logs.append(np.log(spent / needed))
-    return float(np.mean(logs)), missed
+    A target never reached counts as infinite (``run`` did not reach that loss at all): the mean
+    is then infinite, which no band decides. Counting ``run``'s whole budget instead would give a
+    lower bound, and a mean of lower bounds cannot show ``run`` faster."""
+    logs = [np.log(flops_to(run, target) / flops_to(reference, target))
+            for target in (loss_at_flops(reference, f * budget) for f in REACH_POINTS)]  # fmt: skip
+    return float(np.mean(logs)), int(np.sum(np.isinf(logs)))

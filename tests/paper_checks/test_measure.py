@@ -28,14 +28,12 @@ def test_a_method_c_times_as_fast_needs_log_c_to_reach_the_reference_loss(speed)
     assert -1e-12 <= value + math.log(speed) <= math.log(1 + 0.05 / 25) + 1e-12
 
 
-def test_a_target_never_reached_counts_the_whole_budget_or_cannot_decide():
+def test_a_target_never_reached_makes_the_ratio_infinite():
     reference = exponential(100.0, 20.0, 101)
-    # flat at the initial loss: never reaches either target (losses at F = 25 and 50)
+    # flat at the initial loss: reaches neither target (the losses at F = 25 and 50)
     stalled = growth.Curve(np.linspace(0.0, 80.0, 5), np.ones(5))
-    value, missed = measure.log_flops_to_reach(stalled, reference, 100.0)
-    assert missed == 2
-    assert value == (math.log(80 / 25) + math.log(80 / 50)) / 2
-    # a budget of 40 is below the reference's cost to its second target (50): not a lower bound
-    short = growth.Curve(np.linspace(0.0, 40.0, 5), np.ones(5))
-    value, missed = measure.log_flops_to_reach(short, reference, 100.0)
-    assert missed == 2 and math.isnan(value)
+    assert measure.log_flops_to_reach(stalled, reference, 100.0) == (math.inf, 2)
+    # twice as fast, but stopped at F = 20: reaches the first target at 12.5, never the second
+    stopped = exponential(20.0, 10.0, 161)
+    value, missed = measure.log_flops_to_reach(stopped, reference, 100.0)
+    assert missed == 1 and value == math.inf
