@@ -63,21 +63,13 @@ def _ctrl_c(process, times=1):
     return time.perf_counter() - start, process.returncode, err
 
 
-def test_ctrl_c_stops_a_sweep_at_once_and_the_rerun_resumes(tmp_path):
-    (tmp_path / "grid.toml").write_text(SLOW_GRID)
-    args = ["sweep", "grid.toml", "--out", "res", "--workers", "2", "--batch", "1"]
-    process = _start(args, tmp_path)
-    rows = tmp_path / "res" / "rows"
-    _wait_for(lambda: len(list(rows.glob("*.parquet"))) >= 2)
-    seconds, status, err = _ctrl_c(process)
-    assert status == 130 and seconds < 10
-    assert "Traceback" not in err
-    assert "run the same command again to resume" in err.strip().splitlines()[-1]
-    stored = len(list(rows.glob("*.parquet")))
-    assert 2 <= stored < 24
-    assert not list(rows.glob(".*.tmp"))
-    ran = sweep.run_sweep(tmp_path / "grid.toml", tmp_path / "res", backend="inprocess")
-    assert ran == 24 - stored  # nothing stored was lost or recomputed
+def _sigterm(process):
+    """Send SIGTERM to the parent process alone, as ``kill PID`` or a job scheduler does; return
+    how long the run took to exit, its status and its stderr."""
+    start = time.perf_counter()
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    return time.perf_counter() - start, process.returncode, err
 
 
 def _children(pid: int) -> list[int]:
@@ -96,9 +88,16 @@ def _running(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
-def test_sigterm_to_the_parent_alone_stops_its_workers_too_and_the_rerun_resumes(tmp_path):
-    # `kill PID` or a job scheduler signals only the parent: before, it died at once and left its
-    # workers computing without it; now it stops as on Ctrl-C, with status 128 + SIGTERM
+@pytest.mark.parametrize(
+    ("stop", "status", "says"),
+    [(_ctrl_c, 130, "interrupted"), (_sigterm, 128 + signal.SIGTERM, "stopped by SIGTERM")],
+    ids=["ctrl-c", "sigterm-to-the-parent"],
+)
+def test_a_stopped_sweep_stops_its_workers_at_once_and_the_rerun_resumes(
+    tmp_path, stop, status, says
+):
+    # SIGTERM reaches the parent alone: before, it died at once (status -15) and left its workers
+    # computing without it; now it stops as on Ctrl-C
     (tmp_path / "grid.toml").write_text(SLOW_GRID)
     args = ["sweep", "grid.toml", "--out", "res", "--workers", "2", "--batch", "1"]
     process = _start(args, tmp_path)
@@ -106,17 +105,17 @@ def test_sigterm_to_the_parent_alone_stops_its_workers_too_and_the_rerun_resumes
     _wait_for(lambda: len(list(rows.glob("*.parquet"))) >= 2)
     workers = _children(process.pid)
     assert len(workers) >= 2
-    start = time.perf_counter()
-    process.send_signal(signal.SIGTERM)
-    _, err = process.communicate(timeout=60)
-    assert process.returncode == 128 + signal.SIGTERM and time.perf_counter() - start < 10
+    seconds, code, err = stop(process)
+    assert code == status and seconds < 10
     assert "Traceback" not in err
-    assert "stopped by SIGTERM" in err and "run the same command again to resume" in err
+    last = err.strip().splitlines()[-1]
+    assert says in last and "run the same command again to resume" in last
     _wait_for(lambda: not any(_running(pid) for pid in workers), seconds=10)
     stored = len(list(rows.glob("*.parquet")))
+    assert 2 <= stored < 24
     assert not list(rows.glob(".*.tmp"))
     ran = sweep.run_sweep(tmp_path / "grid.toml", tmp_path / "res", backend="inprocess")
-    assert ran == 24 - stored
+    assert ran == 24 - stored  # nothing stored was lost or recomputed
 
 
 def test_ctrl_c_twice_stops_a_check_at_once_and_the_rerun_resumes(tmp_path):
