@@ -10,7 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sims import growth, residual_mlp
+from sims import growth
+from sims.families import residual_mlp
+from sims.families.deep_linear.growth import DeepLinearFamily
+from sims.families.residual_mlp.growth import ResidualMLPFamily
 from sims.problems import deep_linear_problem, independent_seeds, staircase_task
 
 
@@ -53,10 +56,8 @@ def _mlp_setup(scale, seed):
     data_seed, eval_seed, init_seed, train_seed = independent_seeds(seed, 4)
     X, y = task.sample(20000, seed=data_seed)
     X_eval, y_eval = task.sample(n_eval, seed=eval_seed)
-    family = growth.ResidualMLPFamily(X, y, X_eval, y_eval, width, eval_every=eval_every)
-    model = growth.ResidualMLPFamily.model(
-        residual_mlp.init_params(20, width, depth, seed=init_seed)
-    )
+    family = ResidualMLPFamily(X, y, X_eval, y_eval, width, eval_every=eval_every)
+    model = ResidualMLPFamily.model(residual_mlp.init_params(20, width, depth, seed=init_seed))
     options = {"lr": lr, "warmup": steps // 20, "seed": train_seed}
     return family, model, depth, steps, options
 
@@ -66,7 +67,7 @@ def _linear_setup(scale, seed):
     d, depth, steps = lin.dimension, lin.depth, lin.steps
     problem_seed, train_seed = independent_seeds(seed, 2)
     sigma, w_star = deep_linear_problem(d, 100, 0.5, seed=problem_seed)
-    family = growth.DeepLinearFamily(sigma, w_star)
+    family = DeepLinearFamily(sigma, w_star)
     model = growth.Model(None, [{"W": np.zeros((d, d))} for _ in range(depth)])
     lr = 1 / (depth * np.linalg.eigvalsh(sigma)[-1])  # stable for the full depth
     return family, model, depth, steps, {"lr": lr, "decay": False, "seed": train_seed}

@@ -31,12 +31,10 @@ import numpy as np
 from infra.checks import (
     InputError,
     check_choice,
-    check_dtype,
     check_int,
     check_real,
     check_steps,
 )
-from sims import deep_linear, residual_mlp, transformer
 from sims.problems import as_generator
 from sims.results import NEVER, RunResult, Status
 from sims.subnetworks import stage_bounds
@@ -256,39 +254,7 @@ class Model:
     state: dict | None = None
 
 
-class DeepLinearFamily:
-    """Deep linear residual networks (``sims.deep_linear``): a layer is ``{"W": (d, d)}``, trained
-    by plain GD on the population risk (no optimiser state); evaluated every step."""
-
-    zero_keys = None
-
-    def __init__(self, Sigma, W_star, random_scale: float = 0.1):
-        self.sigma, self.w_star = Sigma, W_star
-        self.random_scale = check_real("random_scale", random_scale, low=0.0)
-
-    def fresh(self, rng, model: Model | None = None) -> dict:
-        """A new layer (``model``, the network being grown, is not needed here)."""
-        d = self.sigma.shape[0]
-        return {"W": self.random_scale * rng.standard_normal((d, d)) / np.sqrt(d)}
-
-    def train(self, model: Model, steps, lrs, trainable, rng):
-        if np.ptp(lrs) > 0:
-            raise InputError("the deep linear family trains with one constant lr (decay=False)")
-        result = deep_linear.train_layers(
-            self.sigma, self.w_star, [layer["W"] for layer in model.layers], steps,
-            lr=float(lrs[0]), trainable=trainable,
-        )  # fmt: skip
-        layers = [{"W": w} for w in result.layers]
-        return Model(None, layers), result.stage_axis(), result.losses, result.status
-
-    def map_state(self, state, index_map, reset):
-        return None
-
-    def params(self, model: Model):
-        return None
-
-
-class _BlockFamily:
+class BlockFamily:
     """What the residual MLP and the transformer share: shared arrays plus one dict per block
     (the arrays ``block_keys`` stacked on axis 0), and Adam's state mapped through a growth."""
 
@@ -323,92 +289,6 @@ class _BlockFamily:
             }
         out["block_steps"] = np.array([state["block_steps"][s] if s >= 0 else 0 for s in sources])
         return out
-
-
-class ResidualMLPFamily(_BlockFamily):
-    """The pre-LN residual MLP (``sims.residual_mlp``) on a regression task: a layer is one
-    block's (ln_g, ln_b, w1, b1, w2, b2); embedding and head are shared and always train. Adam,
-    minibatch ``batch_size``, eval loss on ``(X_eval, y_eval)`` every ``eval_every`` steps,
-    trained in ``dtype`` (float64 or float32; ``grow`` hands over float64 copies, exact for both)."""
-
-    zero_keys = ("w2", "b2")
-    block_keys = residual_mlp.BLOCK_KEYS
-
-    def __init__(self, X, y, X_eval, y_eval, width: int, *, batch_size=128, eval_every=25,
-                 dtype="float64"):  # fmt: skip
-        self.X, self.y, self.X_eval, self.y_eval = X, y, X_eval, y_eval
-        self.dtype = check_dtype(dtype)
-        self.width = check_int("width", width, low=1)
-        self.batch_size = check_int("batch_size", batch_size, low=1)
-        self.eval_every = check_int("eval_every", eval_every, low=1)
-
-    def fresh(self, rng, model: Model | None = None) -> dict:
-        """A new block (``model``, the network being grown, is not needed here)."""
-        return self.model(
-            residual_mlp.init_params(self.X.shape[1], self.width, 1, seed=rng)
-        ).layers[0]
-
-    def train(self, model: Model, steps, lrs, trainable, rng):
-        result = residual_mlp.train(
-            self.params(model), self.X, self.y, steps, lr=lrs, batch_size=self.batch_size,
-            optimizer_state=model.state, trainable=trainable, X_eval=self.X_eval,
-            y_eval=self.y_eval, eval_every=self.eval_every, seed=rng, dtype=self.dtype,
-        )  # fmt: skip
-        trained = self.model(result.params)
-        return (
-            Model(trained.shared, trained.layers, result.optimizer_state),
-            result.eval_steps,
-            result.eval_losses,
-            result.status,
-        )
-
-
-class TransformerFamily(_BlockFamily):
-    """The pre-LN transformer (``sims.transformer``): a layer is one block (attention and MLP);
-    embeddings, final LN and head are shared and always train. Adam on minibatches of ``data``
-    with ``objective`` (next-token or MLM), eval loss on ``eval_data`` every ``eval_every`` steps.
-    A zero block has zero output projections (``wo, bo, w2, b2``): the function is unchanged and
-    gradients still reach it; the same arrays carry ``grow``'s ``beta``. Trained in ``dtype``
-    (float64 or float32)."""
-
-    zero_keys = ("wo", "bo", "w2", "b2")
-    block_keys = transformer.BLOCK_KEYS
-
-    def __init__(self, data, eval_data, *, heads, causal, objective, batch_size=32,
-                 eval_every=25, checkpoint_every=0, dtype="float64"):  # fmt: skip
-        self.data, self.eval_data = data, eval_data
-        self.dtype = check_dtype(dtype)
-        self.heads, self.causal, self.objective = heads, causal, objective
-        self.batch_size = check_int("batch_size", batch_size, low=1)
-        self.eval_every = check_int("eval_every", eval_every, low=1)
-        self.checkpoint_every = check_int("checkpoint_every", checkpoint_every, low=0)
-        self.checkpoints = []  # (step within its stage, depth, params) when checkpoint_every
-
-    def fresh(self, rng, model: Model) -> dict:
-        """A new block, drawn as ``init_params`` draws one for ``model``'s vocabulary, width and
-        context."""
-        (vocab, width), context = model.shared["tok"].shape, model.shared["pos"].shape[0]
-        fresh = transformer.init_params(vocab, width, 1, context, seed=rng)
-        return self.model(fresh).layers[0]
-
-    def train(self, model: Model, steps, lrs, trainable, rng):
-        params = self.params(model)
-        marks = range(self.checkpoint_every, steps + 1, self.checkpoint_every or steps + 1)
-        result = transformer.train(
-            params, self.data, steps, heads=self.heads, causal=self.causal,
-            objective=self.objective, lr=lrs, batch_size=self.batch_size,
-            optimizer_state=model.state, trainable=trainable, eval_data=self.eval_data,
-            eval_every=self.eval_every, checkpoints=marks, seed=rng, dtype=self.dtype,
-        )  # fmt: skip
-        self.checkpoints += [(len(model.layers), result.checkpoints[t]) for t in sorted(marks)
-                             if t in result.checkpoints]  # fmt: skip
-        trained = self.model(result.params)
-        return (
-            Model(trained.shared, trained.layers, result.optimizer_state),
-            result.eval_steps,
-            result.eval_losses,
-            result.status,
-        )
 
 
 @dataclass(frozen=True)

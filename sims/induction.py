@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from infra.checks import InputError, check_elements, check_int
-from sims.transformer import Batches
+from sims.families.transformer import Batches
 
 BOS = 0  # the first token of every document
 

@@ -1,4 +1,4 @@
-"""Adam and SGD for the neural families (``sims.residual_mlp``, ``sims.transformer``), as an
+"""Adam and SGD for the neural families (``sims.families.residual_mlp``, ``sims.families.transformer``), as an
 init/update pair in the shape of optax's: ``init_state`` makes the state, ``update`` takes one
 step in place.
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from infra.checks import InputError, check_array, check_int, check_real
-from sims.kernels.blocks import adam_update
+from sims.blocks import adam_update
 
 OPTIMIZERS = ("adam", "sgd")
 
@@ -78,7 +78,7 @@ def update(p, grads, state, active, lr, optimizer, backend, block_keys) -> None:
     """One step in place (module docstring). Block arrays: only the rows of the ``active`` blocks,
     with the blocks' own step counts; shared arrays: with the shared count. SGD: ``p -= lr g``.
     The caller counts the step in ``state`` first. The Numba backend runs Adam in
-    ``sims.kernels.blocks.adam_update``, the NumPy backend as array expressions."""
+    ``sims.blocks.adam_update``, the NumPy backend as array expressions."""
     for key in p:
         block = key in block_keys
         rows = active if block else np.ones(1, dtype=bool)

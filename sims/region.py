@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from infra.checks import InputError, check_choice, check_int, check_real, check_sigma, check_steps
-from sims.deep_linear import (
+from sims.families.deep_linear import (
     excess_risk,
     layer_descent,
     stacking_line_search,
@@ -296,7 +296,7 @@ def train_stagewise_variant(
     """Stacking with the assumptions of Theorem 3.1 relaxed (docs/theory.md §3d). Stage t adds a
     layer initialised at ``b_t W_t`` and takes ``steps_per_stage`` gradient steps of size
     ``eta = 1/L`` on the new layer only (``layers="new"``), on every layer (``"all"``,
-    ``sims.deep_linear.layer_descent``, the loop of ``train_layers``), or on every layer with step ``eta / depth``
+    ``sims.families.deep_linear.layer_descent``, the loop of ``train_layers``), or on every layer with step ``eta / depth``
     (``"all-scaled"``, so that the end-to-end step stays about eta). Schedules: ``zero`` (b = 0), ``nesterov`` (beta*),
     ``one`` (copy, b = 1), ``convex`` (``b_t = (t - 1)/(t + 2)``, the schedule of the convex
     analysis), and, for one step on the new layer only, ``line-search`` (exact per-stage line

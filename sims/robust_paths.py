@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sims.deep_linear import excess_risk
+from sims.families.deep_linear import excess_risk
 from theory import robust_nesterov
 from theory.rates import nesterov_beta
 

@@ -1,6 +1,6 @@
 """Progressive subnetwork schedules (docs/theory.md §5): RaPTr and progressive layer
 dropping (PLD), as per-step masks ``alpha_l in {0, 1}`` and output scales for
-``sims.residual_mlp.train``, drawn from a seed.
+``sims.families.residual_mlp.train``, drawn from a seed.
 
 * RaPTr (`secondary`): stage s keeps the fixed layers and each other layer with probability
   ``p_s = (l_s - |I|) / (L - |I|)`` ("bernoulli"), or exactly ``l_s - |I|`` of them chosen

@@ -8,7 +8,8 @@ comes from ``SeedSequence`` applied to the cell's identity, so every backend giv
 the cell splits it into independent streams (problem, run) with ``independent_seeds``.
 
 A family is a frozen dataclass of typed parameters with defaults and a ``run(seed) -> row``;
-every run's metrics go through one ``result_row``. Execution, atomic writes and version stamps
+every run's metrics go through one ``result_row`` (``sims.cells``). The model families' cells
+come from the family table (``sims.families.table``); the theory half's experiments are here. Execution, atomic writes and version stamps
 are the task engine's (``infra.engine``).
 """
 
@@ -47,152 +48,12 @@ from infra.engine import (
     versions,
     write_text_atomic,
 )
+from sims.cells import param, result_row
+from sims.families.table import FAMILIES as MODEL_FAMILIES
 from sims.problems import independent_seeds
-from sims.results import RunResult, Status
 
 MAX_CELLS = 100_000  # largest grid: parameter combinations times seeds
 OBJECTIVES = ("quadratic", "logsumexp")
-
-
-def param(default, meaning: str):
-    """A family parameter: its default and what it means (``stagewise sweep --families``)."""
-    return dataclasses.field(default=default, metadata={"meaning": meaning})
-
-
-def result_row(run: RunResult, target: float | None = None) -> dict:
-    """The metrics of one run, the same for every family: status, stages done, first and last
-    loss and, with a (relative) ``target``, the stages to reach it (``inf`` when never reached or
-    when the run diverged: a censored value, never a number to average)."""
-    row = {
-        "status": str(run.status),
-        "stages_done": run.stages_done,
-        "initial_loss": float(run.losses[0]),
-        "final_loss": float(run.losses[-1]),
-    }
-    if target is not None:  # a diverged run never counts as having reached the target
-        diverged = run.status == Status.DIVERGED
-        row["stages_to_target"] = math.inf if diverged else float(run.steps_to(target))
-    return row
-
-
-@dataclass(frozen=True)
-class DeepLinearCell:
-    """A deep linear stagewise run (``sims.deep_linear.train_stagewise``) on the problem
-    ``sims.problems.deep_linear_problem(d, kappa, sigma)``, with NAG's stages on the same problem
-    for reference. ``target`` is relative to the initial loss."""
-
-    d: int = param(8, "dimension of x, W* and every layer")
-    kappa: float = param(100.0, "condition number of Sigma (spectrum geometric from 1 to 1/kappa)")
-    sigma: float = param(0.05, "distance of W* from the identity: W* = I + sigma G / sqrt(d)")
-    init: str = param("stack", "new layer's initialisation: zero, random, stack, copy, trainable")
-    layer_grad: str = param(
-        "euclidean", "euclidean (true layer gradient G P^T) or functional (G P^-1)"
-    )
-    beta: float | None = param(
-        None, "momentum of stack/trainable (default beta* = (sqrt(kappa)-1)/(sqrt(kappa)+1))"
-    )
-    random_scale: float = param(0.0, "std of the random-init noise (entries N(0, scale^2/d))")
-    stages: int = param(1000, "stage budget (one layer, one gradient step each)")
-    target: float = param(1e-6, "stop once the loss is at most target times the initial loss")
-    device: str = param("cpu", "cpu (Numba) or gpu (CuPy, extra gpu)")
-
-    def __post_init__(self):
-        from sims.deep_linear import INITS, LAYER_GRADS
-
-        check_int("d", self.d, low=1, high=MAX_DIMENSION)
-        check_kappa(self.kappa)
-        check_sigma(self.sigma)
-        check_choice("init", self.init, INITS)
-        check_choice("layer_grad", self.layer_grad, LAYER_GRADS)
-        if self.beta is not None:
-            check_real("beta", self.beta, low=0.0, high=1.0)
-            if self.init not in ("stack", "trainable"):
-                raise InputError(f"beta applies to init 'stack' or 'trainable', not {self.init!r}")
-        check_real("random_scale", self.random_scale, low=0.0)
-        check_steps("stages", self.stages, low=1)
-        check_real("target", self.target, low=0.0, high=1.0)
-        check_choice("device", self.device, ("cpu", "gpu"))
-        if self.device == "gpu":
-            from sims.deep_linear_xp import array_namespace
-
-            array_namespace("gpu")  # an InputError naming the install command without CuPy
-
-    def run(self, seed: int) -> dict:
-        from sims.deep_linear import nesterov_reference, train_stagewise
-        from sims.deep_linear_xp import train_stagewise_xp
-        from sims.problems import deep_linear_problem
-
-        problem_seed, noise_seed = independent_seeds(seed, 2)
-        sigma_mat, w_star = deep_linear_problem(self.d, self.kappa, self.sigma, seed=problem_seed)
-        options = {
-            "init": self.init,
-            "layer_grad": self.layer_grad,
-            "random_scale": self.random_scale,
-            "seed": noise_seed,
-            "target": self.target,
-        }
-        if self.beta is not None:
-            options["beta"] = self.beta
-        if self.device == "gpu":
-            run = train_stagewise_xp(sigma_mat, w_star, self.stages, device="gpu", **options)
-        else:
-            run = train_stagewise(sigma_mat, w_star, self.stages, **options)
-        nag = nesterov_reference(sigma_mat, w_star, self.stages)
-        return result_row(run, self.target) | {
-            "nag_stages_to_target": float(nag.steps_to(self.target))
-        }
-
-
-@dataclass(frozen=True)
-class BoostingCell:
-    """A boosting run (``sims.boosting.train_ensemble``) on a regression (squared loss) or
-    classification (logistic loss) problem of ``n`` points in ``p`` dimensions."""
-
-    n: int = param(200, "number of data points")
-    p: int = param(10, "number of features")
-    kappa: float = param(100.0, "condition number of the features' covariance")
-    noise: float = param(
-        0.3,
-        "label noise: std of y's noise (squared loss) or fraction of flipped labels, at most 0.5 (logistic)",
-    )
-    learner: str = param("linear", "weak learner: linear, features (random Fourier), tree")
-    init: str = param("stack", "new learner's initialisation: zero, random, stack, copy")
-    loss: str = param("squared", "squared or logistic")
-    schedule: str = param("constant", "constant beta or convex beta_t = (t-1)/(t+2)")
-    beta: float | None = param(None, "momentum of stack (default beta* from kappa)")
-    stages: int = param(500, "number of learners")
-
-    def __post_init__(self):
-        from sims.boosting import INITS, LEARNERS, LOSSES, SCHEDULES
-
-        check_int("n", self.n, low=2, high=10**6)
-        check_int("p", self.p, low=1, high=10**4)
-        check_kappa(self.kappa)
-        check_real("noise", self.noise, low=0.0, high=0.5 if self.loss == "logistic" else None)
-        check_choice("learner", self.learner, LEARNERS)
-        check_choice("init", self.init, INITS)
-        check_choice("loss", self.loss, LOSSES)
-        check_choice("schedule", self.schedule, SCHEDULES)
-        if self.beta is not None:
-            check_real("beta", self.beta, low=0.0, high=1.0)
-        check_steps("stages", self.stages, low=1)
-
-    def run(self, seed: int) -> dict:
-        from sims.boosting import train_ensemble
-        from sims.problems import classification_problem, regression_problem
-
-        problem_seed, run_seed = independent_seeds(seed, 2)
-        make = regression_problem if self.loss == "squared" else classification_problem
-        X, y = make(self.n, self.p, self.kappa, self.noise, seed=problem_seed)
-        options = {
-            "learner": self.learner,
-            "init": self.init,
-            "loss": self.loss,
-            "schedule": self.schedule,
-        }
-        if self.beta is not None:
-            options["beta"] = self.beta
-        return result_row(train_ensemble(X, y, self.stages, seed=run_seed, **options))
 
 
 @dataclass(frozen=True)
@@ -268,7 +129,7 @@ class StackingRegionCell:
     budget: float = param(4.0, "stage budget as a multiple of NAG's stages (beyond: never)")
 
     def __post_init__(self):
-        from sims.deep_linear import LAYER_GRADS
+        from sims.families.deep_linear import LAYER_GRADS
 
         _check_region_problem(self.d, self.kappa, self.sigma)
         check_choice("layer_grad", self.layer_grad, LAYER_GRADS)
@@ -308,7 +169,7 @@ class StackingFrontierCell:
     resolution: float = param(1.05, "stop when the bracket is within this factor")
 
     def __post_init__(self):
-        from sims.deep_linear import LAYER_GRADS
+        from sims.families.deep_linear import LAYER_GRADS
         from sims.region import CRITERIA
 
         _check_region_problem(self.d, self.kappa)
@@ -377,9 +238,8 @@ class StackingPracticeCell:
         }
 
 
-FAMILIES = {
-    "deep_linear": DeepLinearCell,
-    "boosting": BoostingCell,
+# The model families' cells (sims.families.table), then the experiments of the theory half.
+FAMILIES = {name: f.cell for name, f in MODEL_FAMILIES.items() if f.cell is not None} | {
     "inexact_nag": InexactNagCell,
     "stacking_region": StackingRegionCell,
     "stacking_frontier": StackingFrontierCell,

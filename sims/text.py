@@ -1,7 +1,7 @@
 """One vocabulary for the transformer experiments (issue 19): the typed Dyck corpus
 (``sims.corpus``), the reasoning primitives (``sims.reasoning``) and an MLM ``[MASK]`` token, and
 the data sets built from them. Token ids: the corpus's first (``<pad>`` = 0), then the primitives'
-tokens after their own ``<pad>``, then ``[MASK]`` last (``sims.transformer``'s MLM convention).
+tokens after their own ``<pad>``, then ``[MASK]`` last (``sims.families.transformer``'s MLM convention).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 
 from infra.checks import check_elements, check_int
 from sims import corpus, induction, reasoning
-from sims.transformer import Batches
+from sims.families.transformer import Batches
 
 TYPES = 4  # bracket types of the corpus
 CORPUS_SIZE = len(corpus.vocabulary(TYPES))

@@ -47,16 +47,16 @@ def generator_states(monkeypatch):
 def plant_cell_failure(monkeypatch):
     """``plant(when)``: deep-linear sweep cells for which ``when(cell)`` is true raise
     ``FloatingPointError("planted failure")`` while they run; the others run as usual."""
-    from sims import sweep
+    from sims.families.deep_linear.cell import DeepLinearCell
 
     def plant(when):
-        original = sweep.DeepLinearCell.run
+        original = DeepLinearCell.run
 
         def run(self, seed):
             if when(self):
                 raise FloatingPointError("planted failure")
             return original(self, seed)
 
-        monkeypatch.setattr(sweep.DeepLinearCell, "run", run)
+        monkeypatch.setattr(DeepLinearCell, "run", run)
 
     return plant

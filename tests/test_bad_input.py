@@ -14,18 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from paper_checks import catalogue, cli
-from sims import (
-    boosting,
-    deep_linear,
-    growth,
-    inexact,
-    problems,
-    residual_mlp,
-    subnetworks,
-    sweep,
-    text,
-    transformer,
-)
+from sims import growth, inexact, problems, subnetworks, sweep, text
+from sims.families import boosting, deep_linear, residual_mlp, transformer
+from sims.families.residual_mlp.growth import ResidualMLPFamily
 from theory import flops, rates, robust_nesterov, spectral
 
 GRIDS = {
@@ -294,7 +285,7 @@ API_CASES = [  # (call, the argument its message must name)
 GRIDS_DICT = {"family": "deep_linear", "parameters": {"stages": [5]}}
 GARBAGE = Path(__file__).resolve()  # a file that is no checkpoint
 _X = np.random.default_rng(0).standard_normal((8, 3))
-_GROWN = (growth.ResidualMLPFamily(_X, _X[:, 0], _X, _X[:, 0], 2), growth.ResidualMLPFamily.model(
+_GROWN = (ResidualMLPFamily(_X, _X[:, 0], _X, _X[:, 0], 2), ResidualMLPFamily.model(
     residual_mlp.init_params(3, 4, 1, seed=0)), "gradual")  # fmt: skip
 
 

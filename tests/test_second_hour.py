@@ -18,7 +18,11 @@ import pytest
 
 from infra import engine
 from paper_checks import cli, report
-from sims import growth, residual_mlp, sweep
+from sims import growth, sweep
+from sims.cells import result_row
+from sims.families import residual_mlp
+from sims.families.deep_linear.cell import DeepLinearCell
+from sims.families.residual_mlp.growth import ResidualMLPFamily
 from sims.problems import staircase_task
 from sims.results import RunResult, Status
 from tests.helpers import stagewise
@@ -373,7 +377,7 @@ def test_sigma_is_capped_and_a_diverged_cell_never_counts_as_reached(tmp_path):
     blown = RunResult(np.array([np.inf, np.inf]), Status.DIVERGED)
     assert blown.steps_to(1e-6) == np.inf
     # largest sigma allowed, huge step: the run diverges; its row must say never reached
-    cell = sweep.DeepLinearCell(d=4, kappa=10.0, sigma=1000.0, stages=30, init="stack", beta=1.0)
+    cell = DeepLinearCell(d=4, kappa=10.0, sigma=1000.0, stages=30, init="stack", beta=1.0)
     row = cell.run(seed=0)
     assert row["status"] == "diverged" and row["stages_to_target"] == np.inf
 
@@ -381,11 +385,9 @@ def test_sigma_is_capped_and_a_diverged_cell_never_counts_as_reached(tmp_path):
 def test_summary_counts_a_diverged_cell_as_not_reached(tmp_path, monkeypatch):
     grid = {"family": "deep_linear", "seeds": 1, "parameters": {"stages": [20]}}
     monkeypatch.setattr(
-        sweep.DeepLinearCell,
+        DeepLinearCell,
         "run",
-        lambda self, seed: sweep.result_row(
-            RunResult(np.array([1.0, 1e-9]), Status.DIVERGED), 1e-6
-        ),
+        lambda self, seed: result_row(RunResult(np.array([1.0, 1e-9]), Status.DIVERGED), 1e-6),
     )
     sweep.run_sweep(grid, tmp_path / "r", backend="inprocess")
     table = sweep.summary(tmp_path / "r")
@@ -416,8 +418,8 @@ def test_check_says_how_many_claims_its_pattern_matched(tmp_path, capsys):
 def test_training_that_explodes_finitely_is_diverged():
     task = staircase_task(4, 2)
     X, y = task.sample(64, seed=0)
-    family = growth.ResidualMLPFamily(X, y, X, y, 5, batch_size=32, eval_every=5)
-    start = growth.ResidualMLPFamily.model(residual_mlp.init_params(4, 8, 3, seed=0))
+    family = ResidualMLPFamily(X, y, X, y, 5, batch_size=32, eval_every=5)
+    start = ResidualMLPFamily.model(residual_mlp.init_params(4, 8, 3, seed=0))
     run = growth.train_grown(family, start, "gradual", [20, 20], lr=1e6, seed=1)
     assert run.status == Status.DIVERGED
     healthy = growth.train_grown(family, start, "gradual", [20, 20], lr=1e-2, seed=1)

@@ -17,7 +17,7 @@ from scipy.optimize import minimize
 from paper_checks.expect import AtMost, Near, exact, median_interval, pooled_slope
 from paper_checks.measure import at_scales, fitted_slope, generator, planted_power_law, seeds
 from paper_checks.registry import Control, Measurement, Revision, claim, figure
-from sims.boosting import train_ensemble
+from sims.families.boosting import train_ensemble
 from sims.problems import classification_problem, regression_problem
 from theory import spectral
 from theory.rates import nesterov_beta
@@ -651,7 +651,7 @@ def _trees_tuned(scale, *, planted_factor=None):
 )
 def _boosting_inits(scale):
     from figures.boosting import plot_gap_panels
-    from sims.boosting import train_ensemble
+    from sims.families.boosting import train_ensemble
     from sims.problems import regression_problem
 
     panels = {}

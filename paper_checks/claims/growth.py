@@ -20,7 +20,9 @@ from paper_checks.expect import AtLeast, AtMost, Between, exact, mean_interval
 from paper_checks.measure import at_scales, log_loss_ratio, seeds
 from paper_checks.registry import Control, Measurement, Revision, claim, figure
 from paper_checks.setups import SETUPS, SIZES
-from sims import deep_linear, growth, residual_mlp
+from sims import growth
+from sims.families import deep_linear, residual_mlp
+from sims.families.residual_mlp.growth import ResidualMLPFamily
 from sims.problems import independent_seeds, staircase_task
 from theory import flops
 
@@ -411,7 +413,7 @@ def _looped(scale, *, copies_reset=False, roles_swapped=False):
     peaks = {name: profiles[name] for name in ("midas", "gradual")}
     if copies_reset:
         peaks = {name: np.array([np.diag(growth.block_similarity(
-            last_copy_reset(runs[name], name, growth.ResidualMLPFamily)), 1)
+            last_copy_reset(runs[name], name, ResidualMLPFamily)), 1)
                                  for runs in per_seed]) for name in peaks}  # fmt: skip
     difference = peaks["midas"].mean(axis=1) - profiles["baseline"].mean(axis=1)
     if roles_swapped:

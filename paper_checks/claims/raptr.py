@@ -17,7 +17,9 @@ from scipy.stats import spearmanr
 from paper_checks.expect import AtLeast, AtMost, Between, exact, mean_interval
 from paper_checks.measure import at_scales, fitted_slope, seeds
 from paper_checks.registry import Control, Measurement, Revision, claim, figure
-from sims import growth, residual_mlp, subnetworks
+from sims import growth, subnetworks
+from sims.families import residual_mlp
+from sims.families.residual_mlp.growth import ResidualMLPFamily
 from sims.problems import StaircaseTask, component_errors, independent_seeds, staircase_task
 from theory import flops
 
@@ -309,8 +311,8 @@ def transition_runs(scale: str) -> dict:
                     | {"full": float(np.mean((residual_mlp.forward(at, X_eval) - y_eval) ** 2))}
                 )
             out["raptr"][scaling].append(boundaries)
-        family = growth.ResidualMLPFamily(X, y, X_eval, y_eval, 16, eval_every=steps // 20)
-        start = growth.ResidualMLPFamily.model(params)
+        family = ResidualMLPFamily(X, y, X_eval, y_eval, 16, eval_every=steps // 20)
+        start = ResidualMLPFamily.model(params)
         run = growth.train_grown(
             family, growth.Model(start.shared, start.layers[:1]), "gradual",
             growth.prop_alpha(steps, depth, 1.0), lr=1e-2, seed=batch_seed,

@@ -22,7 +22,7 @@ from paper_checks.measure import fitted_slope, seeds
 from paper_checks.registry import Control, Measurement, Revision, claim, figure
 from paper_checks.setups import SETUPS
 from sims import growth
-from sims.deep_linear import nesterov_reference
+from sims.families.deep_linear import nesterov_reference
 from sims.problems import deep_linear_problem
 from sims.region import (
     CRITERIA,

@@ -27,7 +27,7 @@ from paper_checks.expect import (
 )
 from paper_checks.measure import at_scales, fitted_slope, planted_power_law, seeds
 from paper_checks.registry import Control, Measurement, Revision, claim, figure
-from sims.deep_linear import (
+from sims.families.deep_linear import (
     gd_reference,
     nesterov_reference,
     stacking_line_search,
@@ -263,7 +263,7 @@ def trainable_stages(scale: str) -> dict:
     "||P_0 - W*||^2 with beta trained, over those with beta fixed at beta*; the worst over kappa "
     "('worst ratio, <training>') for beta trained by one gradient step of size eta per stage "
     "started at 0 and at 1, and for beta chosen afresh each stage by exact line search on that "
-    "stage's loss (sims.deep_linear.stacking_line_search); final betas against beta* reported",
+    "stage's loss (sims.families.deep_linear.stacking_line_search); final betas against beta* reported",
     expect={f"worst ratio, {name}": AtMost(1.5) for name in TRAINED_BETAS},
     positive=Control(
         "beta trained by gradient steps started at beta* (training that starts at "
@@ -328,7 +328,7 @@ def _trainable(scale, *, stand_in=None):
         "beta=0 difference": AtMost(0.0),
     },
     positive=Control(
-        "the NumPy reference of the recursion (sims/_reference.py), an independent "
+        "the NumPy reference of the recursion (sims/families/deep_linear/reference.py), an independent "
         "implementation, in place of the Numba kernel",
         backend="numpy",
     ),

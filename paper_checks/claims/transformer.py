@@ -1,4 +1,4 @@
-"""Claims on a small pre-LN transformer (``sims.transformer``; docs/theory.md section 6a): the
+"""Claims on a small pre-LN transformer (``sims.families.transformer``; docs/theory.md section 6a): the
 stacking paper's stacking-vs-random-init experiment (its Figure 2, at our scale), growth operators
 at matched FLOPs, MIDAS's reasoning bias and the looped-model connection. The ids keep the
 prefixes of the papers (``stacking``, ``growth``).
@@ -22,7 +22,9 @@ import numpy as np
 from paper_checks.expect import AtLeast, AtMost, exact, mean_interval
 from paper_checks.measure import REACH_POINTS, at_scales, log_flops_to_reach, planted_shift, seeds
 from paper_checks.registry import Control, Experiment, Measurement, Revision, claim, figure
-from sims import growth, induction, text, transformer
+from sims import growth, induction, text
+from sims.families import transformer
+from sims.families.transformer.growth import TransformerFamily
 from sims.problems import independent_seeds
 from theory import flops
 
@@ -114,7 +116,7 @@ FLOAT32 = (
 
 
 def _family(data, eval_data, heads, causal, objective, batch, eval_every, checkpoint_every=0):
-    return growth.TransformerFamily(
+    return TransformerFamily(
         data, eval_data, heads=heads, causal=causal, objective=objective, batch_size=batch,
         eval_every=eval_every, checkpoint_every=checkpoint_every, dtype=DTYPE,
     )  # fmt: skip
@@ -122,7 +124,7 @@ def _family(data, eval_data, heads, causal, objective, batch, eval_every, checkp
 
 def _start(vocab, width, depth, context, seed):
     params = transformer.init_params(vocab, width, depth, context, seed=seed)
-    return growth.TransformerFamily.model(params)
+    return TransformerFamily.model(params)
 
 
 def loss_at(run, step: int) -> float:
@@ -690,8 +692,8 @@ def _transformer_looped(scale, *, rng, copied_block="trained"):
         elif copied_block == "fresh random":  # no copy there
             vocab, width = run.params["tok"].shape
             fresh = transformer.init_params(vocab, width, 1, 1, seed=rng)
-            layers[j + 1] = growth.TransformerFamily.model(fresh).layers[0]
-        params = growth.TransformerFamily.params(growth.Model(run.model.shared, layers))
+            layers[j + 1] = TransformerFamily.model(fresh).layers[0]
+        params = TransformerFamily.params(growth.Model(run.model.shared, layers))
         profile = np.diag(growth.block_similarity(params), 1)
         gaps.append(profile[j] - np.max(np.delete(profile, j)))
     statistics = {"copy pair - others": mean_interval(gaps)}

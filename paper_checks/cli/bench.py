@@ -43,27 +43,25 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from sims import bench
+    from sims.families.deep_linear import bench as deep_linear_bench
+    from sims.families.table import FAMILIES
 
     if not 1 <= args.repeats <= 1000:
         raise InputError(f"--repeats must be between 1 and 1000, got {args.repeats}")
     sections = (
         ("rates", "kernels", "scaling", "sweep") if args.section == "all" else (args.section,)
     )
-    sizes = bench.SMOKE if args.smoke else bench.FULL
     report = {}
     if "rates" in sections:
-        report["rates"] = bench.rate_table(sizes)
+        report["rates"] = bench.rate_table(args.smoke)
     if "kernels" in sections:
-        report["kernels"] = (
-            bench.deep_linear_bench(args.repeats, sizes)
-            + bench.boosting_bench(args.repeats, sizes)
-            + bench.residual_mlp_bench(args.repeats, sizes)
-            + bench.transformer_bench(args.repeats, sizes)
-        )
+        report["kernels"] = [
+            row for family in FAMILIES.values() for row in family.bench(args.repeats, args.smoke)
+        ]
     if "scaling" in sections:
-        report["scaling"] = bench.scaling_bench(args.repeats, sizes)
+        report["scaling"] = deep_linear_bench.scaling(args.repeats, args.smoke)
     if "sweep" in sections:
-        report["sweep"] = bench.sweep_bench(sizes=sizes)
+        report["sweep"] = bench.sweep_bench(args.smoke)
     if args.json:
         print(json.dumps(report, indent=1, default=float))
         return 0

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sims.boosting import train_ensemble
+from sims.families.boosting import train_ensemble
 from sims.problems import classification_problem, regression_problem
 
 pytestmark = pytest.mark.bench

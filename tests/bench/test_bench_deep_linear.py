@@ -3,7 +3,7 @@ by default each runs once as a smoke test). Ratios are reported by `stagewise be
 
 import pytest
 
-from sims.deep_linear import train_stagewise, train_stagewise_batch
+from sims.families.deep_linear import train_stagewise, train_stagewise_batch
 from sims.problems import deep_linear_problem
 
 pytestmark = pytest.mark.bench
@@ -40,17 +40,17 @@ def test_stage_time_by_dimension(benchmark, backend, d):
 
 @pytest.mark.parametrize("peer", ["numpy", "torch"])
 def test_batch_peers(benchmark, peer):
-    """What a user would otherwise write for the batch (``sims.bench``), on 200 instances
+    """What a user would otherwise write for the batch (``sims.families.deep_linear.bench``), on 200 instances
     and 100 stages (the 1000 x 500 comparison is ``stagewise bench``'s); each must reproduce the
     kernel's losses. JAX's peer runs in ``stagewise bench`` only, in a process of its own (its
     threads make the test suite's later forks unsafe)."""
     import numpy as np
 
-    from sims import bench
+    from sims.families.deep_linear import bench
 
     if peer != "numpy":
         pytest.importorskip(peer)
-    run = getattr(bench, f"{peer}_stacking_batch")
+    run = bench.STACKING_PEERS[peer]
     specs = [
         {"Sigma": s, "W_star": w}
         for s, w in (deep_linear_problem(16, 100, 0.05, seed=k) for k in range(200))

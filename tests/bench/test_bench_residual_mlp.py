@@ -3,7 +3,7 @@ round, as `stagewise bench` times them, so a training run's one-off set-up is am
 
 import pytest
 
-from sims import residual_mlp
+from sims.families import residual_mlp
 from sims.problems import staircase_task
 
 pytestmark = pytest.mark.bench

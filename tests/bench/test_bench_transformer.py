@@ -6,7 +6,8 @@ spawned process."""
 import numpy as np
 import pytest
 
-from sims import bench, transformer
+from sims.families import transformer
+from sims.families.transformer import bench
 
 pytestmark = pytest.mark.bench
 

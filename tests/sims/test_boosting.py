@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sims.boosting import INITS, random_features, train_ensemble
+from sims.families.boosting import INITS, random_features, train_ensemble
 from sims.problems import classification_problem, regression_problem
 
 
@@ -213,7 +213,7 @@ def test_vectorised_log1p_matches_mpmath():
     mpmath = pytest.importorskip("mpmath")
     from numba import njit
 
-    from sims.kernels.blocks import log1p_unit
+    from sims.blocks import log1p_unit
 
     mpmath.mp.dps = 40
     e = np.concatenate([np.linspace(0, 1, 2001), np.geomspace(1e-300, 1, 600)])

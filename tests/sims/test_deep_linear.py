@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from scipy import optimize
 
 from infra.checks import InputError
-from sims.deep_linear import (
+from sims.families.deep_linear import (
     INITS,
     LAYER_GRADS,
     gd_reference,
@@ -309,7 +309,7 @@ def test_beta_lr_applies_to_trainable_beta_only():
 def test_the_functional_direction_solve_matches_lapack(d, seed, permuted):
     # G P^{-1} by the kernel's elimination against NumPy's LAPACK solve; a permuted P has zeros
     # on its diagonal, so only partial pivoting gets it right
-    from sims.kernels.deep_linear import solve_right
+    from sims.families.deep_linear.kernel import solve_right
 
     rng = np.random.default_rng(seed)
     p = rng.standard_normal((d, d)) + 2 * np.sqrt(d) * np.eye(d)
@@ -327,7 +327,7 @@ def test_the_functional_direction_solve_matches_lapack(d, seed, permuted):
 def test_the_functional_direction_of_a_singular_layer_product_is_not_finite():
     # no exception from inside the kernel: the direction is inf/nan, so the run's loss is not
     # finite and the run is reported diverged
-    from sims.kernels.deep_linear import solve_right
+    from sims.families.deep_linear.kernel import solve_right
 
     p = np.array([[1.0, 2.0], [2.0, 4.0]])
     out = np.empty((2, 2))

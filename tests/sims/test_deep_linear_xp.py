@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sims.deep_linear import train_stagewise
-from sims.deep_linear_xp import train_stagewise_xp
+from sims.families.deep_linear import train_stagewise
+from sims.families.deep_linear.xp import train_stagewise_xp
 from sims.problems import deep_linear_problem
 
 

@@ -6,7 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sims import deep_linear, growth, residual_mlp
+from sims import growth
+from sims.families import deep_linear, residual_mlp
+from sims.families.deep_linear.growth import DeepLinearFamily
+from sims.families.residual_mlp.growth import ResidualMLPFamily
+from sims.families.transformer.growth import TransformerFamily
 from sims.problems import deep_linear_problem, staircase_task
 from tests.helpers import central_difference
 from theory import flops
@@ -77,9 +81,9 @@ def _mlp(depth=3, seed=0):
 
 def test_zero_growth_leaves_residual_mlp_outputs_bit_identical():
     params = _mlp()
-    model = growth.ResidualMLPFamily.model(params)
+    model = ResidualMLPFamily.model(params)
     X = np.random.default_rng(1).standard_normal((7, 4))
-    family = growth.ResidualMLPFamily(X, np.zeros(7), X, np.zeros(7), 5)
+    family = ResidualMLPFamily(X, np.zeros(7), X, np.zeros(7), 5)
     grown, index_map = growth.grow(
         model.layers, "zero", fresh=family.fresh, zero_keys=family.zero_keys, seed=2
     )
@@ -93,8 +97,8 @@ def test_a_beta_scaled_copy_scales_its_residual_outputs_only():
     """Stacking's ``beta f_t`` on a residual-MLP block: the new copy's (w2, b2) are beta times its
     source's, so its residual branch outputs beta times the source's on the same input; every other
     array and every old layer is an exact copy."""
-    model = growth.ResidualMLPFamily.model(_mlp())
-    keys = growth.ResidualMLPFamily.zero_keys
+    model = ResidualMLPFamily.model(_mlp())
+    keys = ResidualMLPFamily.zero_keys
     grown, index_map = growth.grow(model.layers, "gradual", zero_keys=keys, beta=0.5)
     assert index_map == (0, 1, 2, 2)
     for key, value in grown[3].items():
@@ -115,9 +119,9 @@ def test_zero_growth_leaves_the_deep_linear_product_unchanged():
 def test_midas_changes_the_function():
     # a control that the bit-identity above can fail: copying a block is not function preserving
     params = _mlp()
-    model = growth.ResidualMLPFamily.model(params)
+    model = ResidualMLPFamily.model(params)
     X = np.random.default_rng(1).standard_normal((7, 4))
-    family = growth.ResidualMLPFamily(X, np.zeros(7), X, np.zeros(7), 5)
+    family = ResidualMLPFamily(X, np.zeros(7), X, np.zeros(7), 5)
     grown, _ = growth.grow(model.layers, "midas")
     after = family.params(growth.Model(model.shared, grown))
     assert not np.allclose(residual_mlp.forward(params, X), residual_mlp.forward(after, X))
@@ -214,7 +218,7 @@ def test_adam_state_continues_exactly_and_frozen_blocks_stay():
 
 def test_copied_blocks_take_or_reset_their_adam_state():
     X = np.random.default_rng(0).standard_normal((16, 4))
-    family = growth.ResidualMLPFamily(X, X[:, 0], X, X[:, 0], 5)
+    family = ResidualMLPFamily(X, X[:, 0], X, X[:, 0], 5)
     trained = residual_mlp.train(_mlp(), X, X[:, 0], 3, lr=1e-2)
     state = trained.optimizer_state
     index_map = (0, 1, 1, 2)  # midas on 3 blocks
@@ -232,8 +236,8 @@ def test_growth_from_a_checkpoint_keeps_its_adam_state():
     by rebuilding the checkpoint from its parameters, and its copy/reset twins were identical)."""
     task = staircase_task(4, 2)
     X, y = task.sample(64, seed=0)
-    family = growth.ResidualMLPFamily(X, y, X, y, 5, batch_size=32, eval_every=5)
-    start = growth.ResidualMLPFamily.model(_mlp())
+    family = ResidualMLPFamily(X, y, X, y, 5, batch_size=32, eval_every=5)
+    start = ResidualMLPFamily.model(_mlp())
     checkpoint = growth.train_grown(family, start, None, [10], lr=1e-2, seed=1)
     assert checkpoint.model.state["shared_steps"] == 10
     runs = {
@@ -250,15 +254,15 @@ def test_growth_from_a_checkpoint_keeps_its_adam_state():
 def test_zero_growth_keeps_the_loss_at_the_boundary(family_name):
     if family_name == "deep_linear":
         sigma, w_star = deep_linear_problem(4, 10, 0.3, seed=0)
-        family = growth.DeepLinearFamily(sigma, w_star)
+        family = DeepLinearFamily(sigma, w_star)
         model = growth.Model(None, [{"W": np.zeros((4, 4))}])
         run = growth.train_grown(family, model, "zero", [5, 5, 5], lr=0.1, decay=False)
         boundary = 6  # evaluations 0..5 of stage 1, then 0.. of stage 2
     else:
         task = staircase_task(4, 2)
         X, y = task.sample(64, seed=0)
-        family = growth.ResidualMLPFamily(X, y, X, y, 5, batch_size=32, eval_every=5)
-        model = growth.ResidualMLPFamily.model(_mlp(1))
+        family = ResidualMLPFamily(X, y, X, y, 5, batch_size=32, eval_every=5)
+        model = ResidualMLPFamily.model(_mlp(1))
         run = growth.train_grown(family, model, "zero", [10, 10, 10], lr=1e-2, seed=0)
         boundary = 3  # evaluations at 0, 5, 10 of stage 1
     assert run.depths.tolist() == [1, 2, 3]
@@ -269,7 +273,7 @@ def test_zero_growth_keeps_the_loss_at_the_boundary(family_name):
 
 def test_adaptive_stacking_counts_probe_flops():
     sigma, w_star = deep_linear_problem(4, 10, 0.3, seed=0)
-    family = growth.DeepLinearFamily(sigma, w_star)
+    family = DeepLinearFamily(sigma, w_star)
     model = growth.Model(None, [{"W": np.zeros((4, 4))}])
     run, chosen = growth.train_adaptive(
         family, model, ["gradual", "zero", "midas"], [10, 10], 4, lr=0.1, decay=False
@@ -282,7 +286,7 @@ def test_adaptive_stacking_chooses_by_the_score_it_is_given():
     """A selection score apart from the evaluation loss decides: scores handed out in the
     candidates' order pick the candidate with the lowest."""
     sigma, w_star = deep_linear_problem(4, 10, 0.3, seed=0)
-    family = growth.DeepLinearFamily(sigma, w_star)
+    family = DeepLinearFamily(sigma, w_star)
     model = growth.Model(None, [{"W": np.zeros((4, 4))}])
     scores = iter([3.0, 1.0, 2.0])
     _, chosen = growth.train_adaptive(
@@ -316,7 +320,7 @@ def test_bad_input_names_the_argument(call, name):
 
 def test_driver_bad_input():
     sigma, w_star = deep_linear_problem(4, 10, 0.3, seed=0)
-    family = growth.DeepLinearFamily(sigma, w_star)
+    family = DeepLinearFamily(sigma, w_star)
     model = growth.Model(None, [{"W": np.zeros((4, 4))}] * 2)
     with pytest.raises(ValueError, match="operator"):
         growth.train_grown(family, model, None, [5, 5], lr=0.1, decay=False)
@@ -366,13 +370,14 @@ def test_copy_noise_adds_the_documented_spread(noise):
 def test_a_transformer_grows_a_random_block_before_any_training():
     """A first stage of 0 steps (growth at initialisation, the first-stage study's left end):
     the fresh block is drawn for the model's own vocabulary, width and context."""
-    from sims import induction, transformer
+    from sims import induction
+    from sims.families import transformer
 
     bed = induction.Testbed(alphabet=6, length=14, shortest=3, longest=5)
     rng = np.random.default_rng(0)
-    family = growth.TransformerFamily(bed.documents(rng, 8), bed.documents(rng, 4), heads=2,
+    family = TransformerFamily(bed.documents(rng, 8), bed.documents(rng, 4), heads=2,
                                       causal=True, objective="next", batch_size=4)  # fmt: skip
-    start = growth.TransformerFamily.model(transformer.init_params(bed.vocab, 8, 1, 13, seed=1))
+    start = TransformerFamily.model(transformer.init_params(bed.vocab, 8, 1, 13, seed=1))
     run = growth.train_grown(family, start, "random", [0, 3], lr=1e-3, seed=2)
     assert run.params["wq"].shape == (2, 8, 8) and np.all(np.isfinite(run.losses))
     assert run.params["tok"].shape == (bed.vocab, 8)
@@ -382,21 +387,22 @@ def test_float32_growth_with_a_zero_block_keeps_the_function():
     """Growth of a float32 transformer: a zero block is the identity, so the evaluation right
     after the growth equals the last one before it exactly, and the grown model trains in float32
     (parameters and Adam's moments)."""
-    from sims import induction, transformer
+    from sims import induction
+    from sims.families import transformer
 
     bed = induction.Testbed(alphabet=6, length=14, shortest=3, longest=5)
     rng = np.random.default_rng(0)
-    family = growth.TransformerFamily(bed.documents(rng, 8), bed.documents(rng, 4), heads=2,
+    family = TransformerFamily(bed.documents(rng, 8), bed.documents(rng, 4), heads=2,
                                       causal=True, objective="next", batch_size=4, eval_every=5,
                                       dtype="float32")  # fmt: skip
-    start = growth.TransformerFamily.model(transformer.init_params(bed.vocab, 8, 1, 13, seed=1))
+    start = TransformerFamily.model(transformer.init_params(bed.vocab, 8, 1, 13, seed=1))
     run = growth.train_grown(family, start, "zero", [5, 5], lr=1e-3, seed=2)
     at_growth = np.flatnonzero(run.eval_steps == 5)
     assert len(at_growth) == 2
     assert run.losses[at_growth[0]] == run.losses[at_growth[1]]
     assert all(v.dtype == np.float32 for v in run.params.values())
     with pytest.raises(ValueError, match="dtype"):
-        growth.TransformerFamily(bed.documents(rng, 8), None, heads=2, causal=True,
+        TransformerFamily(bed.documents(rng, 8), None, heads=2, causal=True,
                                  objective="next", dtype="float16")  # fmt: skip
 
 

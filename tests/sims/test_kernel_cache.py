@@ -15,7 +15,7 @@ ORDERS = {
 }
 SCRIPT = """
 import json
-from sims.deep_linear import train_stagewise, train_stagewise_batch
+from sims.families.deep_linear import train_stagewise, train_stagewise_batch
 from sims.problems import deep_linear_problem
 problems = [deep_linear_problem(4, 10, 0.1, seed=k) for k in range(16)]
 def single():

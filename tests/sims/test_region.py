@@ -10,7 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from infra.checks import InputError
-from sims.deep_linear import gd_reference, nesterov_reference, train_layers, train_stagewise
+from sims.families.deep_linear import (
+    gd_reference,
+    nesterov_reference,
+    train_layers,
+    train_stagewise,
+)
 from sims.problems import deep_linear_problem
 from sims.region import (
     bisect_rays,

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sims import residual_mlp as rm
-from sims.kernels import blocks
+from sims import blocks
+from sims.families import residual_mlp as rm
 from sims.subnetworks import raptr_schedule
 from tests.helpers import partial_difference
 
@@ -298,9 +298,9 @@ def test_bad_params_and_training_options():
 @pytest.mark.parametrize("activation", rm.ACTIVATIONS)
 def test_gradients_match_pytorch_autograd(activation):
     """A third implementation where torch is installed: PyTorch's autograd on the same network
-    (``sims.bench.torch_residual_mlp_loss``); skipped without torch."""
+    (``sims.families.residual_mlp.bench.torch_residual_mlp_loss``); skipped without torch."""
     torch = pytest.importorskip("torch")
-    from sims.bench import torch_residual_mlp_loss
+    from sims.families.residual_mlp.bench import torch_residual_mlp_loss
 
     rng = np.random.default_rng(5)
     params = rm.init_params(6, 8, 3, seed=4)

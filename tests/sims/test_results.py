@@ -4,7 +4,9 @@ every model family."""
 import numpy as np
 import pytest
 
-from sims import boosting, deep_linear, growth, inexact, residual_mlp
+from sims import growth, inexact
+from sims.families import boosting, deep_linear, residual_mlp
+from sims.families.deep_linear.growth import DeepLinearFamily
 from sims.results import NEVER, RunResult, Status
 
 
@@ -43,7 +45,7 @@ def test_every_family_returns_the_contract():
         inexact.run_inexact_nag(f, np.ones(4), 5),
         residual_mlp.train(residual_mlp.init_params(4, 8, 2, seed=0), Xs, ys, 5, seed=0),
         growth.train_grown(
-            growth.DeepLinearFamily(sigma, w_star),
+            DeepLinearFamily(sigma, w_star),
             growth.Model(None, [{"W": np.zeros((3, 3))}]),
             "gradual",
             [3, 3],

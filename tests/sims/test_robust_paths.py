@@ -4,7 +4,7 @@ project's NAG reference and against the bound's own error-free form."""
 import numpy as np
 import pytest
 
-from sims.deep_linear import nesterov_reference
+from sims.families.deep_linear import nesterov_reference
 from sims.problems import deep_linear_problem
 from sims.robust_paths import bound_along, damped_nag_path
 from theory.rates import nesterov_beta
@@ -47,7 +47,7 @@ def test_bound_along_exact_nag_sees_no_errors_and_damped_nag_obeys_it():
 def test_stacking_path_is_the_kernels_stacking(layer_grad):
     """R(P_k) along the matrix transcription equals the Numba kernel's stacking run (a second
     implementation), and each Y_k is the point of the k-th gradient step (I + beta W_k) P_k."""
-    from sims.deep_linear import train_stagewise
+    from sims.families.deep_linear import train_stagewise
     from sims.robust_paths import stacking_path
 
     sigma_mat, w_star = deep_linear_problem(5, 50, 0.3, seed=4)

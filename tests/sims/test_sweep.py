@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from sims import sweep
+from sims.families.deep_linear.cell import DeepLinearCell
 
 FAST = {
     "family": "deep_linear",
@@ -202,7 +203,7 @@ def test_a_cell_never_feeds_one_seed_to_two_streams(family, parameters, generato
 def test_unreached_targets_are_censored_not_minus_one():
     """A cell that never reaches its target stores inf stages (it used to store -1, which a
     median then took for a small number)."""
-    row = sweep.DeepLinearCell(kappa=1000.0, init="zero", stages=3).run(0)
+    row = DeepLinearCell(kappa=1000.0, init="zero", stages=3).run(0)
     assert row["status"] == "max_stages" and row["stages_to_target"] == float("inf")
 
 

@@ -11,8 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from infra.checks import InputError
-from sims import growth, transformer
-from sims.transformer import BLOCK_KEYS, init_params
+from sims import growth
+from sims.families import transformer
+from sims.families.transformer import BLOCK_KEYS, init_params
+from sims.families.transformer.growth import TransformerFamily
 from tests.helpers import partial_difference
 
 
@@ -74,14 +76,14 @@ def test_a_bypassed_block_is_the_identity():
 @pytest.mark.parametrize("backend", ["numba", "numpy"])
 def test_zero_block_growth_leaves_the_loss_bit_identical(backend):
     params, tokens, targets, weights = _problem(5)
-    model = growth.TransformerFamily.model(params)
+    model = TransformerFamily.model(params)
 
     def fresh(rng):
-        return growth.TransformerFamily.model(init_params(7, 8, 1, 6, seed=rng)).layers[0]
+        return TransformerFamily.model(init_params(7, 8, 1, 6, seed=rng)).layers[0]
 
-    zero_keys = growth.TransformerFamily.zero_keys
+    zero_keys = TransformerFamily.zero_keys
     layers, _ = growth.grow(model.layers, "zero", zero_keys=zero_keys, fresh=fresh, seed=0)
-    grown = growth.TransformerFamily.params(growth.Model(model.shared, layers))
+    grown = TransformerFamily.params(growth.Model(model.shared, layers))
     assert grown["wq"].shape[0] == 3 and np.any(grown["wq"][2] != 0)
     a = loss_and_grads(params, tokens, targets, weights, 2, True, backend=backend)[0]
     assert loss_and_grads(grown, tokens, targets, weights, 2, True, backend=backend)[0] == a
@@ -162,10 +164,10 @@ def test_bad_input_is_a_value_error_naming_the_argument(change, named):
 
 @pytest.mark.parametrize("causal", [True, False])
 def test_gradients_match_pytorch_autograd(causal):
-    """The same model written in PyTorch (``sims.bench.torch_transformer_loss``: its own
+    """The same model written in PyTorch (``sims.families.transformer.bench.torch_transformer_loss``: its own
     softmax, layer norm and GELU), differentiated by autograd; skipped without torch."""
     torch = pytest.importorskip("torch")
-    from sims.bench import torch_transformer_loss
+    from sims.families.transformer.bench import torch_transformer_loss
 
     params, tokens, targets, weights = _problem(7)
     for backend in ("numba", "numpy"):

@@ -11,7 +11,7 @@ which for ``s_t = beta_t a_t = beta_t (w_t - w_{t-1})`` is exactly Nesterov's me
 ``1/2 w^T H w - b^T w + c`` (``H = Z^T Z / n``, O(p^2) per stage); logistic loss
 ``R(w) = 1/n sum log(1 + exp(-y_i z_i . w))`` makes a pass over Z: the margins ``Z w`` and the
 gradient ``Z^T r`` by BLAS, the exponentials and logarithms row by row in SIMD lanes
-(``sims.kernels.blocks``: ``exp_nonpositive``, ``log1p_unit``).
+(``sims.blocks``: ``exp_nonpositive``, ``log1p_unit``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from sims.kernels.blocks import exp_nonpositive, log1p_unit
+from sims.blocks import exp_nonpositive, log1p_unit
 from sims.results import DIVERGED_CODE, MAX_STAGES_CODE
 
 INIT_CODES = {"zero": 0, "random": 1, "stack": 2, "copy": 3}

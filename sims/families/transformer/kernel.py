@@ -1,6 +1,6 @@
-"""Numba kernel of the pre-LN transformer (``sims/transformer.py``): one forward and hand-written
+"""Numba kernel of the pre-LN transformer (``sims/families/transformer/``): one forward and hand-written
 backward pass over a batch of token sequences, with the layer norm, GELU and Adam loops of the
-residual-MLP kernel (``sims/kernels/residual_mlp.py``).
+residual-MLP kernel (``sims/families/residual_mlp/kernel.py``).
 
 Rows r = b T + t of a (B T, D) stream; per block l with mask ``alpha_l``:
 
@@ -19,7 +19,7 @@ import math
 import numpy as np
 from numba import njit
 
-from sims.kernels.blocks import activate, exp_nonpositive, layernorm, layernorm_backward
+from sims.blocks import activate, exp_nonpositive, layernorm, layernorm_backward
 
 
 @njit(cache=True)

@@ -9,8 +9,8 @@ kept block (1, 1/p or 1/sqrt(p) in RaPTr). Loss: mean squared error. Options rem
 normalisations (``layernorm=False``: LN is the identity) or the residual connection
 (``residual=False``: ``y_l = scale_l MLP_l(LN_l(y_{l-1}))`` for a kept block).
 
-Forward and backward passes are written by hand: a Numba kernel (``sims/kernels``) and a NumPy
-reference (``sims/_reference.py``); tests compare both with each other and with finite differences.
+Forward and backward passes are written by hand: a Numba kernel (``kernel.py``) and a NumPy
+reference (``reference.py``); tests compare both with each other and with finite differences.
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ from infra.checks import (
     check_int,
     check_steps,
 )
+from sims import blocks as _blocks
 from sims import optim
-from sims._reference import residual_mlp_reference
-from sims.kernels import blocks as _blocks
-from sims.kernels import residual_mlp as _kernel
+from sims.families.residual_mlp import kernel as _kernel
+from sims.families.residual_mlp.reference import residual_mlp_reference
 from sims.problems import as_generator
 from sims.results import RunResult, Status, blew_up
 

@@ -2,7 +2,7 @@
 CPU, CuPy on an NVIDIA GPU (extra ``gpu``), array-api-strict in tests. For large d (up to 4096)
 and ill-conditioned Sigma; the Numba kernels remain the CPU fast path for small d.
 
-The recursion itself is ``sims._reference.stagewise_reference`` (also the NumPy reference of the
+The recursion itself is ``sims.families.deep_linear.reference.stagewise_reference`` (also the NumPy reference of the
 Numba kernel): one implementation serves the reference, the CPU and the GPU.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from infra.checks import InputError
-from sims.deep_linear import StagewiseResult, prepare_instance, reference_run
+from sims.families.deep_linear import StagewiseResult, prepare_instance, reference_run
 
 DEVICES = ("cpu", "gpu")
 
@@ -49,7 +49,7 @@ def train_stagewise_xp(
     device="cpu",
     xp=None,
 ) -> StagewiseResult:
-    """``sims.deep_linear.train_stagewise`` on the array-API path: ``device`` "cpu" (NumPy) or
+    """``sims.families.deep_linear.train_stagewise`` on the array-API path: ``device`` "cpu" (NumPy) or
     "gpu" (CuPy); ``xp`` overrides the namespace (e.g. array-api-strict in tests)."""
     x = prepare_instance(
         Sigma, W_star, stages, init, beta, eta, V0, layer_grad, random_scale, seed, target

@@ -6,7 +6,7 @@ t stages the network is ``P_t = (I + W_t) ... (I + W_1) V0``; stage t+1 adds a l
 ``beta W_t`` (stacking), 0 (zero), ``W_t`` (copy), noise (random) or ``beta_t W_t`` with a trainable
 ``beta_t``, and takes ONE gradient step of size eta on the new layer only. ``W_0 = 0``, so stage 1
 is a gradient step from V0. The recursion and its error terms E1, E2 are written out in
-``sims/kernels/deep_linear.py``; the NumPy reference is ``sims/_reference.py``.
+``sims/families/deep_linear/kernel.py``; the NumPy reference is ``reference.py`` beside it.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from infra.checks import (
     check_real,
     check_steps,
 )
-from sims._reference import stagewise_reference
-from sims.kernels import deep_linear as kernel
+from sims.families.deep_linear import kernel as kernel
+from sims.families.deep_linear.reference import stagewise_reference
 from sims.problems import as_generator
 from sims.results import DIVERGENCE_FACTOR, RunResult, Status
 from theory.rates import nesterov_beta

@@ -11,10 +11,10 @@ diagonal when causal; ``Attn(u) = concat_h(...) W_o + b_o`` with ``q, k, v = u W
 block's mask (a bypassed block is the identity). Loss: weighted mean cross-entropy over positions
 (next-token: every position predicts the next token; masked-token (MLM): the chosen positions).
 
-Forward and backward passes are written by hand: a Numba kernel (``sims/kernels/transformer.py``)
-and a whole-array NumPy reference (``sims/_reference.py``). Training uses ``sims.optim``'s Adam
+Forward and backward passes are written by hand: a Numba kernel (``kernel.py``) and a
+whole-array NumPy reference (``reference.py``). Training uses ``sims.optim``'s Adam
 (per-block step counts, frozen blocks); growth acts on blocks through ``sims.growth``
-(``growth.TransformerFamily``).
+(``growth.TransformerFamily``, beside this module).
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ from infra.checks import (
     check_steps,
 )
 from sims import optim
-from sims._reference import transformer_reference
-from sims.kernels import transformer as _kernel
+from sims.families.transformer import kernel as _kernel
+from sims.families.transformer.reference import transformer_reference
 from sims.problems import as_generator
 from sims.results import RunResult, Status, blew_up
 

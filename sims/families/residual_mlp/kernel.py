@@ -13,7 +13,7 @@ A block with ``mask_l = 0`` is the identity and costs nothing. Without layer nor
 step uses ``dv = (dxhat - mean dxhat - xhat mean(dxhat xhat)) / sqrt(var + LN_EPS)``.
 Matrix products go to BLAS (``np.dot`` into work arrays that a training loop allocates once);
 row-wise steps are fused loops. The forward pass keeps ``act'(h_l)`` for the backward pass, and
-the activations, layer norm and Adam's update are the shared ``sims.kernels.blocks``.
+the activations, layer norm and Adam's update are the shared ``sims.blocks``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from sims.kernels.blocks import activate, layernorm, layernorm_backward
+from sims.blocks import activate, layernorm, layernorm_backward
 
 
 def workspace(n, width, depth, hid, dtype=np.float64):
