@@ -38,6 +38,31 @@ def test_grid_validation():
         sweep.parse_grid({"family": "deep_linear", "sedes": 3})
 
 
+@pytest.mark.parametrize(
+    ("parameters", "message"),
+    [
+        ({"learner": ["tree"]}, "init='stack' with trees needs an explicit beta"),
+        ({"learner": ["tree"], "init": ["zero"], "loss": ["logistic"]}, "supports loss='squared'"),
+        ({"learner": ["tree"], "init": ["random"]}, "init='random' is not defined for tree"),
+        ({"schedule": ["convex"], "init": ["zero"]}, "schedule='convex' applies to init='stack'"),
+        ({"init": ["copy"], "beta": [0.5]}, "beta applies to init 'stack', not 'copy'"),
+        ({"learner": ["features"]}, "learner 'features' is not swept"),
+    ],
+)
+def test_a_boosting_cell_that_cannot_run_is_refused_when_the_grid_is_read(parameters, message):
+    """The cell checks its options with the model's own ``check_options``: before it kept a
+    partial copy of them, and these grids were accepted and then failed in every cell."""
+    with pytest.raises(ValueError, match=message):
+        sweep.parse_grid({"family": "boosting", "parameters": parameters})
+
+
+def test_the_boosting_cells_a_grid_accepts_run():
+    grid = {"learner": ["linear", "tree"], "init": ["zero", "copy"], "stages": [3]}
+    for cell in sweep.cells(sweep.parse_grid({"family": "boosting", "parameters": grid})):
+        row = sweep.FAMILIES["boosting"](**cell.params).run(cell.seed)
+        assert row["stages_done"] == 3
+
+
 def test_malformed_toml(tmp_path):
     (tmp_path / "g.toml").write_text("family = [")
     with pytest.raises(ValueError, match="not valid TOML"):

@@ -65,6 +65,33 @@ def _check_data(X, y, loss, name_x="X", name_y="y"):
     return X, y
 
 
+def check_options(stages, learner="linear", init="stack", beta=None, loss="squared",
+                  schedule="constant") -> None:  # fmt: skip
+    """The checks of ``train_ensemble``'s options that need no data (``InputError`` naming the
+    first wrong one); the sweep cell runs them when a grid is read, so that a cell that cannot run
+    is refused before anything runs."""
+    check_choice("learner", learner, LEARNERS)
+    check_choice("init", init, INITS)
+    check_choice("loss", loss, LOSSES)
+    check_choice("schedule", schedule, SCHEDULES)
+    check_steps("stages", stages)
+    if schedule == "convex" and init != "stack":
+        raise InputError("schedule='convex' applies to init='stack' only")
+    if beta is not None and init != "stack":
+        raise InputError(f"beta applies to init 'stack', not {init!r}")
+    if beta is not None:
+        check_real("beta", beta, low=0.0, high=1.0)
+    if learner == "tree":
+        if loss != "squared":
+            raise InputError("learner='tree' supports loss='squared' only")
+        if init == "random":
+            raise InputError("init='random' is not defined for tree learners")
+        if init == "stack" and beta is None:
+            raise InputError(
+                "init='stack' with trees needs an explicit beta (no kappa to derive it)"
+            )
+
+
 def train_ensemble(
     X,
     y,
@@ -96,12 +123,11 @@ def train_ensemble(
     the shrinkage, default 0.1. coef0: initial model ``F_0 = coef0 . z(x)`` (linear and feature
     learners; default 0).
     """
-    check_choice("learner", learner, LEARNERS)
-    check_choice("init", init, INITS)
-    check_choice("loss", loss, LOSSES)
-    check_choice("schedule", schedule, SCHEDULES)
+    if coef0 is not None and learner == "tree":
+        raise InputError("coef0 applies to linear and feature learners only")
+    check_options(stages, learner, init, beta, loss, schedule)
     check_choice("backend", backend, BACKENDS)
-    stages = check_steps("stages", stages)
+    stages = int(stages)
     X, y = _check_data(X, y, loss)
     has_eval = X_eval is not None or y_eval is not None
     if has_eval:
@@ -110,15 +136,8 @@ def train_ensemble(
         X_eval, y_eval = _check_data(X_eval, y_eval, loss, "X_eval", "y_eval")
         if X_eval.shape[1] != X.shape[1]:
             raise InputError(f"X_eval must have {X.shape[1]} columns like X, got {X_eval.shape[1]}")
-    if schedule == "convex" and init != "stack":
-        raise InputError("schedule='convex' applies to init='stack' only")
-    if beta is not None and init not in ("stack",):
-        raise InputError(f"beta applies to init 'stack', not {init!r}")
-    if beta is not None:
-        beta = check_real("beta", beta, low=0.0, high=1.0)
+    beta = None if beta is None else float(beta)
     random_scale = check_real("random_scale", random_scale, low=0.0)
-    if coef0 is not None and learner == "tree":  # checked before the trees return
-        raise InputError("coef0 applies to linear and feature learners only")
     if learner == "tree":
         return _train_trees(
             X, y, stages, init, beta, eta, loss, X_eval, y_eval, seed, tree_options or {}
@@ -232,12 +251,6 @@ def _run_kernel(Z, y, Ze, ye, stages, loss, schedule, beta, eta, init, noise, co
 def _train_trees(X, y, stages, init, beta, eta, loss, X_eval, y_eval, seed, tree_options):
     from sklearn.tree import DecisionTreeRegressor
 
-    if loss != "squared":
-        raise InputError("learner='tree' supports loss='squared' only")
-    if init == "random":
-        raise InputError("init='random' is not defined for tree learners")
-    if init == "stack" and beta is None:
-        raise InputError("init='stack' with trees needs an explicit beta (no kappa to derive it)")
     beta = {"zero": 0.0, "copy": 1.0}.get(init, beta)
     eta = 0.1 if eta is None else check_real("eta", eta, low=0.0, low_open=True)
     if not isinstance(tree_options, dict):

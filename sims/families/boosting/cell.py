@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from infra.checks import check_choice, check_int, check_kappa, check_real, check_steps
+from infra.checks import InputError, check_int, check_kappa, check_real, check_steps
 from sims.cells import param, result_row
+from sims.families.boosting import check_options, train_ensemble
 from sims.problems import independent_seeds
 
 
@@ -21,7 +22,9 @@ class BoostingCell:
         0.3,
         "label noise: std of y's noise (squared loss) or fraction of flipped labels, at most 0.5 (logistic)",
     )
-    learner: str = param("linear", "weak learner: linear, features (random Fourier), tree")
+    learner: str = param(
+        "linear", "weak learner: linear or tree (tree: squared loss, and init stack needs beta)"
+    )
     init: str = param("stack", "new learner's initialisation: zero, random, stack, copy")
     loss: str = param("squared", "squared or logistic")
     schedule: str = param("constant", "constant beta or convex beta_t = (t-1)/(t+2)")
@@ -29,22 +32,18 @@ class BoostingCell:
     stages: int = param(500, "number of learners")
 
     def __post_init__(self):
-        from sims.families.boosting import INITS, LEARNERS, LOSSES, SCHEDULES
-
         check_int("n", self.n, low=2, high=10**6)
         check_int("p", self.p, low=1, high=10**4)
         check_kappa(self.kappa)
         check_real("noise", self.noise, low=0.0, high=0.5 if self.loss == "logistic" else None)
-        check_choice("learner", self.learner, LEARNERS)
-        check_choice("init", self.init, INITS)
-        check_choice("loss", self.loss, LOSSES)
-        check_choice("schedule", self.schedule, SCHEDULES)
-        if self.beta is not None:
-            check_real("beta", self.beta, low=0.0, high=1.0)
+        if self.learner == "features":  # its n_features is not a cell parameter
+            raise InputError(
+                "learner 'features' is not swept (it needs n_features); use linear or tree"
+            )
+        check_options(self.stages, self.learner, self.init, self.beta, self.loss, self.schedule)
         check_steps("stages", self.stages, low=1)
 
     def run(self, seed: int) -> dict:
-        from sims.families.boosting import train_ensemble
         from sims.problems import classification_problem, regression_problem
 
         problem_seed, run_seed = independent_seeds(seed, 2)

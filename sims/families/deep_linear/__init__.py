@@ -71,6 +71,26 @@ class Instance:
     target: float
 
 
+def check_options(stages, init="stack", beta=None, layer_grad="euclidean", random_scale=0.0,
+                  target=None, beta_lr=None) -> None:  # fmt: skip
+    """The checks of a run's options that need no problem (``InputError`` naming the first wrong
+    one): ``prepare_instance`` runs them, and the sweep cell when a grid is read."""
+    check_steps("stages", stages)
+    check_choice("init", init, INITS)
+    check_choice("layer_grad", layer_grad, LAYER_GRADS)
+    if beta is not None and init not in ("stack", "trainable"):
+        raise InputError(f"beta applies to init 'stack' or 'trainable', not {init!r}")
+    if beta is not None:
+        check_real("beta", beta, low=0, high=1)
+    if beta_lr is not None and init != "trainable":
+        raise InputError(f"beta_lr applies to init 'trainable', not {init!r}")
+    if beta_lr is not None:
+        check_real("beta_lr", beta_lr)
+    check_real("random_scale", random_scale, low=0.0)
+    if target is not None:
+        check_real("target", target, low=0.0, high=1.0)
+
+
 def prepare_instance(
     sigma,
     w_star,
@@ -104,31 +124,23 @@ def prepare_instance(
     v0 = np.eye(d) if V0 is None else check_array("V0", V0, ndim=2)
     if v0.shape != (d, d):
         raise InputError(f"V0 must have Sigma's shape {(d, d)}, got {v0.shape}")
-    check_steps("stages", stages)
-    check_choice("init", init, INITS)
-    check_choice("layer_grad", layer_grad, LAYER_GRADS)
+    check_options(stages, init, beta, layer_grad, random_scale, target, beta_lr)
     if layer_grad == "functional" and np.linalg.cond(v0) > 1e12:
         raise InputError("V0 must be invertible for layer_grad='functional'")
     kappa = lam[-1] / lam[0]
     if init in ("stack", "trainable"):
-        beta = (
-            nesterov_beta(float(kappa)) if beta is None else check_real("beta", beta, low=0, high=1)
-        )
-    elif beta is not None:
-        raise InputError(f"beta applies to init 'stack' or 'trainable', not {init!r}")
+        beta = nesterov_beta(float(kappa)) if beta is None else float(beta)
     else:
         beta = 1.0 if init == "copy" else 0.0
     eta = float(1.0 / lam[-1]) if eta is None else check_real("eta", eta, low=0.0, low_open=True)
-    if beta_lr is not None and init != "trainable":
-        raise InputError(f"beta_lr applies to init 'trainable', not {init!r}")
-    beta_lr = eta if beta_lr is None else check_real("beta_lr", beta_lr)
-    random_scale = check_real("random_scale", random_scale, low=0.0)
+    beta_lr = eta if beta_lr is None else float(beta_lr)
+    random_scale = float(random_scale)
     if init == "random":
         check_elements("stages x d x d (random-init noise)", stages * d * d)
         xi = as_generator(seed).standard_normal((stages, d, d)) * (random_scale / np.sqrt(d))
     else:
         xi = np.zeros((1, d, d))
-    target = 0.0 if target is None else check_real("target", target, low=0.0, high=1.0)
+    target = 0.0 if target is None else float(target)
     return Instance(sigma, w_star, v0, lam, q, init, layer_grad, beta, eta, beta_lr, xi, target)
 
 

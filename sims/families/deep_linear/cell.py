@@ -6,15 +6,15 @@ from dataclasses import dataclass
 
 from infra.checks import (
     MAX_DIMENSION,
-    InputError,
     check_choice,
     check_int,
     check_kappa,
-    check_real,
     check_sigma,
     check_steps,
 )
 from sims.cells import param, result_row
+from sims.families.deep_linear import check_options, nesterov_reference, train_stagewise
+from sims.families.deep_linear.xp import array_namespace, train_stagewise_xp
 from sims.problems import independent_seeds
 
 
@@ -40,29 +40,17 @@ class DeepLinearCell:
     device: str = param("cpu", "cpu (Numba) or gpu (CuPy, extra gpu)")
 
     def __post_init__(self):
-        from sims.families.deep_linear import INITS, LAYER_GRADS
-
         check_int("d", self.d, low=1, high=MAX_DIMENSION)
         check_kappa(self.kappa)
         check_sigma(self.sigma)
-        check_choice("init", self.init, INITS)
-        check_choice("layer_grad", self.layer_grad, LAYER_GRADS)
-        if self.beta is not None:
-            check_real("beta", self.beta, low=0.0, high=1.0)
-            if self.init not in ("stack", "trainable"):
-                raise InputError(f"beta applies to init 'stack' or 'trainable', not {self.init!r}")
-        check_real("random_scale", self.random_scale, low=0.0)
+        check_options(self.stages, self.init, self.beta, self.layer_grad, self.random_scale,
+                      self.target)  # fmt: skip
         check_steps("stages", self.stages, low=1)
-        check_real("target", self.target, low=0.0, high=1.0)
         check_choice("device", self.device, ("cpu", "gpu"))
         if self.device == "gpu":
-            from sims.families.deep_linear.xp import array_namespace
-
             array_namespace("gpu")  # an InputError naming the install command without CuPy
 
     def run(self, seed: int) -> dict:
-        from sims.families.deep_linear import nesterov_reference, train_stagewise
-        from sims.families.deep_linear.xp import train_stagewise_xp
         from sims.problems import deep_linear_problem
 
         problem_seed, noise_seed = independent_seeds(seed, 2)
