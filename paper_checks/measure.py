@@ -56,8 +56,8 @@ def log_loss_ratio(run, reference, budget: float) -> float:
                           for f in FLOPS_POINTS]))  # fmt: skip
 
 
-def log_flops_to_reach(run, reference, budget: float) -> tuple[float, int]:
-    """Mean over REACH_POINTS of ``log(F_run(L*) / F_reference(L*))``, where ``L*`` is
+def log_flops_to_reach(run, reference, budget: float, points=REACH_POINTS) -> tuple[float, int]:
+    """Mean over ``points`` of ``log(F_run(L*) / F_reference(L*))``, where ``L*`` is
     ``reference``'s loss at that fraction of ``budget`` and ``F_x(L)`` the FLOPs of ``x``'s first
     evaluation at or below ``L`` (``sims.growth.flops_to``): how much compute ``run`` needs for the
     reference's loss (negative: ``run`` is faster), and the number of targets it never reached.
@@ -65,5 +65,5 @@ def log_flops_to_reach(run, reference, budget: float) -> tuple[float, int]:
     is then infinite, which no band decides. Counting ``run``'s whole budget instead would give a
     lower bound, and a mean of lower bounds cannot show ``run`` faster."""
     logs = [np.log(flops_to(run, target) / flops_to(reference, target))
-            for target in (loss_at_flops(reference, f * budget) for f in REACH_POINTS)]  # fmt: skip
+            for target in (loss_at_flops(reference, f * budget) for f in points)]  # fmt: skip
     return float(np.mean(logs)), int(np.sum(np.isinf(logs)))
