@@ -8,6 +8,8 @@ import concurrent.futures
 import multiprocessing
 import time
 
+import numpy as np
+
 
 def best_time(fn, repeats: int) -> float:
     """Minimum wall time of ``fn()`` over ``repeats`` calls."""
@@ -34,3 +36,25 @@ def in_fresh_process(fn, *args):
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
         return pool.submit(fn, *args).result()
+
+
+def torch_adam_step_seconds(loss, params: dict, inputs: tuple, repeats: int) -> float | None:
+    """Best time of one PyTorch eager training step on the CPU: ``loss(tensors, *inputs)``
+    forward and backward, then ``torch.optim.Adam`` (betas 0.9, 0.999, eps 1e-8), on tensors of
+    the arrays ``params`` and of the arrays among ``inputs``, in their float type; None without
+    torch."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    tensors = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+    given = tuple(torch.tensor(a) if isinstance(a, np.ndarray) else a for a in inputs)
+    optimiser = torch.optim.Adam(tensors.values(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
+
+    def step():
+        optimiser.zero_grad()
+        loss(tensors, *given).backward()
+        optimiser.step()
+
+    step()
+    return best_time(step, repeats)

@@ -88,20 +88,12 @@ def run(args) -> int:
                 f", sklearn {row['sklearn_s'] * 1e3:.1f} ms  ratio {row['ratio_to_sklearn']:.2f}"
             )
         numpy_part = f", numpy {row['numpy_s'] * 1e3:.1f} ms" if "numpy_s" in row else ""
-        if "ratio_best_peer_to_numba" in row:  # the batch or step against its peers
-            best = row["ratio_best_peer_to_numba"]
-            numpy_part += "".join(
-                f", {name} not installed" if row[f"{name}_s"] is None
-                else f", {name} {row[f'{name}_s'] * 1e3:.1f} ms"
-                for name in _peers(row)
-            ) + ("" if best is None else f" (best peer's time / numba's {best:.2f}: "
-                   "numba is that many times faster)")  # fmt: skip
-        elif "torch_s" in row:
+        if "ratio_to_sklearn" not in row:  # its one peer is in the ratio above
+            numpy_part += "".join(_peer_text(row, name) for name in _peers(row))
+        best = row.get("ratio_best_peer_to_numba")
+        if best is not None:  # the batch or step against its peers
             numpy_part += (
-                ", torch not installed"
-                if row["torch_s"] is None
-                else f", torch eager {row['torch_s'] * 1e3:.1f} ms (torch/numba "
-                f"{row['ratio_to_torch']:.2f})"
+                f" (best peer's time / numba's {best:.2f}: numba is that many times faster)"
             )
         if "threads_used" in row:
             numpy_part += (
@@ -136,6 +128,16 @@ def _peers(row: dict) -> list[str]:
     return [
         k.removesuffix("_s") for k in row if k.endswith("_s") and k not in ("numba_s", "numpy_s")
     ]
+
+
+def _peer_text(row: dict, name: str) -> str:
+    """A peer's time on a kernels line, with its time over numba's where the row has it."""
+    if row[f"{name}_s"] is None:
+        return f", {name} not installed"
+    ratio = row.get(f"ratio_to_{name}")
+    return f", {name} {row[f'{name}_s'] * 1e3:.1f} ms" + (
+        "" if ratio is None else f" ({name}/numba {ratio:.2f})"
+    )
 
 
 def _target(row: dict, smoke: bool) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sims.families import residual_mlp
 from sims.problems import staircase_task
-from sims.timing import best_time, versus_numpy
+from sims.timing import best_time, torch_adam_step_seconds, versus_numpy
 
 
 @dataclass(frozen=True)
@@ -39,24 +39,15 @@ def torch_residual_mlp_loss(params: dict, X, y, activation: str):
     return torch.mean((z @ params["head_w"] + params["head_b"][0] - y) ** 2)
 
 
-def _torch_step_seconds(params, X, y, activation, repeats) -> float | None:
+def torch_step_seconds(params, X, y, activation, repeats) -> float | None:
     """Best time of one PyTorch eager training step (forward, backward, torch.optim.Adam) in the
-    float type of the arrays."""
-    try:
-        import torch
-    except ImportError:
-        return None
-    tensors = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
-    inputs, targets = torch.tensor(X), torch.tensor(y)
-    optimiser = torch.optim.Adam(tensors.values(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
+    float type of the arrays; None without torch."""
+    return torch_adam_step_seconds(torch_residual_mlp_loss, params, (X, y, activation), repeats)
 
-    def step():
-        optimiser.zero_grad()
-        torch_residual_mlp_loss(tensors, inputs, targets, activation).backward()
-        optimiser.step()
 
-    step()
-    return best_time(step, repeats)
+# The training step's peers besides the NumPy reference (adding a peer is one entry here):
+# ``seconds(params, X, y, activation, repeats)``, None when the library is missing.
+PEERS = {"torch": torch_step_seconds}
 
 
 def bench(repeats: int = 5, smoke: bool = False) -> list[dict]:
@@ -81,9 +72,12 @@ def bench(repeats: int = 5, smoke: bool = False) -> list[dict]:
             ten_steps()
             times[backend] = best_time(ten_steps, repeats) / 10
         typed = {k: v.astype(dtype) for k, v in params.items()}
-        torch_s = _torch_step_seconds(typed, X.astype(dtype), y.astype(dtype), activation, repeats)
         row = versus_numpy(f"residual MLP training step, {activation}, width 64, depth "
                            f"{sizes.depth}, batch 256", dtype, times, 3)  # fmt: skip
-        rows.append(row | {"torch_s": torch_s,
-                           "ratio_to_torch": None if torch_s is None else torch_s / times["numba"]})  # fmt: skip
+        for name, seconds in PEERS.items():
+            row[f"{name}_s"] = seconds(typed, X.astype(dtype), y.astype(dtype), activation, repeats)
+            row[f"ratio_to_{name}"] = (
+                None if row[f"{name}_s"] is None else row[f"{name}_s"] / times["numba"]
+            )
+        rows.append(row)
     return rows

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sims.families import transformer
-from sims.timing import best_time, in_fresh_process
+from sims.timing import best_time, in_fresh_process, torch_adam_step_seconds
 
 FULL = (8, 64, 32)  # depth, context, batch of the step (width 64, 4 heads, vocabulary 64)
 SMOKE = (1, 8, 4)
@@ -47,21 +47,8 @@ def torch_transformer_loss(params: dict, tokens, targets, weights, heads: int, c
 
 def torch_step_seconds(params, tokens, targets, weights, heads, repeats):
     """Best time of one PyTorch eager training step (forward, backward, torch.optim.Adam)."""
-    try:
-        import torch
-    except ImportError:
-        return None
-    tensors = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
-    batch = (torch.tensor(tokens), torch.tensor(targets), torch.tensor(weights))
-    optimiser = torch.optim.Adam(tensors.values(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
-
-    def step():
-        optimiser.zero_grad()
-        torch_transformer_loss(tensors, *batch, heads, True).backward()
-        optimiser.step()
-
-    step()
-    return best_time(step, repeats)
+    batch = (tokens, targets, weights, heads, True)
+    return torch_adam_step_seconds(torch_transformer_loss, params, batch, repeats)
 
 
 def _jax_step_seconds(params, tokens, targets, weights, heads, repeats):
