@@ -383,7 +383,9 @@ def train_grown(
     seed=None,
 ) -> GrownRun:
     """Train ``model`` for ``stage_steps[0]`` steps, then at each later stage grow by
-    ``operator`` and train for that stage's steps: all layers (``train="all"``) or only the new
+    ``operator`` and train for that stage's steps. ``family`` is a model family's growth adapter
+    (``sims/families/<name>/growth.py``; ``sims.families.table`` lists them), which makes, trains
+    and reads its layers. Each stage trains all layers (``train="all"``) or only the new
     ones; Adam state of copied blocks copied or reset; new copies scaled by ``beta`` (``grow``).
     Learning rates from ``learning_rates``
     over ``sum(stage_steps)`` (peak ``lr``); then ``extra_steps`` more at the final depth and the
