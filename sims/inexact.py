@@ -124,6 +124,18 @@ class InexactRun(RunResult):
     error_norms: np.ndarray
 
 
+def check_options(steps, eps=0.0, placement="gradient", sizing="relative_gradient",
+                  direction="random", target=0.0) -> None:  # fmt: skip
+    """The checks of ``run_inexact_nag``'s options that need no objective (``InputError`` naming
+    the first wrong one); the sweep cell runs them when a grid is read."""
+    check_steps("steps", steps)
+    check_real("eps", eps, low=0.0)
+    check_real("target", target, low=0.0, high=1.0)
+    check_choice("placement", placement, PLACEMENTS)
+    check_choice("sizing", sizing, SIZINGS)
+    check_choice("direction", direction, DIRECTIONS)
+
+
 def run_inexact_nag(
     objective,
     x0,
@@ -152,12 +164,8 @@ def run_inexact_nag(
         raise InputError(
             f"x0 must have the objective's dimension {np.size(objective.x_star)}, got {x0.size}"
         )
-    steps = check_steps("steps", steps)
-    eps = check_real("eps", eps, low=0.0)
-    target = check_real("target", target, low=0.0, high=1.0)
-    check_choice("placement", placement, PLACEMENTS)
-    check_choice("sizing", sizing, SIZINGS)
-    check_choice("direction", direction, DIRECTIONS)
+    check_options(steps, eps, placement, sizing, direction, target)
+    steps, eps, target = int(steps), float(eps), float(target)
     rng = as_generator(seed)
     kappa = L / mu
     tau = 1 / np.sqrt(kappa)

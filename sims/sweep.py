@@ -76,17 +76,14 @@ class InexactNagCell:
     target: float = param(1e-6, "stop once the gap is at most target times the initial gap")
 
     def __post_init__(self):
-        from sims.inexact import DIRECTIONS, PLACEMENTS, SIZINGS
+        from sims.inexact import check_options
 
         check_int("d", self.d, low=2, high=MAX_DIMENSION)
         check_kappa(self.kappa)
         check_choice("objective", self.objective, OBJECTIVES)
-        check_real("eps", self.eps, low=0.0)
-        check_choice("placement", self.placement, PLACEMENTS)
-        check_choice("sizing", self.sizing, SIZINGS)
-        check_choice("direction", self.direction, DIRECTIONS)
+        check_options(self.steps, self.eps, self.placement, self.sizing, self.direction,
+                      self.target)  # fmt: skip
         check_steps("steps", self.steps, low=1)
-        check_real("target", self.target, low=0.0, high=1.0)
 
     def run(self, seed: int) -> dict:
         from sims.inexact import random_objective, run_inexact_nag
