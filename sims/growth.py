@@ -272,6 +272,15 @@ class BlockFamily:
         """Shared and block arrays joined again (the inverse of ``model``)."""
         return model.shared | {k: np.stack([x[k] for x in model.layers]) for k in cls.block_keys}
 
+    @classmethod
+    def trained(cls, result):
+        """What a family's ``train`` returns, from a block family's training run ``result``
+        (``params``, ``optimizer_state``, ``eval_steps``, ``eval_losses``, ``status``): the
+        trained model with its optimiser state, and the evaluations."""
+        trained = cls.model(result.params)
+        model = Model(trained.shared, trained.layers, result.optimizer_state)
+        return model, result.eval_steps, result.eval_losses, result.status
+
     def map_state(self, state, index_map, reset):
         """Adam state after a growth: old blocks keep theirs; a copied block takes its source's
         moments and step count (``reset=False``) or starts afresh; fresh blocks start afresh."""

@@ -3,7 +3,7 @@
 
 ``train_ensemble`` adds one learner per stage and takes one gradient step on its parameters
 (linear and random-feature learners, exact Nesterov iterates for stacking: see
-``sims/families/boosting/kernel.py``), or, for regression trees, fits one tree to the negative gradient at
+``kernel.py``), or, for regression trees, fits one tree to the negative gradient at
 the look-ahead point ``F_t + beta f_t``: ``f_{t+1} = beta f_t + eta * tree``.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from infra.checks import InputError, check_array, check_choice, check_int, check_real, check_steps
-from sims.families.boosting import kernel as kernel
+from sims.families.boosting import kernel
 from sims.families.boosting.reference import ensemble_reference
 from sims.problems import as_generator
 from sims.results import RunResult, Status

@@ -24,7 +24,7 @@ from infra.checks import (
     check_real,
     check_steps,
 )
-from sims.families.deep_linear import kernel as kernel
+from sims.families.deep_linear import kernel
 from sims.families.deep_linear.reference import stagewise_reference
 from sims.problems import as_generator
 from sims.results import DIVERGENCE_FACTOR, RunResult, Status

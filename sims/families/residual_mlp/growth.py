@@ -36,10 +36,4 @@ class ResidualMLPFamily(BlockFamily):
             optimizer_state=model.state, trainable=trainable, X_eval=self.X_eval,
             y_eval=self.y_eval, eval_every=self.eval_every, seed=rng, dtype=self.dtype,
         )  # fmt: skip
-        trained = self.model(result.params)
-        return (
-            Model(trained.shared, trained.layers, result.optimizer_state),
-            result.eval_steps,
-            result.eval_losses,
-            result.status,
-        )
+        return self.trained(result)

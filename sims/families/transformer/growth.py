@@ -46,10 +46,4 @@ class TransformerFamily(BlockFamily):
         )  # fmt: skip
         self.checkpoints += [(len(model.layers), result.checkpoints[t]) for t in sorted(marks)
                              if t in result.checkpoints]  # fmt: skip
-        trained = self.model(result.params)
-        return (
-            Model(trained.shared, trained.layers, result.optimizer_state),
-            result.eval_steps,
-            result.eval_losses,
-            result.status,
-        )
+        return self.trained(result)
