@@ -1,14 +1,18 @@
-"""The serial and parallel deep-linear kernels are distinct compiled functions with distinct
-on-disk cache entries: whichever is compiled first, a batch runs on every Numba thread. (They
-used to share one cache entry, so a single run compiled first made every later batch serial.)"""
+"""The on-disk kernel cache (``sims/__init__.py``). The serial and parallel deep-linear kernels
+are distinct compiled functions with distinct cache entries: whichever is compiled first, a batch
+runs on every Numba thread (they used to share one entry, so a single run compiled first made
+every later batch serial). And an edit of any source file of ``sims`` starts a fresh cache."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+ROOT = Path(__file__).resolve().parents[2]
 ORDERS = {
     "serial first": "single(); print(json.dumps(batch()))",
     "batch first": "print(json.dumps(batch())); single()",
@@ -43,3 +47,35 @@ def _threads_used(order: str, cache_dir) -> list[int]:
 def test_batch_uses_every_thread_whatever_compiled_first(order, tmp_path):
     assert _threads_used(order, tmp_path) == [0, 1]  # compiled in this process
     assert _threads_used("serial first", tmp_path) == [0, 1]  # loaded from the disk cache
+
+
+FORWARD = """
+import numpy as np
+from sims.families import residual_mlp
+params = residual_mlp.init_params(3, 4, 1, seed=0)
+print(repr(float(residual_mlp.forward(params, np.ones((2, 3)))[0])))
+"""
+
+
+def test_an_edit_of_a_called_function_in_another_file_reaches_the_cached_kernel(tmp_path):
+    """The residual MLP's cached kernel calls ``sims.blocks.layernorm`` (another file). Numba's
+    own cache would keep the old machine code after ``LN_EPS`` changes there (it checks only the
+    kernel's file); the cache folder named by the package's fingerprint must not."""
+    for package in ("sims", "infra", "theory"):
+        shutil.copytree(ROOT / package, tmp_path / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    environment = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache"),
+                   "PYTHONPATH": str(tmp_path)}  # fmt: skip
+
+    def output() -> float:
+        done = subprocess.run([sys.executable, "-c", FORWARD], capture_output=True, text=True,
+                              env=environment, timeout=600, check=True, cwd=tmp_path)  # fmt: skip
+        return float(done.stdout.strip().splitlines()[-1])
+
+    before = output()
+    assert output() == before  # the same code again, from the cache
+    blocks = tmp_path / "sims" / "blocks.py"
+    text = blocks.read_text()
+    assert "\nLN_EPS = 1e-5\n" in text
+    blocks.write_text(text.replace("\nLN_EPS = 1e-5\n", "\nLN_EPS = 10.0\n"))
+    assert output() != before
