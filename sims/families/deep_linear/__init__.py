@@ -111,7 +111,7 @@ def prepare_instance(
     d = sigma.shape[0]
     if sigma.shape != (d, d) or d == 0:
         raise InputError(f"Sigma must be a non-empty square matrix, got shape {sigma.shape}")
-    if not np.allclose(sigma, sigma.T, rtol=0, atol=1e-10 * np.abs(sigma).max()):
+    if np.abs(sigma - sigma.T).max() > 1e-10 * np.abs(sigma).max():
         raise InputError("Sigma must be symmetric")
     if d > MAX_DIMENSION:
         raise InputError(f"Sigma is {d} x {d}; the largest d is {MAX_DIMENSION}")

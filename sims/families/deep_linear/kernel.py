@@ -80,6 +80,31 @@ def solve_right(g, p, lu, out):
             out[i, j], out[j, i] = out[j, i], out[i, j]
 
 
+@njit(cache=True, fastmath={"reassoc", "nsz"})
+def _stage_sums(p, wp_new, bp, p_prev, y, g, w_star, lam, beta_t, eta, p_new):
+    """Writes ``P_{t+1} = P_t + W_{t+1} P_t`` into ``p_new`` and returns the squared norms of the
+    stage's step ``W_{t+1} P_t``, of E1 and E2, and ``2 R(P_{t+1})``. Only these four sums may be
+    reassociated (SIMD lanes): ``P_{t+1}`` itself is computed exactly as written, so the trajectory
+    does not depend on the summation order."""
+    d = p.shape[0]
+    step = 0.0
+    err1 = 0.0
+    err2 = 0.0
+    loss = 0.0
+    for i in range(d):
+        for j in range(d):
+            new = p[i, j] + wp_new[i, j]
+            p_new[i, j] = new
+            step += wp_new[i, j] * wp_new[i, j]
+            m1 = bp[i, j] - beta_t * (p[i, j] - p_prev[i, j])
+            err1 += m1 * m1
+            m2 = new - (y[i, j] - eta * g[i, j])
+            err2 += m2 * m2
+            r = new - w_star[i, j]
+            loss += r * r * lam[j]
+    return step, err1, err2, loss
+
+
 @njit(cache=True)
 def stagewise_one(
     lam,
@@ -151,21 +176,9 @@ def stagewise_one(
             for j in range(d):
                 w[i, j] = b[i, j] - eta * direction[i, j]
         np.dot(w, p, wp_new)
-        step = 0.0
-        err1 = 0.0
-        err2 = 0.0
-        loss = 0.0
-        for i in range(d):
-            for j in range(d):
-                new = p[i, j] + wp_new[i, j]
-                p_new[i, j] = new
-                step += wp_new[i, j] * wp_new[i, j]
-                m1 = bp[i, j] - beta_t * (p[i, j] - p_prev[i, j])
-                err1 += m1 * m1
-                m2 = new - (y[i, j] - eta * g[i, j])
-                err2 += m2 * m2
-                r = new - w_star[i, j]
-                loss += r * r * lam[j]
+        step, err1, err2, loss = _stage_sums(
+            p, wp_new, bp, p_prev, y, g, w_star, lam, beta_t, eta, p_new
+        )
         loss *= 0.5
         step = np.sqrt(step)
         e1[t] = np.sqrt(err1) / step if step > 0 else np.nan
