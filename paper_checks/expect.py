@@ -66,6 +66,20 @@ def mean_interval(values) -> Estimate:
     return Estimate(mean, float(low), float(high), x.size, "t")
 
 
+def lower_bounded_mean_interval(values, bounded) -> Estimate:
+    """Mean of per-seed values of which those flagged in ``bounded`` are only lower bounds (a run
+    that never reached its target within its budget: the true value is at least the budget's).
+    Without any, ``mean_interval``. With some, the interval is ``[low, inf)``, ``low`` the t
+    interval's lower end of the values as given: they are a sample of the statistic capped from
+    above, whose mean is at most the statistic's, so ``low`` is still a valid lower confidence
+    bound for it, and no upper bound exists. Such an estimate can put the statistic above a band
+    (refuted, or supported for an ``AtLeast`` band) but never below one."""
+    if not np.any(bounded):
+        return mean_interval(values)
+    e = mean_interval(values)
+    return Estimate(e.value, e.low, math.inf, e.n, "t, lower-bounded")
+
+
 def median_interval(values) -> Estimate:
     """Median with a percentile bootstrap interval (``scipy.stats.bootstrap``, fixed generator,
     so the same values give the same interval on every run)."""

@@ -19,8 +19,15 @@ from functools import partial
 
 import numpy as np
 
-from paper_checks.expect import AtLeast, AtMost, exact, mean_interval
-from paper_checks.measure import REACH_POINTS, at_scales, log_flops_to_reach, planted_shift, seeds
+from paper_checks.expect import AtLeast, AtMost, exact, lower_bounded_mean_interval, mean_interval
+from paper_checks.measure import (
+    NEVER_REACHED,
+    REACH_POINTS,
+    at_scales,
+    log_flops_to_reach,
+    planted_shift,
+    seeds,
+)
 from paper_checks.registry import Control, Experiment, Measurement, Revision, claim, figure
 from sims import growth, induction, text
 from sims.families import transformer
@@ -507,8 +514,7 @@ def _grown_flops(depths) -> float:
     + " and ".join(f"{f:.0%}" for f in REACH_POINTS)
     + " of its FLOPs, and the mean over them of log(F_grown(L*) / F_baseline(L*)), F(L*) the "
     "FLOPs at a run's first evaluation at or below L* (the paper's 'the same loss with fewer "
-    "FLOPs'; a target never reached makes the seed's ratio infinite, which no band decides); "
-    "t intervals over seeds (< 0: the grown model is faster)",
+    "FLOPs'; " + NEVER_REACHED + "); t intervals over seeds (< 0: the grown model is faster)",
     expect={name: AtMost(0.0) for name in GROWN},
     positive=Control(
         "per seed, the baseline's own loss curve reached with 40% fewer FLOPs (L(F) = "
@@ -544,6 +550,15 @@ def _grown_flops(depths) -> float:
             "target a grown run never reaches makes its ratio infinite (a first version counted "
             "the run's whole budget, a lower bound, and averaged it in: see claims-history)",
         ),
+        Revision(
+            6,
+            "a target never reached is counted at the grown run's final FLOPs again, a lower "
+            "bound, but a mean with such seeds now gets a one-sided interval [low, inf) "
+            "(expect.lower_bounded_mean_interval), which can refute 'faster' and never support "
+            "it (revision 5's first version gave such means a two-sided t interval, and could "
+            "support; revision 5 made them infinite, undecided). Targets, band and controls "
+            "are unchanged",
+        ),
     ),
     minutes=28.0,
 )
@@ -563,7 +578,7 @@ def _flops(scale, *, grown_as_baseline=None):
         ]  # fmt: skip
         per_name[name] = [value for value, _ in pairs]
         missed[name] = sum(m for _, m in pairs)
-        statistics[name] = mean_interval(per_name[name])
+        statistics[name] = lower_bounded_mean_interval(per_name[name], [m > 0 for _, m in pairs])
     finals = {n: float(np.mean([r[n]["run"].losses[-1] for r in per_seed]))
               for n in ("baseline", *GROWN)}  # fmt: skip
     targets = len(per_seed) * len(REACH_POINTS)

@@ -134,3 +134,34 @@ def test_seeds_needed_grows_as_the_margin_shrinks():
     assert ex.seeds_needed(band, wide) == 11
     assert ex.seeds_needed(band, narrow_margin) > ex.seeds_needed(band, wide)
     assert ex.seeds_needed(band, ex.exact(0.5)) is None
+
+
+def test_lower_bounded_mean_covers_the_true_mean_from_below_when_values_are_capped():
+    """Per-seed values N(mu, 1) of which those above a cap c are replaced by c (a run stopped at
+    its budget; only a lower bound is known): the interval's low end must stay a 97.5% lower
+    confidence bound for mu (the t interval's one side), whatever the cap, and the interval must
+    be one-sided. Checked by simulation against the known mu."""
+    rng = np.random.default_rng(7)
+    mu, n, trials = 0.3, 8, 4000
+    for cap in (-0.5, 0.3, 1.0):
+        covered = one_sided = 0
+        for _ in range(trials):
+            x = mu + rng.standard_normal(n)
+            bounded = x > cap
+            e = ex.lower_bounded_mean_interval(np.minimum(x, cap), bounded)
+            covered += e.low <= mu
+            one_sided += e.high == math.inf if bounded.any() else e == ex.mean_interval(x)
+        assert covered / trials >= 0.965, cap
+        assert one_sided == trials
+
+
+def test_a_lower_bounded_statistic_can_be_refuted_but_never_placed_below_a_band():
+    bounded = ex.lower_bounded_mean_interval([0.5, 0.6, 0.4, 0.7], [True, False, False, True])
+    assert bounded.low > 0 and bounded.high == math.inf and not ex.undecidable(bounded)
+    assert ex.AtMost(0.0).decide(bounded) == "refuted"
+    assert ex.AtLeast(0.0).decide(bounded) == "supported"  # a lower bound above lo suffices
+    straddling = ex.lower_bounded_mean_interval([-0.5, 0.6, -0.4, 0.7], [True, False, False, True])
+    assert ex.AtMost(0.0).decide(straddling) == "inconclusive"
+    below = ex.lower_bounded_mean_interval([-0.5, -0.6, -0.4, -0.7], [True, False, False, False])
+    assert ex.AtMost(0.0).decide(below) == "inconclusive"  # mean_interval would say supported
+    assert ex.seeds_needed(ex.AtMost(0.0), below) is None

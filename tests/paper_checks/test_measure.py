@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -29,12 +30,13 @@ def test_a_method_c_times_as_fast_needs_log_c_to_reach_the_reference_loss(speed,
     assert -1e-12 <= value + math.log(speed) <= slack + 1e-12
 
 
-def test_a_target_never_reached_makes_the_ratio_infinite():
-    reference = exponential(100.0, 20.0, 101)
-    # flat at the initial loss: reaches neither target (the losses at F = 25 and 50)
+def test_a_target_never_reached_counts_at_the_runs_final_flops_a_lower_bound():
+    reference = exponential(100.0, 20.0, 101)  # reaches its targets at F = 25 and 50
+    # flat at the initial loss up to F = 80: reaches neither target, counted at 80 each
     stalled = growth.Curve(np.linspace(0.0, 80.0, 5), np.ones(5))
-    assert measure.log_flops_to_reach(stalled, reference, 100.0) == (math.inf, 2)
-    # twice as fast, but stopped at F = 20: reaches the first target at 12.5, never the second
+    value, missed = measure.log_flops_to_reach(stalled, reference, 100.0)
+    assert missed == 2 and value == pytest.approx((math.log(80 / 25) + math.log(80 / 50)) / 2)
+    # twice as fast, but stopped at F = 20: the first target at 12.5, the second counted at 20
     stopped = exponential(20.0, 10.0, 161)
     value, missed = measure.log_flops_to_reach(stopped, reference, 100.0)
-    assert missed == 1 and value == math.inf
+    assert missed == 1 and value == pytest.approx((math.log(12.5 / 25) + math.log(20 / 50)) / 2)
