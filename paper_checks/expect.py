@@ -74,9 +74,9 @@ def lower_bounded_mean_interval(values, bounded) -> Estimate:
     above, whose mean is at most the statistic's, so ``low`` is still a valid lower confidence
     bound for it, and no upper bound exists. Such an estimate can put the statistic above a band
     (refuted, or supported for an ``AtLeast`` band) but never below one."""
-    if not np.any(bounded):
-        return mean_interval(values)
     e = mean_interval(values)
+    if not np.any(bounded):
+        return e
     return Estimate(e.value, e.low, math.inf, e.n, "t, lower-bounded")
 
 

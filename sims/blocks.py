@@ -21,10 +21,10 @@ from numba.extending import overload
 from numpy.polynomial import chebyshev
 
 LN_EPS = 1e-5
-# Numba's fastmath flags of the layer-norm functions: their row sums (mean, variance, the backward
-# pass's means) may be reassociated into SIMD lanes, 2-3x faster in float32. Reassociation may
-# reorder any sum or product in these functions, so results move by round-off only; no
-# approximation of a function (fast reciprocal, flush to zero, no NaN/inf) is allowed.
+# Numba's fastmath flags of the loops whose sums may run in SIMD lanes (layer norm's row sums
+# here, 2-3x faster in float32; a deep-linear stage's four norms): reassociation may reorder any
+# sum or product in such a function, so its results move by round-off only; no approximation of
+# a function (fast reciprocal, flush to zero, no NaN/inf) is allowed.
 REDUCTIONS = {"reassoc", "nsz"}
 ACTIVATION_CODES = {"gelu": 0, "relu": 1, "quadratic": 2}
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba import get_thread_id, njit, prange
 
+from sims.blocks import REDUCTIONS
 from sims.results import CONVERGED_CODE, DIVERGED_CODE, MAX_STAGES_CODE
 
 INIT_CODES = {"zero": 0, "random": 1, "stack": 2, "copy": 3, "trainable": 4}
@@ -80,12 +81,12 @@ def solve_right(g, p, lu, out):
             out[i, j], out[j, i] = out[j, i], out[i, j]
 
 
-@njit(cache=True, fastmath={"reassoc", "nsz"})
+@njit(cache=True, fastmath=REDUCTIONS)
 def _stage_sums(p, wp_new, bp, p_prev, y, g, w_star, lam, beta_t, eta, p_new):
     """Writes ``P_{t+1} = P_t + W_{t+1} P_t`` into ``p_new`` and returns the squared norms of the
-    stage's step ``W_{t+1} P_t``, of E1 and E2, and ``2 R(P_{t+1})``. Only these four sums may be
-    reassociated (SIMD lanes): ``P_{t+1}`` itself is computed exactly as written, so the trajectory
-    does not depend on the summation order."""
+    stage's step ``W_{t+1} P_t``, of E1 and E2, and ``2 R(P_{t+1})``. Reassociation (the sums in
+    SIMD lanes) can change only these four numbers, by round-off: ``P_{t+1}`` is one addition per
+    entry, so the trajectory is the same whatever the order of the sums."""
     d = p.shape[0]
     step = 0.0
     err1 = 0.0
