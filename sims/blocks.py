@@ -21,11 +21,6 @@ from numba.extending import overload
 from numpy.polynomial import chebyshev
 
 LN_EPS = 1e-5
-# Numba's fastmath flags of the loops whose sums may run in SIMD lanes (layer norm's row sums
-# here, 2-3x faster in float32; a deep-linear stage's four norms): reassociation may reorder any
-# sum or product in such a function, so its results move by round-off only; no approximation of
-# a function (fast reciprocal, flush to zero, no NaN/inf) is allowed.
-REDUCTIONS = {"reassoc", "nsz"}
 ACTIVATION_CODES = {"gelu": 0, "relu": 1, "quadratic": 2}
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -211,10 +206,10 @@ def activate(z, bias, slope, code):
                 slope[i, j] = 2.0 * x
 
 
-@njit(cache=True, fastmath=REDUCTIONS)
+@njit(cache=True)
 def layernorm(v, gain, bias, xhat, inv_std, out):
     """``out = gain * xhat + bias`` with ``xhat`` the row-standardised ``v``; keeps xhat, inv_std.
-    The row sums are reassociated (``REDUCTIONS``)."""
+    Each row sum adds its terms in order (no fastmath: results independent of compilation)."""
     n, w = v.shape
     for i in range(n):
         mean = 0.0
@@ -231,10 +226,10 @@ def layernorm(v, gain, bias, xhat, inv_std, out):
             out[i, j] = gain[j] * xhat[i, j] + bias[j]
 
 
-@njit(cache=True, fastmath=REDUCTIONS)
+@njit(cache=True)
 def layernorm_backward(dout, xhat, inv_std, gain, dgain, dbias, dv):
     """Accumulate ``dgain``, ``dbias`` and add the gradient with respect to LN's input to ``dv``;
-    the row sums are reassociated (``REDUCTIONS``)."""
+    each row sum adds its terms in order."""
     n, w = dout.shape
     for i in range(n):
         mean_dx = 0.0

@@ -1,7 +1,8 @@
 """The on-disk kernel cache (``sims/__init__.py``). The serial and parallel deep-linear kernels
 are distinct compiled functions with distinct cache entries: whichever is compiled first, a batch
 runs on every Numba thread (they used to share one entry, so a single run compiled first made
-every later batch serial). And an edit of any source file of ``sims`` starts a fresh cache."""
+every later batch serial). An edit of any source file of ``sims`` starts a fresh cache. And a
+kernel gives the same bits whether compiled in the process or loaded from the cache."""
 
 import json
 import os
@@ -79,3 +80,34 @@ def test_an_edit_of_a_called_function_in_another_file_reaches_the_cached_kernel(
     assert "\nLN_EPS = 1e-5\n" in text
     blocks.write_text(text.replace("\nLN_EPS = 1e-5\n", "\nLN_EPS = 10.0\n"))
     assert output() != before
+
+
+RESULTS = """
+import numpy as np
+from sims.families import transformer
+from sims.families.deep_linear import train_stagewise
+from sims.problems import deep_linear_problem
+rng = np.random.default_rng(0)
+params = transformer.init_params(20, 32, 2, 32, seed=1)
+tokens = rng.integers(0, 20, size=(8, 32))
+loss, grads = transformer.loss_and_grads(params, tokens, np.roll(tokens, -1, 1), np.ones((8, 32)),
+                                         heads=2, causal=True)
+run = train_stagewise(*deep_linear_problem(16, 64, 0.1, seed=0), 50)
+values = [loss, *(np.abs(g).sum() for g in grads.values()), *run.losses, *run.e1, *run.e2]
+print(" ".join(repr(float(v)) for v in values))
+"""
+
+
+def test_a_kernel_loaded_from_the_cache_computes_the_same_bits_as_when_compiled(tmp_path):
+    """The first run of a kernel compiles it and writes the disk cache; the second loads it. Their
+    results must agree to the last bit. Reassociated sums (fastmath ``reassoc``) broke this: the
+    transformer's layer-norm gradients differed in their last bits between the two runs."""
+    environment = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+
+    def results() -> str:
+        done = subprocess.run([sys.executable, "-c", RESULTS], capture_output=True, text=True,
+                              env=environment, timeout=600, check=True)  # fmt: skip
+        return done.stdout.strip().splitlines()[-1]
+
+    compiled = results()
+    assert results() == compiled

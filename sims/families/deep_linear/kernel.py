@@ -24,7 +24,6 @@ from __future__ import annotations
 import numpy as np
 from numba import get_thread_id, njit, prange
 
-from sims.blocks import REDUCTIONS
 from sims.results import CONVERGED_CODE, DIVERGED_CODE, MAX_STAGES_CODE
 
 INIT_CODES = {"zero": 0, "random": 1, "stack": 2, "copy": 3, "trainable": 4}
@@ -81,28 +80,35 @@ def solve_right(g, p, lu, out):
             out[i, j], out[j, i] = out[j, i], out[i, j]
 
 
-@njit(cache=True, fastmath=REDUCTIONS)
-def _stage_sums(p, wp_new, bp, p_prev, y, g, w_star, lam, beta_t, eta, p_new):
+@njit(cache=True)
+def _stage_sums(p, wp_new, bp, p_prev, y, g, w_star, lam, beta_t, eta, p_new, columns):
     """Writes ``P_{t+1} = P_t + W_{t+1} P_t`` into ``p_new`` and returns the squared norms of the
-    stage's step ``W_{t+1} P_t``, of E1 and E2, and ``2 R(P_{t+1})``. Reassociation (the sums in
-    SIMD lanes) can change only these four numbers, by round-off: ``P_{t+1}`` is one addition per
-    entry, so the trajectory is the same whatever the order of the sums."""
+    stage's step ``W_{t+1} P_t``, of E1 and E2, and ``2 R(P_{t+1})``. Each sum runs down the
+    columns first (``columns[q, j]``, one SIMD lane per column j, rows i in order), then across
+    them in order j: a fixed order of additions, so the results cannot depend on how the kernel
+    was compiled."""
     d = p.shape[0]
-    step = 0.0
-    err1 = 0.0
-    err2 = 0.0
-    loss = 0.0
+    columns[:, :] = 0.0
     for i in range(d):
         for j in range(d):
             new = p[i, j] + wp_new[i, j]
             p_new[i, j] = new
-            step += wp_new[i, j] * wp_new[i, j]
+            columns[0, j] += wp_new[i, j] * wp_new[i, j]
             m1 = bp[i, j] - beta_t * (p[i, j] - p_prev[i, j])
-            err1 += m1 * m1
+            columns[1, j] += m1 * m1
             m2 = new - (y[i, j] - eta * g[i, j])
-            err2 += m2 * m2
+            columns[2, j] += m2 * m2
             r = new - w_star[i, j]
-            loss += r * r * lam[j]
+            columns[3, j] += r * r * lam[j]
+    step = 0.0
+    err1 = 0.0
+    err2 = 0.0
+    loss = 0.0
+    for j in range(d):
+        step += columns[0, j]
+        err1 += columns[1, j]
+        err2 += columns[2, j]
+        loss += columns[3, j]
     return step, err1, err2, loss
 
 
@@ -140,6 +146,7 @@ def stagewise_one(
     direction = np.empty((d, d))
     wp_new = np.empty((d, d))
     b_work = np.empty((d, d))
+    columns = np.empty((4, d))
     loss0 = _risk(p, w_star, lam)
     losses[0] = loss0
     threshold = divergence_rel * loss0 if loss0 > 0 else np.inf
@@ -178,7 +185,7 @@ def stagewise_one(
                 w[i, j] = b[i, j] - eta * direction[i, j]
         np.dot(w, p, wp_new)
         step, err1, err2, loss = _stage_sums(
-            p, wp_new, bp, p_prev, y, g, w_star, lam, beta_t, eta, p_new
+            p, wp_new, bp, p_prev, y, g, w_star, lam, beta_t, eta, p_new, columns
         )
         loss *= 0.5
         step = np.sqrt(step)
