@@ -530,6 +530,15 @@ class Curve:
     losses: np.ndarray
 
 
+def continued(family, run: GrownRun, steps: int, *, lr, seed=None) -> Curve:
+    """``run``'s loss curve followed by ``steps`` more steps of training of its final model
+    (Adam's moments kept) at the constant learning rate ``lr``: the run taken past its schedule,
+    e.g. to another run's FLOPs, with ``run`` itself left as it was."""
+    more = train_grown(family, run.model, None, [steps], lr=lr, decay=False, seed=seed)
+    return Curve(np.concatenate([run.flops, run.flops[-1] + more.flops[1:]]),
+                 np.concatenate([run.losses, more.losses[1:]]))  # fmt: skip
+
+
 def rescaled(run, factor: float) -> Curve:
     """``run``'s loss curve needing ``factor`` times its FLOPs, ``L(F) = L_run(F / factor)``; by
     ``loss_at_flops``, its final loss beyond the run's budget. A method with this curve is

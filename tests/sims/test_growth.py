@@ -414,3 +414,21 @@ def test_a_rescaled_curve_is_the_run_at_a_fraction_of_its_flops(factor, k, fract
     flops = np.arange(11.0)
     curve = growth.rescaled(growth.Curve(flops, 1.0 / (1.0 + flops)), factor)
     assert growth.loss_at_flops(curve, (k + fraction) * factor) == 1.0 / (1.0 + min(k, 10))
+
+
+def test_a_continued_run_is_the_run_trained_longer_at_its_final_learning_rate():
+    """``continued`` against the driver's own ``extra_steps`` (one call for the last stage and
+    the extra steps): full-batch Adam with an evaluation every step is deterministic, so the two
+    curves agree exactly, which needs Adam's moments and step counts carried over, and the
+    continuation's FLOPs counted from the run's final FLOPs."""
+    X = np.random.default_rng(0).standard_normal((16, 4))
+    family = ResidualMLPFamily(X, X[:, 0] * X[:, 1], X, X[:, 0] * X[:, 1], 5, batch_size=16,
+                               eval_every=1)  # fmt: skip
+    start = ResidualMLPFamily.model(residual_mlp.init_params(4, 5, 1, seed=3))
+    options = {"lr": 1e-2, "decay": False, "seed": 4}
+    longer = growth.train_grown(family, start, "gradual", [6, 6], extra_steps=5, **options)
+    run = growth.train_grown(family, start, "gradual", [6, 6], **options)
+    curve = growth.continued(family, run, 5, lr=1e-2, seed=5)
+    assert np.array_equal(curve.flops, longer.flops) and curve.flops[-1] == 6 / 2 + 6 + 5
+    assert np.array_equal(curve.losses, longer.losses)
+    assert np.array_equal(curve.losses[: run.losses.size], run.losses)
