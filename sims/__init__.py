@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 from pathlib import Path
 
 import numba
@@ -28,9 +29,17 @@ def source_fingerprint(root: Path) -> str:
 
 
 def kernel_cache_dir() -> Path:
-    """Where this package's compiled kernels are cached (see the module docstring)."""
-    user_cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    root = os.environ.get("NUMBA_CACHE_DIR") or Path(user_cache) / "stagewise" / "numba"
+    """Where this package's compiled kernels are cached (see the module docstring); with no home
+    directory to find (no ``$HOME``, no entry in the password database), the temporary folder."""
+    root = os.environ.get("NUMBA_CACHE_DIR")
+    if not root:
+        user_cache = os.environ.get("XDG_CACHE_HOME")
+        if not user_cache:
+            try:
+                user_cache = Path.home() / ".cache"
+            except RuntimeError:
+                user_cache = tempfile.gettempdir()
+        root = Path(user_cache) / "stagewise" / "numba"
     return Path(root) / f"sims-{source_fingerprint(Path(__file__).parent)}"
 
 

@@ -702,7 +702,7 @@ def adaptive_runs(scale: str) -> list:
         adaptive_as_fixed=1.4,
     ),
     group="growth.speed-runs",
-    minutes=30,
+    minutes=6,
     revisions=(
         Revision(
             2,

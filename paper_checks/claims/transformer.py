@@ -291,7 +291,7 @@ def _corpus_depth(scale, *, deep="4 blocks"):
     ),
     figures=("transformer-stacking", "transformer-first-stage"),
     group="stacking.transformer-runs",
-    minutes=25.0,
+    minutes=30.0,
     revisions=(
         Revision(
             2,
@@ -581,7 +581,7 @@ def _grown_flops(depths) -> float:
             "controls are unchanged",
         ),
     ),
-    minutes=28.0,
+    minutes=47.0,
 )
 def _flops(scale, *, grown_as_baseline=None):
     """``grown_as_baseline``: each grown model's curve replaced by the baseline's own with its

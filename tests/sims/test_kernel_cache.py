@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,20 @@ def test_a_kernel_loaded_from_the_cache_computes_the_same_bits_as_when_compiled(
 
     compiled = results()
     assert results() == compiled
+
+
+def test_the_cache_folder_needs_no_home_directory(monkeypatch):
+    import sims
+
+    def no_home():
+        raise RuntimeError("Could not determine home directory.")
+
+    for name in ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    folder = sims.kernel_cache_dir()
+    assert folder.parent == Path(tempfile.gettempdir()) / "stagewise" / "numba"
+    monkeypatch.setenv("XDG_CACHE_HOME", "/somewhere")
+    assert sims.kernel_cache_dir().parent == Path("/somewhere/stagewise/numba")
+    monkeypatch.setenv("NUMBA_CACHE_DIR", "/elsewhere")
+    assert sims.kernel_cache_dir() == Path("/elsewhere") / folder.name
