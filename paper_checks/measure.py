@@ -62,18 +62,25 @@ def log_loss_ratio(run, reference, budget: float) -> float:
                           for f in FLOPS_POINTS]))  # fmt: skip
 
 
-def log_flops_to_reach(run, reference, budget: float, points=REACH_POINTS) -> tuple[float, int]:
-    """Mean over ``points`` of ``log(F_run(L*) / F_reference(L*))``, where ``L*`` is
-    ``reference``'s loss at that fraction of ``budget`` and ``F_x(L)`` the FLOPs of ``x``'s first
-    evaluation at or below ``L`` (``sims.growth.flops_to``): how much compute ``run`` needs for the
-    reference's loss (negative: ``run`` is faster), and the number of targets it never reached.
-    ``run`` would reach a missed target, if ever, after its last evaluation: that target's ratio
-    is counted at ``run``'s final FLOPs, so with a target missed the mean is a lower bound (for
+def log_flops_to_targets(run, reference, budget: float, points=REACH_POINTS):
+    """Per fraction ``f`` in ``points``, ``log(F_run(L*) / F_reference(L*))``, where ``L*`` is
+    ``reference``'s loss at ``f * budget`` and ``F_x(L)`` the FLOPs of ``x``'s first evaluation at
+    or below ``L`` (``sims.growth.flops_to``): how much compute ``run`` needs for the reference's
+    loss (negative: ``run`` is faster); and per target whether ``run`` never reached it. ``run``
+    would reach a missed target, if ever, after its last evaluation: that target's ratio is
+    counted at ``run``'s final FLOPs, a lower bound (for
     ``paper_checks.expect.lower_bounded_mean_interval``)."""
-    logs, missed = [], 0
+    logs, missed = [], []
     for target in (loss_at_flops(reference, f * budget) for f in points):
         reached = flops_to(run, target)
-        missed += not np.isfinite(reached)
+        missed.append(not np.isfinite(reached))
         at_least = reached if np.isfinite(reached) else float(run.flops[-1])
         logs.append(np.log(at_least / flops_to(reference, target)))
-    return float(np.mean(logs)), missed
+    return np.array(logs), np.array(missed)
+
+
+def log_flops_to_reach(run, reference, budget: float, points=REACH_POINTS) -> tuple[float, int]:
+    """The mean over ``points`` of ``log_flops_to_targets``, a lower bound if any target was
+    missed, and the number of targets missed."""
+    logs, missed = log_flops_to_targets(run, reference, budget, points)
+    return float(np.mean(logs)), int(np.sum(missed))

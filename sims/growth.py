@@ -539,8 +539,11 @@ def continued(family, run: GrownRun, steps: int, *, lr, seed=None) -> Curve:
                  np.concatenate([run.losses, more.losses[1:]]))  # fmt: skip
 
 
-def rescaled(run, factor: float) -> Curve:
+def rescaled(run, factor: float, budget: float = np.inf) -> Curve:
     """``run``'s loss curve needing ``factor`` times its FLOPs, ``L(F) = L_run(F / factor)``; by
     ``loss_at_flops``, its final loss beyond the run's budget. A method with this curve is
-    ``1 / factor`` times as fast as ``run``'s: a measured control for claims about speed."""
-    return Curve(run.flops * factor, run.losses)
+    ``1 / factor`` times as fast as ``run``'s: a measured control for claims about speed. With
+    ``budget``, only its evaluations that cost at most ``budget`` (the method stopped there)."""
+    flops = run.flops * factor
+    kept = flops <= budget * (1 + 1e-12)
+    return Curve(flops[kept], run.losses[kept])

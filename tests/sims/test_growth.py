@@ -416,6 +416,18 @@ def test_a_rescaled_curve_is_the_run_at_a_fraction_of_its_flops(factor, k, fract
     assert growth.loss_at_flops(curve, (k + fraction) * factor) == 1.0 / (1.0 + min(k, 10))
 
 
+@given(st.floats(0.2, 5.0), st.integers(0, 12), st.floats(0.05, 0.95))
+def test_a_rescaled_curve_with_a_budget_stops_at_its_last_evaluation_within_it(factor, k, fraction):
+    # evaluations at costs 0, 1, ..., 10 rescaled to 0, factor, ..., 10 factor: within a budget of
+    # (k + fraction) factor are the first min(k, 10) + 1, with their losses
+    flops = np.arange(11.0)
+    budget = (k + fraction) * factor
+    curve = growth.rescaled(growth.Curve(flops, 1.0 / (1.0 + flops)), factor, budget)
+    kept = min(k, 10) + 1
+    np.testing.assert_array_equal(curve.flops, factor * flops[:kept])
+    np.testing.assert_array_equal(curve.losses, 1.0 / (1.0 + flops[:kept]))
+
+
 def test_a_continued_run_is_the_run_trained_longer_at_its_final_learning_rate():
     """``continued`` against the driver's own ``extra_steps`` (one call for the last stage and
     the extra steps): full-batch Adam with an evaluation every step is deterministic, so the two
