@@ -83,9 +83,10 @@ class Sizes:
 
     @property
     def train_rows(self) -> int:
-        """Pretraining rows: as many as the longest run draws (a grown schedule continued to the
-        baseline's FLOPs: at most 1.25x the baseline's steps), so that a row is seen about once
-        (one pass over fresh text, as in pretraining) and no model can overfit its rows."""
+        """Pretraining rows: batch x 1.25x the baseline's steps, about what the longest runs draw
+        (a grown schedule continued to the baseline's FLOPs: 1.25x its steps for gradual and
+        MIDAS, 1.29x for progressive), so that a row is seen about once (one pass over fresh
+        text, as in pretraining) and no model can overfit its rows."""
         return self.batch * (self.growth_steps + self.growth_steps // 4)
 
 
