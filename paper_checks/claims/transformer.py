@@ -627,7 +627,7 @@ def _grown_flops(depths) -> float:
             "before the run",
         ),
     ),
-    minutes=47.0,
+    minutes=142.0,
 )
 def _flops(scale, *, grown_as_baseline=None):
     """``grown_as_baseline``: each grown model's curve replaced by the baseline's own with its
