@@ -30,6 +30,13 @@ def generator(key: str) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(zlib.crc32(key.encode())))
 
 
+def tail_median(values, share: float) -> float:
+    """A run's final value robust to a spike at its last evaluations: the median of the last
+    ``share`` of ``values`` (its evaluations in order; at least the last one)."""
+    values = np.asarray(values, dtype=float)
+    return float(np.median(values[-max(1, int(share * len(values))) :]))
+
+
 def at_scales(sizes: dict, unit: str = "") -> str:
     """A size in a claim's measurement text, rendered from its per-scale table (so the prose
     cannot drift from the code): ``"2 seeds (5 at paper scale)"`` for ``{"quick": 2, "paper":

@@ -1,6 +1,7 @@
 """Measurement helpers against curves whose answer is known in closed form."""
 
 import math
+import statistics
 
 import numpy as np
 import pytest
@@ -44,3 +45,14 @@ def test_a_target_never_reached_counts_at_the_runs_final_flops_a_lower_bound():
     logs, flags = measure.log_flops_to_targets(stopped, reference, 100.0)
     np.testing.assert_allclose(logs, [math.log(12.5 / 25), math.log(20 / 50)], rtol=1e-12)
     assert flags.tolist() == [False, True]
+
+
+@given(st.lists(st.floats(0, 1e3), min_size=1, max_size=60), st.floats(0, 1))
+def test_the_tail_median_is_the_median_of_the_last_share_of_evaluations(values, share):
+    last = values[-max(1, int(share * len(values))) :]
+    assert measure.tail_median(values, share) == statistics.median(last)
+
+
+def test_one_spike_at_the_last_evaluation_does_not_move_the_tail_median():
+    losses = [1.0 / (t + 1) for t in range(40)] + [0.5]  # converging to 0.025, then a spike
+    assert measure.tail_median(losses, 0.2) == statistics.median(losses[-8:]) < 0.04
