@@ -78,6 +78,11 @@ def _toy_seed(scale: str, index: int) -> dict:
 toy_runs = Experiment("raptr.toy-runs", lambda scale: _toy_size(scale)[3], _toy_seed)
 
 
+def _toy_by_method(scale: str) -> dict:
+    """``toy_runs`` regrouped: each method's runs, one per seed in seed order."""
+    return {n: [r[n] for r in toy_runs(scale)] for n in ("baseline", "raptr", "pld")}
+
+
 def _steps_to_learn(run) -> np.ndarray:
     """First eval step at which each component is learned (inf if never)."""
     steps = run["result"].eval_steps
@@ -175,7 +180,7 @@ def _flops_identities(scale, *, rng, masks="sampled", paths=(6, 8, 10, 12), stag
     "baseline's (on a nested staircase both learn low degrees first)",
     measurement="staircase of degrees 1..10, d = 20, "
     f"{at_scales({s: v[3] for s, v in TOY_SIZES.items()}, ' seeds')}; a run's final value is its "
-    "median over the last 20% of evaluations: per-seed log of RaPTr's final eval loss over the "
+    f"median over the last {TAIL:.0%} of evaluations: per-seed log of RaPTr's final eval loss over the "
     "baseline's ('log RaPTr/baseline', t interval; the band allows 10%); per-seed difference of "
     "PLD's and RaPTr's final error on components k >= 7 ('PLD - RaPTr high-degree error', t "
     "interval); Spearman correlation of k with the median steps to learn k (e_k <= "
@@ -222,7 +227,7 @@ def _flops_identities(scale, *, rng, masks="sampled", paths=(6, 8, 10, 12), stag
 def _toy(scale, *, planted=None):
     """``planted = (f, s)``: RaPTr's final losses f times the baseline's, PLD's high-degree error
     RaPTr's plus s times half RaPTr's mean, per seed."""
-    runs = {n: [r[n] for r in toy_runs(scale)] for n in ("baseline", "raptr", "pld")}
+    runs = _toy_by_method(scale)
     final = {n: np.array([tail_median(r["result"].eval_losses, TAIL) for r in rs])
              for n, rs in runs.items()}  # fmt: skip
     high = {n: np.array([tail_median(r["errors"][:, 6:].sum(axis=1), TAIL) for r in rs])
@@ -619,7 +624,7 @@ def _stability(scale, *, rng, data="measured"):
 def _raptr_toy(scale):
     from figures.raptr import plot_toy
 
-    runs = {n: [r[n] for r in toy_runs(scale)] for n in ("baseline", "raptr", "pld")}
+    runs = _toy_by_method(scale)
     curves = {}
     for name, rs in runs.items():
         result = rs[0]["result"]
