@@ -164,13 +164,16 @@ def staircase_task(
 
 
 def component_errors(task: StaircaseTask, X, predictions) -> tuple[np.ndarray, float]:
-    """``(e, residual)``: ``e[k-1] = (mean f(x) h_k(x) - c_k)^2`` and ``residual = mean (f -
-    sum_k a_k h_k)^2`` with ``a_k = mean f h_k``, estimated on held-out ``X``. In the population
-    the mean squared error ``E (f - y)^2`` is exactly ``sum_k e_k + residual``."""
+    """``(e, residual)``: ``e[k-1] = (a_k - c_k)^2`` and ``residual = mean (f - sum_k a_k
+    h_k)^2``, where ``a`` are the least-squares coefficients of the predictions f on the
+    components h_k over held-out ``X``. A predictor in the span of the h_k gets its coefficients
+    exactly (the target itself: e = 0), whatever the sample's cross terms ``mean h_j h_k``; in the
+    population ``a_k = E f h_k`` (the h_k are orthonormal) and the mean squared error ``E (f -
+    y)^2`` is exactly ``sum_k e_k + residual``."""
     X = check_array("X", X, ndim=2)
     predictions = check_array("predictions", predictions, ndim=1)
     if X.shape != (predictions.shape[0], task.d):
         raise InputError(f"X must have shape (len(predictions), {task.d}), got {X.shape}")
     H = task.components(X)
-    a = H.T @ predictions / X.shape[0]
+    a = np.linalg.lstsq(H, predictions, rcond=None)[0]
     return (a - task.coefficients) ** 2, float(np.mean((predictions - H @ a) ** 2))

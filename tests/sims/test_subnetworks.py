@@ -103,6 +103,20 @@ def test_component_errors_of_a_known_polynomial(inputs, support):
         assert np.mean((f - y) ** 2) == pytest.approx(errors.sum() + residual, rel=0.02)
 
 
+def test_component_errors_are_exact_for_a_predictor_in_the_span_of_the_components():
+    """On 300 inputs the h_k are far from orthonormal (cross terms mean h_j h_k of order 0.06), yet
+    a predictor sum_k a_k h_k has e_k = (a_k - c_k)^2 exactly and no residual; the target itself
+    has no error (inner products mean f h_k would give it about 0.06^2 per component)."""
+    task = staircase_task(20, 10)
+    X, y = task.sample(300, seed=6)
+    a = np.linspace(-1.0, 2.0, 10)
+    errors, residual = component_errors(task, X, task.components(X) @ a)
+    assert errors == pytest.approx((a - task.coefficients) ** 2, rel=1e-9, abs=1e-20)
+    assert residual < 1e-20
+    errors, residual = component_errors(task, X, y)
+    assert errors.max() < 1e-20 and residual < 1e-20
+
+
 @pytest.mark.parametrize(
     ("call", "name"),
     [
