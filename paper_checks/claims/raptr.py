@@ -217,7 +217,7 @@ def _flops_identities(scale, *, rng, masks="sampled", paths=(6, 8, 10, 12), stag
     ),
     figures=("raptr-toy",),
     group="raptr.toy-runs",
-    minutes=40,
+    minutes=64,
     revisions=(
         Revision(
             2,
