@@ -19,8 +19,8 @@ KNOWN_MIS_POSED: dict[str, str] = {
     # no-bent-metric prediction's 0 for a band of +-0.1 to refute it (at paper scale -0.19)
     "stacking.frontier-spectral": "negative",
     # 3 seeds of width 16 and 2000 steps, far from converged: the baseline against itself with
-    # another minibatch order spreads from -1.2 to 1.7 in log loss, not inside log 1.1 (at paper
-    # scale the per-seed sd is about 0.075: issue 28, thirteenth round)
+    # another minibatch order gives 0.206 [-1.24, 1.65] in log loss, not inside log 1.1 (at paper
+    # scale its per-seed sd is about 0.075: issue 28, thirteenth round)
     "raptr.toy-polynomial": "positive",
 }
 
