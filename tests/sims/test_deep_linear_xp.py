@@ -3,7 +3,7 @@ the Numba kernel; CuPy against NumPy where a GPU is present (marker gpu)."""
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from sims.families.deep_linear import train_stagewise
@@ -19,16 +19,26 @@ from sims.problems import deep_linear_problem
     st.sampled_from(["euclidean", "functional"]),
     st.integers(0, 2**31),
 )
+@example(4, 1.0, 0.25, "copy", "euclidean", 166)  # unstable: differed by 2.3e-9 at step 27 (CI)
 def test_numpy_namespace_matches_numba_kernel(d, kappa, sigma, init, layer_grad, seed):
+    """The two implementations round differently, and where the recursion is unstable (kappa
+    near 1 with a copied layer overshoots, each step multiplying the error by about 2.5) a
+    round-off difference of 1e-16 grows to 1e-9 in 30 steps. So each step may differ by 1e-9
+    relative plus the kernel's own change when W* is perturbed by 1e-14 relative, about 100x
+    round-off: a bug moves the early steps by far more than either."""
     s, w = deep_linear_problem(d, kappa, sigma, seed=seed)
     options = {"init": init, "layer_grad": layer_grad, "random_scale": 0.01, "seed": seed}
-    a = train_stagewise(s, w, 30, **options)
-    b = train_stagewise_xp(s, w, 30, **options)
-    n = min(len(a.losses), len(b.losses))
-    above = a.losses[:n] > 1e-20 * a.losses[0]
-    np.testing.assert_allclose(
-        np.sqrt(b.losses[:n][above]), np.sqrt(a.losses[:n][above]), rtol=1e-9, atol=1e-13
-    )
+    a = np.sqrt(train_stagewise(s, w, 30, **options).losses)
+    b = np.sqrt(train_stagewise_xp(s, w, 30, **options).losses)
+    nudge = 1 + 1e-14 * np.random.default_rng(seed).standard_normal(w.shape)
+    perturbed = np.sqrt(train_stagewise(s, w * nudge, 30, **options).losses)
+    n = min(len(a), len(b))  # a run stops once it has converged
+    a, b = a[:n], b[:n]
+    sensitivity = np.zeros(n)  # none where the perturbed run had already stopped
+    m = min(n, len(perturbed))
+    sensitivity[:m] = np.abs(perturbed[:m] - a[:m])
+    above = a > 1e-10 * a[0]  # losses above 1e-20 of the first
+    assert np.all(np.abs(b - a)[above] <= 1e-9 * a[above] + 1e-13 + sensitivity[above])
 
 
 def test_array_api_strict_runs_the_same_code():
