@@ -1,15 +1,18 @@
 """``stagewise check`` on the sweep engine: one task per claim group, run in-process, in local
-processes or on a Dask cluster (``infra.engine.execute``), resumable.
+processes or on a Dask cluster (``infra.engine.execute``), resumable and incremental.
 
 A task runs the claims of one group (claims that share a cached experiment) in one process, then
 draws the figures they name while that experiment is still in memory. A group whose experiment is a
 ``registry.Experiment`` (independent runs, one per seed) first has its seeds run as tasks of their
 own (``Shard``), beside the other groups; its task then gets their runs. Each finished task is stored
-as ``DIR/.tasks/<group>.json`` (temporary file, then rename) with a fingerprint of the package's
-source, each finished seed as a pickle named by its group, scale, index and that fingerprint; an
-interrupted check run again with the same code, scale and selection skips the stored tasks and
-seeds. Every result, fresh or stored, is read back from that JSON text, so the report is the same
-whichever backend ran it. The directory is removed once the report is written.
+as ``DIR/.tasks/<group>.json`` (temporary file, then rename) with the group's fingerprint
+(``fingerprints``: the sources it can depend on, the library versions, the CPU model), each
+finished seed as a pickle named by its group, scale, index and that fingerprint. A check run again
+in the same directory with the same scale and selection skips every group whose fingerprint is
+unchanged and whose figures are still there: an interrupted run resumes, and after a change to one
+claims module only that module's groups run again. Every result, fresh or stored, is read back
+from that JSON text, so the report is the same whichever backend ran it. Once the report is
+written the seeds are removed and the groups' results kept.
 """
 
 from __future__ import annotations
@@ -17,17 +20,19 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
-import shutil
+import platform
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from infra.engine import atomic_write, execute, set_aside, write_text_atomic
+from infra.engine import atomic_write, execute, set_aside, versions, write_text_atomic
 from paper_checks import catalogue, registry
 
 PACKAGES = ("infra", "theory", "sims", "figures", "paper_checks")
+CLAIMS_DIR = Path("paper_checks", "claims")  # one module per family of claims
 TASKS_DIR = ".tasks"
 
 
@@ -120,13 +125,15 @@ def _seed_path(state: Path, shard: Shard, fingerprint: str) -> Path:
     return state / f"{shard.group}.{shard.scale}.seed-{shard.index}.{fingerprint[:16]}.pickle"
 
 
-def _stored_seeds(state: Path, seeds: list[Shard], fingerprint: str) -> dict[Shard, tuple]:
-    """(run, seconds) of the ``seeds`` stored by an interrupted run of the same code (by their file names); an
-    unreadable file is set aside (``infra.engine.set_aside``) and its seed runs again. The files
+def _stored_seeds(
+    state: Path, seeds: list[Shard], fingerprint: dict[str, str]
+) -> dict[Shard, tuple]:
+    """(run, seconds) of the ``seeds`` stored by an interrupted run under their group's fingerprint
+    (by their file names); an unreadable file is set aside (``infra.engine.set_aside``) and its seed runs again. The files
     are this run's own output directory's, written by ``stagewise check`` itself."""
     out = {}
     for shard in seeds:
-        path = _seed_path(state, shard, fingerprint)
+        path = _seed_path(state, shard, fingerprint[shard.group])
         if path.exists():
             try:
                 out[shard] = pickle.loads(path.read_bytes())
@@ -165,22 +172,65 @@ def run_task(task: Task) -> dict:
     }
 
 
-def source_fingerprint() -> str:
-    """SHA-256 over the package's Python sources and data files: stored results of other code are
-    never reused."""
+def _sources() -> dict[Path, bytes]:
+    """The packages' Python sources and data files, by path relative to the project root."""
     root = Path(registry.__file__).resolve().parent.parent
-    digest = hashlib.sha256()
-    for package in PACKAGES:
-        for path in sorted((root / package).rglob("*")):
-            if path.suffix in (".py", ".json") and "__pycache__" not in path.parts:
-                digest.update(str(path.relative_to(root)).encode())
-                digest.update(path.read_bytes())
-    return digest.hexdigest()
+    return {
+        path.relative_to(root): path.read_bytes()
+        for package in PACKAGES
+        for path in sorted((root / package).rglob("*"))
+        if path.suffix in (".py", ".json") and "__pycache__" not in path.parts
+    }
 
 
-def _stored(state: Path, tasks: list[Task], fingerprint: str) -> dict[str, dict]:
-    """Results of an interrupted run of the same code, scale and selection; a damaged file is
-    set aside (``infra.engine.set_aside``) and its task runs again."""
+def _cpu_model() -> str:
+    """The processor's model name (Linux: /proc/cpuinfo), else what ``platform`` knows of it."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _defining_files(task: Task) -> set[Path]:
+    """The files of the modules that define a group's claims, figures and experiment."""
+    functions = [c.measure for c in catalogue.all_claims() if c.id in task.claim_ids]
+    functions += [catalogue.figures()[name].draw for name in task.figures]
+    if task.group in registry.EXPERIMENTS:
+        functions.append(registry.EXPERIMENTS[task.group].run_seed)
+    return {Path(sys.modules[f.__module__].__file__).resolve() for f in functions}
+
+
+def fingerprints(tasks: list[Task]) -> dict[str, str]:
+    """Per group, SHA-256 over what its results can depend on: every source of the packages but
+    the claims modules (``CLAIMS_DIR``), the claims modules that define the group's claims,
+    figures and experiment (claims modules import none of one another: an import-linter
+    contract), the library versions (``infra.engine.versions``), Python's version and the CPU
+    model. Results stored under another fingerprint are never reused."""
+    root = Path(registry.__file__).resolve().parent.parent
+    sources = _sources()
+    shared = hashlib.sha256()
+    for path, data in sources.items():
+        if path.parent != CLAIMS_DIR or path.name == "__init__.py":
+            shared.update(str(path).encode() + b"\0" + data)
+    shared.update(json.dumps([versions(), platform.python_version(), _cpu_model()]).encode())
+    out = {}
+    for task in tasks:
+        digest = shared.copy()
+        for path in sorted(_defining_files(task)):
+            name = path.relative_to(root) if path.is_relative_to(root) else path
+            data = sources[name] if name in sources else path.read_bytes()
+            digest.update(str(name).encode() + b"\0" + data)
+        out[task.group] = digest.hexdigest()
+    return out
+
+
+def _stored(state: Path, tasks: list[Task], fingerprint: dict[str, str]) -> dict[str, dict]:
+    """Results stored by an earlier or interrupted run under the groups' fingerprints, of the same
+    scale and selection, whose figures are still in the report's directory; a damaged file is set
+    aside (``infra.engine.set_aside``) and its task runs again."""
     out = {}
     for task in tasks:
         path = state / f"{task.group}.json"
@@ -193,11 +243,12 @@ def _stored(state: Path, tasks: list[Task], fingerprint: str) -> dict[str, dict]
         except (OSError, ValueError) as exc:  # unreadable, not UTF-8, not JSON
             set_aside(path, " ".join(f"{type(exc).__name__}: {exc}".split())[:200])
             continue
+        drawn = [state.parent / png for png, _ in (result.get("figures") or {}).values()]
         if (result.get("fingerprint"), result.get("scale"), result.get("claim_ids")) == (
-            fingerprint,
+            fingerprint[task.group],
             task.scale,
             list(task.claim_ids),
-        ):
+        ) and all(p.exists() and p.with_suffix(".pdf").exists() for p in drawn):
             out[task.group] = result
     return out
 
@@ -214,13 +265,13 @@ def run_check(
     """Run ``claims`` at ``scale`` with figures into ``out/figures``, skipping tasks stored by an
     interrupted run: first the shards (``shards``) beside the groups without any, then the
     sharded groups' tasks with their runs. Returns the verdicts (in the order of ``claims``), the
-    drawn figures, the problems met while drawing, and how many tasks were reused.
+    drawn figures, the problems met while drawing, and how many tasks were reused (``_stored``).
     ``on_task(label, total)`` runs once before the first task (label None) and after each task
     or shard (``total``: how many this run has)."""
     state = out / TASKS_DIR
     state.mkdir(parents=True, exist_ok=True)
     tasks = plan(claims, scale, out / "figures")
-    fingerprint = source_fingerprint()
+    fingerprint = fingerprints(tasks)
     results = _stored(state, tasks, fingerprint)
     reused = len(results)
     todo = [t for t in tasks if t.group not in results]
@@ -240,10 +291,12 @@ def run_check(
             runs[shard.group][shard.index] = result["run"]
             runs_seconds[shard.group] += result["seconds"]
             data = pickle.dumps((result["run"], result["seconds"]))
-            atomic_write(_seed_path(state, shard, fingerprint), lambda tmp: tmp.write_bytes(data))
+            path = _seed_path(state, shard, fingerprint[shard.group])
+            atomic_write(path, lambda tmp: tmp.write_bytes(data))
             label = f"{shard.group}: {len(runs[shard.group])} of {counts[shard.group]} seeds"
         else:
-            text = json.dumps({"fingerprint": fingerprint, "scale": scale, **result}, indent=1)
+            key = fingerprint[result["group"]]
+            text = json.dumps({"fingerprint": key, "scale": scale, **result}, indent=1)
             write_text_atomic(state / f"{result['group']}.json", text + "\n")
             results[result["group"]] = json.loads(text)
             label = ", ".join(result["claim_ids"])
@@ -265,5 +318,7 @@ def run_check(
 
 
 def finish(out: Path) -> None:
-    """Drop the stored task results once the report that holds them is written."""
-    shutil.rmtree(out / TASKS_DIR, ignore_errors=True)
+    """Drop the stored seeds once the report that holds their groups' results is written; the
+    groups' results stay, for the next check in ``out`` to reuse (``_stored``)."""
+    for path in (out / TASKS_DIR).glob("*.pickle"):
+        path.unlink(missing_ok=True)

@@ -130,7 +130,7 @@ def test_ctrl_c_twice_stops_a_check_at_once_and_the_rerun_resumes(tmp_path):
     assert stored >= 1
     done = stagewise(*args, cwd=tmp_path)
     assert done.returncode in (0, 1), done.stderr
-    assert f"resumed: {stored} of" in done.stderr
+    assert f"reused {stored} of" in done.stderr
 
 
 def test_a_second_run_into_a_locked_directory_is_refused(tmp_path, capsys):

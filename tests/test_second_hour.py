@@ -202,12 +202,11 @@ def test_a_damaged_stored_row_is_reported_set_aside_and_recomputed(tmp_path, cap
     assert again[columns].equals(complete[columns])
 
 
-def test_a_damaged_stored_claim_group_is_reported_and_run_again(tmp_path, capsys, monkeypatch):
+def test_a_damaged_stored_claim_group_is_reported_and_run_again(tmp_path, capsys):
     from paper_checks import runner
 
     out = tmp_path / "rep"
     argv = ["check", "--only", "nesterov.worst-case-*", "--out", str(out), "--backend", "inprocess"]
-    monkeypatch.setattr(runner, "finish", lambda out: None)  # keep .tasks as a killed run would
     assert cli.main(argv) == 0
     expected = (out / "claims.json").read_bytes()
     stored = sorted((out / runner.TASKS_DIR).glob("*.json"))
@@ -216,6 +215,10 @@ def test_a_damaged_stored_claim_group_is_reported_and_run_again(tmp_path, capsys
     assert cli.main(argv) == 0
     err = capsys.readouterr().err
     assert "damaged" in err and stored[0].name in err and "Traceback" not in err
+    assert "reused 1 of 2 claim groups" in err  # the undamaged one
+    assert (out / "claims.json").read_bytes() == expected
+    assert cli.main([*argv, "--fresh"]) == 0  # every group runs again
+    assert "reused" not in capsys.readouterr().err
     assert (out / "claims.json").read_bytes() == expected
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import textwrap
 from pathlib import Path
@@ -31,9 +32,11 @@ examples:
   stagewise check --scheduler tcp://host:8786   the claim groups on a Dask cluster
 Claims that share an experiment form a group; groups run as tasks of the sweep engine (local
 processes by default, one per core), and the seeds of the longest experiments (the transformers')
-as tasks of their own before their group. Interrupted (Ctrl-C, killed)? Run the same command again:
-finished groups (and seeds) stored in DIR/.tasks are reused when the code, scale and --only are
-unchanged.
+as tasks of their own before their group. Finished groups (and seeds) are stored in DIR/.tasks:
+run the same command again and only what changed runs. A stored group is reused when the scale,
+--only, the libraries, the CPU model, the shared code and the claims module that defines the
+group are unchanged: an interrupted run resumes, and after an edit to one claims module only its
+groups run again (--fresh runs every group).
 Each claim's measurement runs three times: on the claim, on a positive control (where the
 statement holds by construction) and on a negative control (where it is false by construction).
 {_VERDICTS_HELP}
@@ -80,6 +83,12 @@ def add_parser(sub) -> None:
         action="store_true",
         help="let a partial (--only) or other-scale run replace a full report in --out "
         "(refused without it, so that a quick look never overwrites a full report)",
+    )
+    check.add_argument(
+        "--fresh",
+        action="store_true",
+        help="run every claim group again, ignoring the results stored in DIR/.tasks by "
+        "earlier runs of the same code",
     )
     add_engine_options(check, "claim groups")
 
@@ -168,6 +177,8 @@ def run(args) -> int:
             )
         (out / REPORT_MARKER).touch()
         remove_leftovers(writable_dir(out / "figures"))  # of a run killed mid-write
+        if args.fresh:
+            shutil.rmtree(out / runner.TASKS_DIR, ignore_errors=True)
         groups = len({c.group for c in claims})
         with tqdm(desc="claim groups and seeds", unit="task", file=sys.stderr) as bar:
 
@@ -186,8 +197,9 @@ def run(args) -> int:
             print(f"stagewise: {problem}", file=sys.stderr)
         if reused:
             print(
-                f"stagewise: resumed: {reused} of {groups} claim groups stored by an "
-                "interrupted run",
+                f"stagewise: reused {reused} of {groups} claim groups stored in "
+                f"{out / runner.TASKS_DIR} by an earlier or interrupted run of the same code "
+                "(--fresh runs them again)",
                 file=sys.stderr,
             )
         _remove_stale_figures(out / "figures", figures)

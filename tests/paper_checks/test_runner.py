@@ -3,10 +3,12 @@ backends, and resumption after the process is killed."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -42,7 +44,7 @@ def test_plan_puts_claims_sharing_an_experiment_in_one_task(tmp_path):
 def _check(out, *backend):
     status = main(["check", "--only", SELECTION, "--out", str(out), *backend])
     assert status in (0, 1)
-    assert not (out / runner.TASKS_DIR).exists()  # removed once the report is written
+    assert not list((out / runner.TASKS_DIR).glob("*.pickle"))  # seeds: removed with the report
     return (out / "claims.json").read_bytes()
 
 
@@ -91,12 +93,12 @@ def test_a_killed_check_resumes_from_its_stored_groups(tmp_path):
 
     resumed = stagewise(*arguments)
     assert resumed.returncode in (0, 1), resumed.stderr
-    assert "resumed:" in resumed.stderr
+    assert "reused" in resumed.stderr
     fresh = _check(tmp_path / "fresh", "--backend", "inprocess")
     assert (out / "claims.json").read_bytes() == fresh
 
 
-def test_stored_groups_of_other_code_are_not_reused(tmp_path):
+def test_stored_groups_of_other_code_or_without_their_figures_are_not_reused(tmp_path):
     claims = catalogue.select("nesterov.worst-case-*", "quick")
     out = tmp_path / "out"
     runner.run_check(claims, "quick", out, backend="inprocess")
@@ -106,8 +108,48 @@ def test_stored_groups_of_other_code_are_not_reused(tmp_path):
     stored.write_text(stored.read_text().replace('"fingerprint": "', '"fingerprint": "x'))
     _, _, _, reused = runner.run_check(claims, "quick", out, backend="inprocess")
     assert reused == 1
+    (out / "figures" / "worst-case-vs-steps.pdf").unlink()  # say, by a later --only run
+    _, _, _, reused = runner.run_check(claims, "quick", out, backend="inprocess")
+    assert reused == 1
+    assert (out / "figures" / "worst-case-vs-steps.pdf").exists()  # drawn again
     _, _, _, reused = runner.run_check(claims[:1], "paper", out, backend="inprocess")
     assert reused == 0  # another scale
+
+
+def test_an_edit_to_one_claims_module_changes_the_fingerprints_of_its_groups_only(
+    tmp_path, monkeypatch
+):
+    tasks = runner.plan(catalogue.all_claims(), "paper", tmp_path)
+    before = runner.fingerprints(tasks)
+    sources = runner._sources()
+    # where each claim and figure is registered, read from the modules' text (not __module__)
+    defined_in = {}
+    for path, data in sources.items():
+        if path.parent == runner.CLAIMS_DIR:
+            text = data.decode()
+            for name in re.findall(r'\bid="([^"]+)"', text) + re.findall(
+                r'@figure\(\s*"([^"]+)"', text
+            ):
+                defined_in[name] = path
+    assert {n for t in tasks for n in (*t.claim_ids, *t.figures)} <= set(defined_in)
+
+    def edited(target: Path) -> dict[str, str]:
+        assert target in sources
+        edit = {p: d + b"\n# an edit\n" if p == target else d for p, d in sources.items()}
+        monkeypatch.setattr(runner, "_sources", lambda: edit)
+        return runner.fingerprints(tasks)
+
+    for module in ("boosting.py", "transformer.py", "nesterov.py"):
+        target = runner.CLAIMS_DIR / module
+        after = edited(target)
+        mine = {
+            t.group for t in tasks if target in {defined_in[n] for n in (*t.claim_ids, *t.figures)}
+        }
+        assert mine
+        assert {g for g in before if after[g] != before[g]} == mine
+    for shared in (Path("sims", "optim.py"), runner.CLAIMS_DIR / "__init__.py"):
+        after = edited(shared)
+        assert all(after[g] != before[g] for g in before)
 
 
 def _as_stored(verdict):
