@@ -172,7 +172,7 @@ def run_task(task: Task) -> dict:
     }
 
 
-def _sources() -> dict[Path, bytes]:
+def package_sources() -> dict[Path, bytes]:
     """The packages' Python sources and data files, by path relative to the project root."""
     root = Path(registry.__file__).resolve().parent.parent
     return {
@@ -210,7 +210,7 @@ def fingerprints(tasks: list[Task]) -> dict[str, str]:
     contract), the library versions (``infra.engine.versions``), Python's version and the CPU
     model. Results stored under another fingerprint are never reused."""
     root = Path(registry.__file__).resolve().parent.parent
-    sources = _sources()
+    sources = package_sources()
     shared = hashlib.sha256()
     for path, data in sources.items():
         if path.parent != CLAIMS_DIR or path.name == "__init__.py":

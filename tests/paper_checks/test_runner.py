@@ -121,7 +121,7 @@ def test_an_edit_to_one_claims_module_changes_the_fingerprints_of_its_groups_onl
 ):
     tasks = runner.plan(catalogue.all_claims(), "paper", tmp_path)
     before = runner.fingerprints(tasks)
-    sources = runner._sources()
+    sources = runner.package_sources()
     # where each claim and figure is registered, read from the modules' text (not __module__)
     defined_in = {}
     for path, data in sources.items():
@@ -136,7 +136,7 @@ def test_an_edit_to_one_claims_module_changes_the_fingerprints_of_its_groups_onl
     def edited(target: Path) -> dict[str, str]:
         assert target in sources
         edit = {p: d + b"\n# an edit\n" if p == target else d for p, d in sources.items()}
-        monkeypatch.setattr(runner, "_sources", lambda: edit)
+        monkeypatch.setattr(runner, "package_sources", lambda: edit)
         return runner.fingerprints(tasks)
 
     for module in ("boosting.py", "transformer.py", "nesterov.py"):
