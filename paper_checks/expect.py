@@ -99,6 +99,26 @@ def median_interval(values) -> Estimate:
     return Estimate(median, float(ci.low), float(ci.high), x.size, "bootstrap")
 
 
+def order_median_interval(values) -> Estimate:
+    """Median with the distribution-free order-statistic interval (``scipy.stats.quantile_test``
+    at p = 1/2: the interval between the k-th smallest and k-th largest value, k from the
+    binomial(n, 1/2) quantile). Needs only each value's rank, so it decides where a mean cannot:
+    ``+inf`` (a target never reached, censored from above) ranks last; a NaN (a run whose rank is
+    unknown, e.g. a rate through a diverged run) is placed adversarially, below every value for
+    the interval's low end and above every value for its high end. The point value is the median
+    of the values that are not NaN. With fewer than 6 values no 95% interval exists (NaN)."""
+    x = np.asarray(values, dtype=float)
+    known = x[~np.isnan(x)]
+    median = float(np.median(known)) if known.size else math.nan
+
+    def interval(fill: float):
+        filled = np.where(np.isnan(x), fill, x)
+        return stats.quantile_test(filled, q=0.0, p=0.5).confidence_interval(CONFIDENCE)
+
+    low, high = interval(-math.inf).low, interval(math.inf).high
+    return Estimate(median, float(low), float(high), x.size, "order statistics")
+
+
 def slope_interval(xs, ys, n: int | None = None) -> Estimate:
     """Least-squares slope of ``log y`` on ``log x`` with its t interval from ``linregress``'s
     standard error (``len(xs) - 2`` degrees of freedom). ``n``: the seeds behind each point (the

@@ -165,3 +165,40 @@ def test_a_lower_bounded_statistic_can_be_refuted_but_never_placed_below_a_band(
     below = ex.lower_bounded_mean_interval([-0.5, -0.6, -0.4, -0.7], [True, False, False, False])
     assert ex.AtMost(0.0).decide(below) == "inconclusive"  # mean_interval would say supported
     assert ex.seeds_needed(ex.AtMost(0.0), below) is None
+
+
+def test_order_median_interval_matches_the_binomial_table():
+    # n = 20: P(Binomial(20, 1/2) <= 5) = 0.0207 <= 0.025 < P(<= 6) = 0.0577 (a binomial table),
+    # so the 95% interval runs from the 6th smallest to the 6th largest value
+    values = np.arange(1.0, 21.0)
+    e = ex.order_median_interval(values[::-1])
+    assert (e.value, e.low, e.high) == (10.5, 6.0, 15.0)
+    assert e.n == 20 and e.method == "order statistics"
+
+
+def test_order_median_interval_ranks_a_censored_value_last_and_a_nan_adversarially():
+    values = np.arange(1.0, 21.0)
+    censored = np.where(values == 20.0, math.inf, values)  # the largest run never finished
+    assert ex.order_median_interval(censored) == ex.order_median_interval(values)
+    unknown = np.where(values == 20.0, math.nan, values)  # its rank is unknown
+    e = ex.order_median_interval(unknown)
+    # low: the NaN counts as the smallest value, so the 6th smallest is 5; high: as the largest,
+    # so the 6th largest is 15; the point value is the median of the 19 known values
+    assert (e.value, e.low, e.high) == (10.0, 5.0, 15.0)
+    assert ex.decide({"s": ex.AtMost(16.0)}, {"s": e}) == "supported"
+
+
+def test_order_median_interval_has_no_95_percent_interval_below_six_values():
+    # n = 5: P(all five on one side of the median) = 2 / 32 > 0.05
+    e = ex.order_median_interval([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert e.value == 3.0 and ex.undecidable(e)
+
+
+def test_order_median_interval_covers_the_median_of_a_skewed_law_at_least_95_percent():
+    rng = np.random.default_rng(1)
+    true_median = math.log(2)  # the exponential law's median, in closed form
+    hits = sum(
+        e.low <= true_median <= e.high
+        for e in (ex.order_median_interval(rng.exponential(size=25)) for _ in range(2000))
+    )
+    assert hits / 2000 >= 0.94  # exact coverage is 0.957 at n = 25; 2000 draws: sd 0.0045
