@@ -27,26 +27,32 @@ GLOB_CHARACTERS = "*?["
 
 
 def matching(pattern: str | None, names: list[str], what: str) -> list[str]:
-    """The ``names`` that ``pattern`` selects (all when None): with a wildcard (``* ? [``) it is a
-    glob matched against the whole name; without one, text that the name contains, at least
-    ``MIN_SUBSTRING`` characters long. An empty or too short pattern, or one matching nothing,
-    is an ``InputError``."""
+    """The ``names`` that ``pattern`` selects (all when None), in their order: a comma-separated
+    list of parts, each selecting on its own; a part with a wildcard (``* ? [``) is a glob
+    matched against the whole name, one without is text that the name contains, at least
+    ``MIN_SUBSTRING`` characters long. An empty or too short part, or one matching nothing, is an
+    ``InputError``."""
     if pattern is None:
         return list(names)
     if not pattern.strip():
         raise InputError(f"--only must not be empty (leave it out to select every {what})")
-    if any(ch in pattern for ch in GLOB_CHARACTERS):
-        chosen = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
-    elif len(pattern) < MIN_SUBSTRING:
-        raise InputError(
-            f"--only {pattern!r} is too short to select by substring (at least {MIN_SUBSTRING} "
-            f"characters, or a glob such as 'nesterov.*')"
-        )
-    else:
-        chosen = [n for n in names if pattern in n]
-    if not chosen:
-        raise InputError(f"--only {pattern!r} matches no {what}")
-    return chosen
+    chosen = set()
+    for part in pattern.split(","):
+        if not part.strip():
+            raise InputError(f"--only {pattern!r} has an empty part between its commas")
+        if any(ch in part for ch in GLOB_CHARACTERS):
+            found = {n for n in names if fnmatch.fnmatchcase(n, part)}
+        elif len(part) < MIN_SUBSTRING:
+            raise InputError(
+                f"--only {part!r} is too short to select by substring (at least {MIN_SUBSTRING} "
+                f"characters, or a glob such as 'nesterov.*')"
+            )
+        else:
+            found = {n for n in names if part in n}
+        if not found:
+            raise InputError(f"--only {part!r} matches no {what}")
+        chosen |= found
+    return [n for n in names if n in chosen]
 
 
 def select(pattern: str | None, scale: str) -> list[Claim]:

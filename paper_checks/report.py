@@ -7,6 +7,7 @@ dates, so the same code and seed give a bit-identical file.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import re
@@ -15,7 +16,14 @@ from pathlib import Path
 
 from infra.engine import versions
 from paper_checks.expect import Estimate
-from paper_checks.registry import CONTROL_EXPECTED, PROVENANCES, SCALES, Verdict, plain
+from paper_checks.registry import (
+    CONTROL_EXPECTED,
+    PROVENANCES,
+    SCALES,
+    Claim,
+    Verdict,
+    plain,
+)
 from paper_checks.verdicts import VERDICTS, legend
 
 
@@ -47,13 +55,18 @@ def claim_entry(v: Verdict) -> dict:
     }
 
 
-def claims_document(verdicts: list[Verdict], scale: str, selection: str | None = None) -> dict:
+def claims_document(
+    verdicts: list[Verdict], scale: str, selection: str | None = None, updates: list | None = None
+) -> dict:
     """The content of ``claims.json``; ``selection`` is the ``--only`` pattern of a partial run
-    (None: every claim of the scale)."""
+    (None: every claim of the scale); ``updates``, of a full record that ``check --update``
+    changed since its full run: per update, its ``--only`` pattern, the claims it reran and when
+    (the field is left out of a record no update changed)."""
     return {
         "scale": scale,
         "selection": selection,
         "versions": versions(),
+        **({"updates": updates} if updates else {}),
         "summary": {name: sum(x.verdict == name for x in verdicts) for name in VERDICTS},
         "claims": [claim_entry(v) for v in verdicts],
     }
@@ -108,9 +121,35 @@ def uncalibrated(entry: dict) -> list[str]:
 
 def timing(v: Verdict) -> str:
     """A claim's time; for claims sharing one experiment, the group's time, marked (where the
-    experiment's seeds ran as tasks of their own, their times summed)."""
+    experiment's seeds ran as tasks of their own, their times summed); ``-`` when unknown."""
+    if not math.isfinite(v.seconds):
+        return "     -"
     shared = f" (group of {v.shared_by})" if v.shared_by > 1 else ""
     return f"{v.seconds:6.1f} s{shared}"
+
+
+TIMING_ROW = re.compile(
+    r"^\| \[`(?P<id>[^`]+)`\]\(#[^)]*\) \|.*\| (?P<seconds>[0-9.]+) s"
+    r"(?: \(group of (?P<shared>[0-9]+)\))? \|$",
+    re.MULTILINE,
+)
+
+
+def recorded_timings(markdown: str) -> dict[str, tuple[float, int]]:
+    """Claim id -> (seconds, claims sharing them) read from the claims table of a ``report.md``
+    that ``render_markdown`` wrote (the times are kept there, not in ``claims.json``)."""
+    return {m["id"]: (float(m["seconds"]), int(m["shared"] or 1))
+            for m in TIMING_ROW.finditer(markdown)}  # fmt: skip
+
+
+def recorded_verdict(claim: Claim, scale: str, entry: dict, timings: dict) -> Verdict:
+    """The verdict a ``claims.json`` entry records for ``claim`` (its time from ``timings``,
+    ``recorded_timings``; NaN when not there): what ``claim_entry`` wrote, read back."""
+    seconds, shared_by = timings.get(claim.id, (math.nan, 1))
+    fields = {k: entry[k] for k in ("verdict", "measured", "summary", "reason", "seeds_needed")}
+    return Verdict.from_dict(
+        claim, scale, {**fields, "arms": entry["arms"], "seconds": seconds, "shared_by": shared_by}
+    )
 
 
 def _cell(text: str) -> str:
@@ -140,18 +179,41 @@ def _needed(entry: dict) -> str:
     return "; ".join(f"{k}: {n if isinstance(n, str) else int(n)}" for k, n in needed.items())
 
 
-def render_markdown(verdicts: list[Verdict], doc: dict, figures: dict[str, tuple[str, str]]) -> str:
+def made_here(doc: dict) -> str:
+    """``Made <now> UTC on <machine>, <versions>.``: where and when a report was written."""
+    return (
+        f"Made {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()} "
+        f"({os.cpu_count()} cores), Python {platform.python_version()}, "
+        + ", ".join(f"{k} {v}" for k, v in doc["versions"].items())
+        + "."
+    )
+
+
+MADE = re.compile(r"^Scale `[^`]*`; [^.]*\. (?P<made>Made .*)$", re.MULTILINE)
+
+
+def recorded_made(markdown: str) -> str | None:
+    """The ``made_here`` sentence of a ``report.md`` that ``render_markdown`` wrote."""
+    match = MADE.search(markdown)
+    return match["made"] if match else None
+
+
+def render_markdown(
+    verdicts: list[Verdict],
+    doc: dict,
+    figures: dict[str, tuple[str, str]],
+    made: str | None = None,
+) -> str:
     """``report.md`` for ``verdicts`` and their ``claims_document``, ``doc``;
-    ``figures[name] = (relative png path, caption)`` for every figure that was drawn."""
+    ``figures[name] = (relative png path, caption)`` for every figure that was drawn; ``made``:
+    the header's where-and-when sentence (default ``made_here``; an updated record keeps its
+    full run's)."""
     scale, selection = doc["scale"], doc["selection"]
     tally = ", ".join(f"{n} {v}" for v, n in doc["summary"].items())
     lines = [
         "# stagewise claims report",
         "",
-        f"Scale `{scale}`; {tally}. Made {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on "
-        f"{platform.machine()} ({os.cpu_count()} cores), Python {platform.python_version()}, "
-        + ", ".join(f"{k} {v}" for k, v in doc["versions"].items())
-        + ".",
+        f"Scale `{scale}`; {tally}. {made or made_here(doc)}",
         "",
         *(
             [
@@ -160,6 +222,21 @@ def render_markdown(verdicts: list[Verdict], doc: dict, figures: dict[str, tuple
                 "",
             ]
             if selection is not None
+            else []
+        ),
+        *(
+            [
+                "**Updated record**: after the full run, the claims below were rerun alone "
+                "(`stagewise check --only PATTERN --update`), with the same library versions; "
+                "every other entry is the full run's, and its claim's revision is the code's.",
+                "",
+                *(
+                    f"* {u['made']}: `--only {u['only']}` reran {', '.join(u['claims'])}"
+                    for u in doc.get("updates", [])
+                ),
+                "",
+            ]
+            if doc.get("updates")
             else []
         ),
         VERDICT_LEGEND,

@@ -183,7 +183,7 @@ def package_sources() -> dict[Path, bytes]:
     }
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
     """The processor's model name (Linux: /proc/cpuinfo), else what ``platform`` knows of it."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -215,7 +215,7 @@ def fingerprints(tasks: list[Task]) -> dict[str, str]:
     for path, data in sources.items():
         if path.parent != CLAIMS_DIR or path.name == "__init__.py":
             shared.update(str(path).encode() + b"\0" + data)
-    shared.update(json.dumps([versions(), platform.python_version(), _cpu_model()]).encode())
+    shared.update(json.dumps([versions(), platform.python_version(), cpu_model()]).encode())
     out = {}
     for task in tasks:
         digest = shared.copy()

@@ -399,7 +399,14 @@ def test_summary_counts_a_diverged_cell_as_not_reached(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     ("pattern", "fragment"),
-    [("?", "matches no claim"), (".", "too short"), ("ne", "too short"), ("*", None)],
+    [
+        ("?", "matches no claim"),
+        (".", "too short"),
+        ("ne", "too short"),
+        ("*", None),
+        ("growth.exact,,nesterov.*", "empty part"),
+        ("growth.exact,zzz", "'zzz' matches no claim"),
+    ],
 )
 def test_only_selects_by_glob_or_by_a_substring_of_three_characters(capsys, pattern, fragment):
     from paper_checks import catalogue
@@ -409,6 +416,15 @@ def test_only_selects_by_glob_or_by_a_substring_of_three_characters(capsys, patt
         return
     with pytest.raises(ValueError, match=fragment):
         catalogue.select(pattern, "quick")
+
+
+def test_only_takes_comma_separated_parts_and_keeps_the_registry_order():
+    from paper_checks import catalogue
+
+    chosen = [c.id for c in catalogue.select("nesterov.worst*,growth.exact,exact", "quick")]
+    expected = [c.id for c in catalogue.select(None, "quick")
+                if c.id.startswith("nesterov.worst") or "exact" in c.id]  # fmt: skip
+    assert chosen == expected and "growth.exact" in chosen and len(chosen) >= 3
 
 
 def test_check_says_how_many_claims_its_pattern_matched(tmp_path, capsys):

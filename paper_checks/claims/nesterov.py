@@ -423,12 +423,26 @@ def tolerable_eps(within) -> float:
     return float(np.exp(low))
 
 
+def nag_within(f, x0, budget, placement, sizing):
+    """eps -> whether NAG with adversarial errors of level eps reaches 1e-6 within ``budget``."""
+    return lambda eps: np.isfinite(
+        run_inexact_nag(
+            f, x0, budget, eps, placement, sizing, "adversarial", seed=0, target=1e-6
+        ).steps_to(1e-6)
+    )
+
+
+def gd_within(f, x0, budget):
+    """eps -> whether GD with the gradient error -eps grad f reaches 1e-6 within ``budget``."""
+    return lambda eps: np.isfinite(gd_steps(f, x0, 1e-6, budget, error=eps))
+
+
 @cache
 def tolerable_levels() -> dict:
     """Per placement and kappa in TOLERANCE_KAPPAS: ``tolerable_eps`` of NAG with adversarial
     errors on the diagonal test quadratic (gradient errors relative to |grad f|, momentum errors
     relative to the progress), and (placement "gd") of gradient descent with the gradient error
-    ``-eps grad f``, each against its own exact stages to 1e-6."""
+    ``-eps grad f``, each against SLOWDOWN times its own exact stages to 1e-6."""
     out = {}
     for kappa in TOLERANCE_KAPPAS:
         f, x0 = diagonal_quadratic(kappa)
@@ -436,16 +450,9 @@ def tolerable_levels() -> dict:
         budget = int(np.ceil(SLOWDOWN * run_inexact_nag(f, x0, limit, target=1e-6).steps_to(1e-6)))
         for placement, sizing in (("gradient", "relative_gradient"),
                                   ("momentum", "relative_progress")):  # fmt: skip
-            out[(placement, kappa)] = tolerable_eps(
-                lambda eps, placement=placement, sizing=sizing: np.isfinite(
-                    run_inexact_nag(f, x0, budget, eps, placement, sizing, "adversarial",
-                                    seed=0, target=1e-6).steps_to(1e-6)
-                )
-            )  # fmt: skip
+            out[(placement, kappa)] = tolerable_eps(nag_within(f, x0, budget, placement, sizing))
         gd_budget = int(np.ceil(SLOWDOWN * gd_steps(f, x0, 1e-6, limit)))
-        out[("gd", kappa)] = tolerable_eps(
-            lambda eps: np.isfinite(gd_steps(f, x0, 1e-6, gd_budget, error=eps))
-        )
+        out[("gd", kappa)] = tolerable_eps(gd_within(f, x0, gd_budget))
     return out
 
 

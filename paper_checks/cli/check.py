@@ -9,6 +9,7 @@ import os
 import shutil
 import sys
 import textwrap
+from datetime import UTC, datetime
 from pathlib import Path
 
 from infra.checks import InputError
@@ -29,6 +30,8 @@ examples:
   stagewise check                          every claim at the quick scale (a few minutes)
   stagewise check --only 'nesterov.*'      the claims whose id matches a glob
   stagewise check --scale paper --out docs full-size runs, report written to docs/
+  stagewise check --scale paper --out docs --only 'growth.adaptive' --update
+                                           rerun one revised claim into that full report
   stagewise check --scheduler tcp://host:8786   the claim groups on a Dask cluster
 Claims that share an experiment form a group; groups run as tasks of the sweep engine (local
 processes by default, one per core), and the seeds of the longest experiments (the transformers')
@@ -64,7 +67,7 @@ def add_parser(sub) -> None:
         "--only",
         metavar="PATTERN",
         help="run only the claims whose id matches this glob (with * ? [ ]: the whole id) or "
-        "contains this text (at least 3 characters)",
+        "contains this text (at least 3 characters); several, comma-separated: 'a*,b.c'",
     )
     check.add_argument(
         "--out",
@@ -83,6 +86,15 @@ def add_parser(sub) -> None:
         action="store_true",
         help="let a partial (--only) or other-scale run replace a full report in --out "
         "(refused without it, so that a quick look never overwrites a full report)",
+    )
+    check.add_argument(
+        "--update",
+        action="store_true",
+        help="with --only: rerun the selected claims and put their results into the full report "
+        "in --out, keeping every other entry (the report lists what each update reran). "
+        "Refused unless the report is a full one of the same scale, made with the same library "
+        "versions, and every claim the code has revised since (or added) is among those "
+        "selected; claims sharing an experiment with a selected one are rerun only if selected",
     )
     check.add_argument(
         "--fresh",
@@ -135,6 +147,59 @@ def _report_dir(path: Path, scale: str, selection: str | None, force: bool) -> P
     return writable_dir(path)
 
 
+def _updatable(out: Path, scale: str, selected: list) -> tuple[dict, str]:
+    """The full report in ``out`` that ``--update`` may change (its claims.json, parsed, and its
+    report.md), after checking that its scale and library versions are this run's and that every
+    claim the code has revised since it was made, or added, is among the ``selected`` claims
+    (so that every entry kept describes the code's claim); otherwise an ``InputError``."""
+    from infra.engine import versions
+    from paper_checks import catalogue
+
+    document = _report_document(out)
+    where = f"--update: {str(out)!r}"
+    if not isinstance(document, dict) or document.get("selection", "") is not None:
+        raise InputError(f"{where} holds no full report to update; run without --only first")
+    if document.get("scale") != scale:
+        raise InputError(f"{where} holds a {document.get('scale')}-scale report, not {scale}")
+    if document.get("versions") != versions():
+        raise InputError(
+            f"{where} was made with {document.get('versions')}, this run has {versions()}; "
+            "a report mixes no library versions: run every claim again (without --only)"
+        )
+    recorded = {e.get("id"): e.get("revision", 1) for e in document.get("claims", [])}
+    chosen = {c.id for c in selected}
+    behind = [c.id for c in catalogue.select(None, scale)
+              if c.id not in chosen and recorded.get(c.id) != c.revision]  # fmt: skip
+    if behind:
+        raise InputError(
+            f"{where}: the code has revised or added {', '.join(behind)} since the report was "
+            "made; select them too (--only 'a,b' takes several), or run every claim"
+        )
+    try:
+        markdown = (out / "report.md").read_text()
+    except OSError as exc:
+        raise InputError(f"{where}: cannot read its report.md ({exc.strerror})") from None
+    return document, markdown
+
+
+def _merged(document: dict, markdown: str, scale: str, new: list, drawn: dict, out: Path):
+    """The verdicts and figures of a full report after an update: ``new`` verdicts for the claims
+    rerun, the report's own entries (``report.recorded_verdict``) for the others, in the order of
+    a full run; the update's figures, and the report's for the claims kept."""
+    from paper_checks import catalogue, report
+
+    rerun = {v.claim.id: v for v in new}
+    entries = {e["id"]: e for e in document["claims"]}
+    timings = report.recorded_timings(markdown)
+    verdicts = [rerun.get(c.id) or report.recorded_verdict(c, scale, entries[c.id], timings)
+                for c in catalogue.select(None, scale)]  # fmt: skip
+    recipes = catalogue.figures()
+    figures = {name: (f"figures/{name}.png", recipes[name].caption)
+               for v in verdicts if v.claim.id not in rerun for name in v.claim.figures
+               if name in recipes and (out / "figures" / f"{name}.png").exists()}  # fmt: skip
+    return verdicts, {**figures, **drawn}
+
+
 def _report_document(path: Path):
     """The claims.json of a report directory, parsed; None when there is none or it is damaged."""
     try:
@@ -167,8 +232,11 @@ def run(args) -> int:
 
     claims = catalogue.select(args.only, args.scale)
     backend, workers, scheduler = engine(args)
-    out = _report_dir(args.out, args.scale, args.only, args.force)
+    if args.update and args.only is None:
+        raise InputError("--update needs --only (a run of every claim replaces the report)")
+    out = _report_dir(args.out, args.scale, args.only, args.force or args.update)
     with directory_lock(out, "check"):
+        previous = _updatable(out, args.scale, claims) if args.update else None
         if args.only is not None:
             print(
                 f"stagewise check: --only {args.only!r} matches {len(claims)} claim"
@@ -202,18 +270,38 @@ def run(args) -> int:
                 "(--fresh runs them again)",
                 file=sys.stderr,
             )
-        _remove_stale_figures(out / "figures", figures)
-        document = report.claims_document(verdicts, args.scale, args.only)
-        markdown = report.render_markdown(verdicts, document, figures)
+        if previous is None:
+            _remove_stale_figures(out / "figures", figures)
+            document = report.claims_document(verdicts, args.scale, args.only)
+            markdown = report.render_markdown(verdicts, document, figures)
+        else:
+            recorded, old_markdown = previous
+            update = {"only": args.only, "claims": [c.id for c in claims],
+                      "made": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {runner.cpu_model()} "
+                              f"({os.cpu_count()} cores)"}  # fmt: skip
+            merged, all_figures = _merged(
+                recorded, old_markdown, args.scale, verdicts, figures, out
+            )
+            document = report.claims_document(
+                merged, args.scale, None, [*recorded.get("updates", []), update]
+            )
+            markdown = report.render_markdown(
+                merged, document, all_figures, report.recorded_made(old_markdown)
+            )
         write_text_atomic(out / "claims.json", json.dumps(document, indent=1) + "\n")
         write_text_atomic(out / "report.md", markdown)
         runner.finish(out)
     if args.json:
         print(json.dumps(document, indent=1))
     else:
-        tally = ", ".join(f"{n} {k}" for k, n in document["summary"].items())
+        ran = document if previous is None else report.claims_document(verdicts, args.scale, "")
+        tally = ", ".join(f"{n} {k}" for k, n in ran["summary"].items())
         print(f"{tally} ({len(verdicts)} claims at the {args.scale} scale).\n")
-        _print_verdicts(verdicts, document, report, report.recorded_verdicts(args.scale))
+        _print_verdicts(verdicts, ran, report, report.recorded_verdicts(args.scale))
+        if previous is not None:
+            tally = "updated the full report, now " + ", ".join(
+                f"{n} {k}" for k, n in document["summary"].items()
+            )
         print(f"\n{tally}. Report: {out / 'report.md'}")
     return 1 if any(v.verdict in FAILING for v in verdicts) else 0
 

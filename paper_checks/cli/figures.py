@@ -28,7 +28,8 @@ def add_parser(sub) -> None:
     figs.add_argument(
         "--only",
         metavar="PATTERN",
-        help="only the figures whose name matches this glob or contains this text (>= 3 characters)",
+        help="only the figures whose name matches this glob or contains this text (>= 3 "
+        "characters); several, comma-separated",
     )
     figs.add_argument(
         "--scale",

@@ -24,11 +24,7 @@ def test_the_tolerable_level_of_gd_with_that_error_does_not_shrink_with_kappa():
     for kappa in (10, 1000):
         f, x0 = nesterov.diagonal_quadratic(kappa)
         budget = int(np.ceil(nesterov.SLOWDOWN * nesterov.gd_steps(f, x0, 1e-6, 10**6)))
-        level = nesterov.tolerable_eps(
-            lambda eps, f=f, x0=x0, budget=budget: np.isfinite(
-                nesterov.gd_steps(f, x0, 1e-6, budget, error=eps)
-            )
-        )
+        level = nesterov.tolerable_eps(nesterov.gd_within(f, x0, budget))
         assert level == pytest.approx(1 / 3, abs=0.02)
 
 
