@@ -174,7 +174,8 @@ class Verdict:
     """A claim's result at one scale. ``arms[arm]``: that arm's ``ArmResult``; ``measured``: the
     claim arm's numbers; ``reason``: one sentence saying why the verdict is what it is;
     ``seeds_needed``: per statistic, the seeds a power calculation from the measured spread asks
-    for (None for exact statistics)."""
+    for (None for exact statistics); for a control arm left inconclusive, also per undecided
+    statistic of it (``"<arm> control: <statistic>"``)."""
 
     claim: Claim
     scale: str
@@ -430,6 +431,11 @@ def run_claim(c: Claim, scale: str) -> Verdict:
     preconditions = {k: claim_arm.decisions[k] for k in c.requires}
     verdict, reason = judge(c, {a: arms[a].decision for a in ARMS}, blind, preconditions)
     needed = {k: ex.seeds_needed(band, claim_arm.statistics[k]) for k, band in c.expect.items()}
+    for arm in CONTROL_EXPECTED:  # a control left undecided: the seeds that would decide it
+        if arms[arm].decision == "inconclusive":
+            needed.update({f"{arm} control: {k}": ex.seeds_needed(band, arms[arm].statistics[k])
+                           for k, band in c.expect.items()
+                           if arms[arm].decisions[k] == "inconclusive"})  # fmt: skip
     return Verdict(
         c, scale, verdict, arms, measured, summary, reason, needed, time.perf_counter() - start
     )

@@ -137,3 +137,21 @@ def test_a_verdict_survives_its_json_round_trip_with_non_finite_estimates():
     copy = registry.Verdict.from_dict(claim, "quick", json.loads(json.dumps(verdict.as_dict())))
     assert isinstance(copy.arms["claim"].statistics["effect"], Estimate)
     assert json.dumps(report.claim_entry(copy)) == json.dumps(report.claim_entry(verdict))
+
+
+def test_an_undecided_control_says_how_many_seeds_would_decide_it():
+    """A positive control whose interval straddles the band's edge makes the claim mis-posed; the
+    verdict says how many seeds the power calculation asks for that control, as for the claim."""
+    claim = _claim(2.0)
+    undecided = registry.Claim(
+        claim.id, claim.source, claim.provenance, claim.statement, claim.measurement,
+        claim.expect, claim.positive, claim.negative, claim.measure,
+        {"positive": {"effect": 0.005}, "negative": {"effect": -1.0}}, requires=claim.requires,
+    )  # fmt: skip
+    verdict = registry.run_claim(undecided, "quick")
+    assert verdict.verdict == "mis-posed"
+    # effect 0.005 +- 0.01 on 3 values: t interval half-width 4.303 * 0.01 / sqrt(3) = 0.0248,
+    # margin 0.005: n = 3 * ((1.96 + 0.842) / 1.96 * 0.0248 / 0.005)^2 = 151.5 -> 152
+    assert verdict.seeds_needed["positive control: effect"] == 152
+    assert "negative control: effect" not in verdict.seeds_needed  # it behaved
+    assert registry.run_claim(claim, "quick").seeds_needed.keys() == {"effect"}
