@@ -333,9 +333,16 @@ def readme_table(document: dict, report_link: str = "docs/report.md") -> str:
     """The README's claims table from a ``claims.json`` document (between the markers)."""
     claims = document["claims"]
     tally = ", ".join(f"{n} {v}" for v, n in document["summary"].items() if n)
+    rerun = sorted({c for u in document.get("updates", []) for c in u["claims"]})
+    updated = (
+        f" Updated since its full run: {', '.join(f'`{c}`' for c in rerun)} rerun alone "
+        f"(`check --update`; when and where: [the report]({report_link}))."
+        if rerun
+        else ""
+    )
     lines = [
         README_BEGIN,
-        f"Scale `{document['scale']}`: {tally}.",
+        f"Scale `{document['scale']}`: {tally}.{updated}",
         "",
         "| claim | rev. | provenance | statistic [95% interval] | band | verdict | + / - control |",
         "|---|---|---|---|---|---|---|",
@@ -370,6 +377,12 @@ def check_claims_document(document) -> dict:
         raise ValueError(
             f"field 'scale' must be one of {', '.join(SCALES)}, got {document['scale']!r}"
         )
+    for index, update in enumerate(document.get("updates", [])):
+        if not isinstance(update, dict) or not (
+            isinstance(update.get("claims"), list)
+            and all(isinstance(c, str) for c in update["claims"])
+        ):
+            raise ValueError(f"updates[{index}] must be an object whose 'claims' lists ids")
     seen = set()
     for index, entry in enumerate(document["claims"]):
         where = f"claims[{index}]"

@@ -300,6 +300,7 @@ BAD_CLAIMS = [  # (document, a fragment the message must hold)
     (_claims(bands=["a"]), "'bands'"),
     (_claims(provenance="rumour"), "'provenance'"),
     (_claims(bands={"x": report.README_END}), "marker"),
+    ({"scale": "paper", "summary": {}, "claims": [], "updates": [{"claims": "x"}]}, "updates[0]"),
     ({"scale": "quick", "summary": {}}, "'claims'"),
     ({"scale": 3, "summary": {}, "claims": []}, "'scale'"),
     ([], "JSON object"),

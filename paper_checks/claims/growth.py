@@ -723,7 +723,7 @@ adaptive_runs = Experiment(
         adaptive_as_fixed=1.4,
     ),
     group="growth.adaptive-runs",
-    minutes=40,
+    minutes=22,  # 1298 s of seeds at paper scale on one core (2026-12-07)
     revisions=(
         Revision(
             2,

@@ -65,6 +65,8 @@ def test_an_update_replaces_the_rerun_entries_and_keeps_the_others_as_they_were(
         assert rows_after[claim_id] == rows_before[claim_id]
     assert report.recorded_made(after_md) == report.recorded_made(before_md)
     assert "**Updated record**" in after_md and f"`--only {RERUN}` reran {RERUN}" in after_md
+    assert f"Updated since its full run: `{RERUN}` rerun alone" in report.readme_table(after)
+    assert "Updated since" not in report.readme_table(before)
     for name, data in kept_figures.items():
         assert (full_report / "figures" / name).read_bytes() == data
 
