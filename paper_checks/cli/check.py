@@ -153,7 +153,7 @@ def _updatable(out: Path, scale: str, selected: list) -> tuple[dict, str]:
     claim the code has revised since it was made, or added, is among the ``selected`` claims
     (so that every entry kept describes the code's claim); otherwise an ``InputError``."""
     from infra.engine import versions
-    from paper_checks import catalogue
+    from paper_checks import catalogue, report
 
     document = _report_document(out)
     where = f"--update: {str(out)!r}"
@@ -179,6 +179,16 @@ def _updatable(out: Path, scale: str, selected: list) -> tuple[dict, str]:
         markdown = (out / "report.md").read_text()
     except OSError as exc:
         raise InputError(f"{where}: cannot read its report.md ({exc.strerror})") from None
+    entries = {e.get("id"): e for e in document["claims"]}
+    for c in catalogue.select(None, scale):
+        if c.id not in chosen:
+            try:  # every entry kept must read back before anything runs
+                report.recorded_verdict(c, scale, entries[c.id], {})
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise InputError(
+                    f"{where}: the entry of {c.id} in claims.json cannot be read back "
+                    f"({type(exc).__name__}: {exc}); run every claim again (without --only)"
+                ) from None
     return document, markdown
 
 

@@ -101,6 +101,10 @@ def _partial(document):
     document["selection"] = "growth"
 
 
+def _damaged(document):  # an entry kept by the update that cannot be read back
+    del document["claims"][0]["arms"]["claim"]["statistics"]
+
+
 @pytest.mark.parametrize(
     ("change", "argv", "words"),
     [
@@ -110,6 +114,7 @@ def _partial(document):
         (_drop, ["--only", RERUN], "boosting.linear-is-nesterov since"),
         (_other_versions, ["--only", RERUN], "0.0.1"),
         (_partial, ["--only", RERUN], "no full report"),
+        (_damaged, ["--only", RERUN], "boosting.linear-is-nesterov in claims.json cannot be read"),
     ],
 )
 def test_an_update_that_would_mix_code_or_libraries_is_refused_and_changes_nothing(
