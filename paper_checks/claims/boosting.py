@@ -578,8 +578,8 @@ def _tree_row(runs, budget) -> dict:
         target = zero.losses[budget // 2]
         stack = min(runs[("stack", eta, b)].steps_to(target, relative=False) for b in TREE_BETAS)
         row["per_shrinkage"][eta] = (float(zero.steps_to(target, relative=False)), float(stack))
-        for arm, factor in CONTROL_FACTORS.items():
-            if eta in DECIDED_SHRINKAGES:
+        if eta in DECIDED_SHRINKAGES:
+            for arm, factor in CONTROL_FACTORS.items():
                 control = runs[("control", eta, factor)].steps_to(target, relative=False)
                 row["controls"][arm][eta] = float(control)
     heldout_target = min(np.min(r.eval_losses[: budget // 2 + 1])

@@ -147,11 +147,13 @@ def _report_dir(path: Path, scale: str, selection: str | None, force: bool) -> P
     return writable_dir(path)
 
 
-def _updatable(out: Path, scale: str, selected: list) -> tuple[dict, str]:
-    """The full report in ``out`` that ``--update`` may change (its claims.json, parsed, and its
-    report.md), after checking that its scale and library versions are this run's and that every
-    claim the code has revised since it was made, or added, is among the ``selected`` claims
-    (so that every entry kept describes the code's claim); otherwise an ``InputError``."""
+def _updatable(out: Path, scale: str, selected: list) -> tuple[dict, str, dict]:
+    """The full report in ``out`` that ``--update`` may change: its claims.json (parsed), its
+    report.md, and the verdicts it records for the claims not ``selected``
+    (``report.recorded_verdict``, times from report.md), after checking that its scale and
+    library versions are this run's, that every claim the code has revised since it was made, or
+    added, is among the ``selected`` claims (so that every entry kept describes the code's
+    claim), and that every entry kept reads back; otherwise an ``InputError``."""
     from infra.engine import versions
     from paper_checks import catalogue, report
 
@@ -168,8 +170,8 @@ def _updatable(out: Path, scale: str, selected: list) -> tuple[dict, str]:
         )
     recorded = {e.get("id"): e.get("revision", 1) for e in document.get("claims", [])}
     chosen = {c.id for c in selected}
-    behind = [c.id for c in catalogue.select(None, scale)
-              if c.id not in chosen and recorded.get(c.id) != c.revision]  # fmt: skip
+    kept = [c for c in catalogue.select(None, scale) if c.id not in chosen]
+    behind = [c.id for c in kept if recorded.get(c.id) != c.revision]
     if behind:
         raise InputError(
             f"{where}: the code has revised or added {', '.join(behind)} since the report was "
@@ -180,32 +182,30 @@ def _updatable(out: Path, scale: str, selected: list) -> tuple[dict, str]:
     except OSError as exc:
         raise InputError(f"{where}: cannot read its report.md ({exc.strerror})") from None
     entries = {e.get("id"): e for e in document["claims"]}
-    for c in catalogue.select(None, scale):
-        if c.id not in chosen:
-            try:  # every entry kept must read back before anything runs
-                report.recorded_verdict(c, scale, entries[c.id], {})
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                raise InputError(
-                    f"{where}: the entry of {c.id} in claims.json cannot be read back "
-                    f"({type(exc).__name__}: {exc}); run every claim again (without --only)"
-                ) from None
-    return document, markdown
+    timings = report.recorded_timings(markdown)
+    verdicts = {}
+    for c in kept:
+        try:
+            verdicts[c.id] = report.recorded_verdict(c, scale, entries[c.id], timings)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise InputError(
+                f"{where}: the entry of {c.id} in claims.json cannot be read back "
+                f"({type(exc).__name__}: {exc}); run every claim again (without --only)"
+            ) from None
+    return document, markdown, verdicts
 
 
-def _merged(document: dict, markdown: str, scale: str, new: list, drawn: dict, out: Path):
+def _merged(kept: dict, new: list, drawn: dict, out: Path):
     """The verdicts and figures of a full report after an update: ``new`` verdicts for the claims
-    rerun, the report's own entries (``report.recorded_verdict``) for the others, in the order of
-    a full run; the update's figures, and the report's for the claims kept."""
-    from paper_checks import catalogue, report
+    rerun and the report's own (``kept``, by id) for the others, in the order of a full run; the
+    update's figures, and the report's for the claims kept."""
+    from paper_checks import catalogue
 
     rerun = {v.claim.id: v for v in new}
-    entries = {e["id"]: e for e in document["claims"]}
-    timings = report.recorded_timings(markdown)
-    verdicts = [rerun.get(c.id) or report.recorded_verdict(c, scale, entries[c.id], timings)
-                for c in catalogue.select(None, scale)]  # fmt: skip
+    verdicts = [rerun.get(c.id) or kept[c.id] for c in catalogue.select(None, new[0].scale)]
     recipes = catalogue.figures()
     figures = {name: (f"figures/{name}.png", recipes[name].caption)
-               for v in verdicts if v.claim.id not in rerun for name in v.claim.figures
+               for v in kept.values() for name in v.claim.figures
                if name in recipes and (out / "figures" / f"{name}.png").exists()}  # fmt: skip
     return verdicts, {**figures, **drawn}
 
@@ -285,13 +285,11 @@ def run(args) -> int:
             document = report.claims_document(verdicts, args.scale, args.only)
             markdown = report.render_markdown(verdicts, document, figures)
         else:
-            recorded, old_markdown = previous
+            recorded, old_markdown, kept = previous
             update = {"only": args.only, "claims": [c.id for c in claims],
                       "made": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {runner.cpu_model()} "
                               f"({os.cpu_count()} cores)"}  # fmt: skip
-            merged, all_figures = _merged(
-                recorded, old_markdown, args.scale, verdicts, figures, out
-            )
+            merged, all_figures = _merged(kept, verdicts, figures, out)
             document = report.claims_document(
                 merged, args.scale, None, [*recorded.get("updates", []), update]
             )
@@ -304,7 +302,7 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(document, indent=1))
     else:
-        ran = document if previous is None else report.claims_document(verdicts, args.scale, "")
+        ran = report.claims_document(verdicts, args.scale, args.only)  # this run's claims
         tally = ", ".join(f"{n} {k}" for k, n in ran["summary"].items())
         print(f"{tally} ({len(verdicts)} claims at the {args.scale} scale).\n")
         _print_verdicts(verdicts, ran, report, report.recorded_verdicts(args.scale))
