@@ -35,22 +35,32 @@ def _to_heads(rows, dest, batch, heads):
 
 @njit(cache=True)
 def _softmax_rows(s, causal):
-    """Row-wise softmax in place; with ``causal`` entries above the diagonal are 0."""
+    """Row-wise softmax in place; with ``causal`` entries above the diagonal are 0. Each row's
+    peak is subtracted first (entries above the diagonal set to 0), then the exponentials run in
+    one loop over the whole C-contiguous matrix (in SIMD lanes: loops as short as a causal row
+    are not vectorised), then each row's sum adds its terms in order and divides."""
     T = s.shape[0]
     for i in range(T):
         top = i + 1 if causal else T
         peak = s[i, 0]
         for j in range(1, top):
             peak = max(peak, s[i, j])
-        for j in range(top):  # no reduction in this loop, so it runs in SIMD lanes
-            s[i, j] = exp_nonpositive(s[i, j] - peak)
+        for j in range(top):
+            s[i, j] -= peak
+        for j in range(top, T):
+            s[i, j] = 0.0
+    flat = s.reshape(T * T)
+    for j in range(T * T):
+        flat[j] = exp_nonpositive(flat[j])
+    for i in range(T):
+        top = i + 1 if causal else T
+        for j in range(top, T):
+            s[i, j] = 0.0
         total = 0.0
         for j in range(top):
             total += s[i, j]
         for j in range(top):
             s[i, j] /= total
-        for j in range(top, T):
-            s[i, j] = 0.0
 
 
 @njit(cache=True)
