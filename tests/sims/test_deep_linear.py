@@ -19,6 +19,7 @@ from sims.families.deep_linear import (
 )
 from sims.problems import deep_linear_problem
 from tests.helpers import central_difference
+from theory import spectral
 
 problems = st.builds(
     deep_linear_problem,
@@ -141,6 +142,50 @@ def test_nesterov_reference_reaches_accuracy_faster_than_gd():
     nag = nesterov_reference(sigma, w_star, 3000)
     gd = gd_reference(sigma, w_star, 30000)
     assert nag.steps_to(1e-6) < gd.steps_to(1e-6) / 5
+
+
+def _eigen_weights(sigma, w_star):
+    """Eigenvalues of Sigma and the squared initial error (P_0 = I) along each eigenvector,
+    summed over the error's rows: the risk is 1/2 sum_i lam_i weights_i."""
+    lam, q = np.linalg.eigh(sigma)
+    return lam, np.sum(((np.eye(len(w_star)) - w_star) @ q) ** 2, axis=0)
+
+
+@pytest.mark.parametrize("restart", [1, 3, 20])
+def test_restarted_nag_matches_its_residual_polynomials(restart):
+    """Momentum restarted every m steps multiplies the error along eigenvalue lam by NAG's
+    residual polynomial p_m(eta lam) per period (theory.spectral, from a fresh start), so after
+    j periods the risk is 1/2 sum_i lam_i p_m^(2j) weights_i; m = 1 is gradient descent."""
+    sigma, w_star = deep_linear_problem(5, 100, 0.2, seed=3)
+    lam, weights = _eigen_weights(sigma, w_star)
+    run = nesterov_reference(sigma, w_star, 6 * restart, restart_every=restart)
+    eta, beta = 1 / lam[-1], run.beta
+    squared = np.array([spectral.momentum_loss_curve(lam[i : i + 1], np.ones(1), eta, beta, restart)[-1]
+                        / (0.5 * lam[i]) for i in range(len(lam))])  # fmt: skip
+    expected = [0.5 * np.sum(lam * squared**j * weights) for j in range(7)]
+    np.testing.assert_allclose(run.losses[::restart], expected, rtol=1e-9)
+    if restart == 1:
+        np.testing.assert_array_equal(run.losses, gd_reference(sigma, w_star, 6).losses)
+
+
+def test_gd_with_kept_noise_plateaus_at_its_stationary_risk():
+    """Stochastic functional GD with the noise kept: E_{k+1} = (E_k + Xi_k)(I - eta Sigma), so the
+    stationary mean risk is s^2/2 sum_i lam_i m_i^2 / (1 - m_i^2), m_i = 1 - eta lam_i (each
+    row's covariance c_i solves c_i = m_i^2 (c_i + s^2/d)); the mean over 300 seeds of the risk
+    over stages 200-300 agrees within 4 standard errors, and the same draws at 10x the noise give
+    100x the plateau (the error is linear in the noise once the start is forgotten)."""
+    sigma, w_star = deep_linear_problem(3, 10, 0.3, seed=4)
+    lam, _ = _eigen_weights(sigma, w_star)
+    m = 1 - lam / lam[-1]
+    plateaus = {scale: np.array([np.mean(gd_reference(sigma, w_star, 300, noise_scale=scale,
+                                                      seed=k).losses[200:]) for k in range(300)])
+                for scale in (1e-3, 1e-2)}  # fmt: skip
+    expected = 1e-6 / 2 * np.sum(lam * m**2 / (1 - m**2))
+    error = plateaus[1e-3].std(ddof=1) / np.sqrt(300)
+    assert abs(plateaus[1e-3].mean() - expected) < 4 * error
+    np.testing.assert_allclose(plateaus[1e-2], 100 * plateaus[1e-3], rtol=1e-6)
+    assert np.array_equal(gd_reference(sigma, w_star, 50, noise_scale=0.0, seed=1).losses,
+                          gd_reference(sigma, w_star, 50).losses)  # fmt: skip
 
 
 def test_diverging_run_stops_with_status_and_no_warning():

@@ -21,6 +21,7 @@ from infra.checks import (
     check_array,
     check_choice,
     check_elements,
+    check_int,
     check_real,
     check_steps,
 )
@@ -338,12 +339,21 @@ def train_stagewise_batch(instances, stages, *, backend="numba", **shared) -> li
     return _run(parsed, stages, backend)
 
 
-def _reference_run(method, Sigma, W_star, stages, beta, eta, V0) -> StagewiseResult:
-    """NAG (``method="nag"``) or GD on the end-to-end matrix, ``y_0 = x_0 = V0``."""
+def _reference_run(method, Sigma, W_star, stages, beta, eta, V0, noise_scale=0.0, seed=None,
+                   restart_every=0):  # fmt: skip
+    """NAG (``method="nag"``) or GD on the end-to-end matrix, ``y_0 = x_0 = V0``; with
+    ``noise_scale`` > 0 each step starts from ``Y_k + Xi_k`` (``Xi_k`` i.i.d. N(0,
+    noise_scale^2/d) entries), which the model keeps; with ``restart_every`` = m > 0 the momentum
+    restarts (``Y_k = P_k``) at every k divisible by m."""
     x = prepare_instance(
         Sigma, W_star, stages, "stack" if method == "nag" else "zero", beta, eta, V0
     )
     sigma, w_star = x.sigma, x.w_star
+    noise_scale = check_real("noise_scale", noise_scale, low=0.0)
+    if noise_scale > 0:
+        d = len(sigma)
+        check_elements("stages x d x d (the noise)", stages * d * d)
+        xi = as_generator(seed).standard_normal((stages, d, d)) * (noise_scale / np.sqrt(d))
 
     def risk(p):
         return excess_risk(p, w_star, sigma)
@@ -352,7 +362,11 @@ def _reference_run(method, Sigma, W_star, stages, beta, eta, V0) -> StagewiseRes
     losses = [risk(p)]
     status = Status.MAX_STAGES
     with np.errstate(all="ignore"):
-        for _ in range(stages):
+        for t in range(stages):
+            if restart_every and t % restart_every == 0:
+                y = p
+            if noise_scale > 0:
+                y = y + xi[t]
             p_next = y - x.eta * (y - w_star) @ sigma
             y = p_next + x.beta * (p_next - p)
             p = p_next
@@ -366,15 +380,27 @@ def _reference_run(method, Sigma, W_star, stages, beta, eta, V0) -> StagewiseRes
     return StagewiseResult(np.array(losses), status, method, "euclidean", x.beta, x.eta)
 
 
-def nesterov_reference(Sigma, W_star, stages, beta=None, eta=None, V0=None) -> StagewiseResult:
+def nesterov_reference(Sigma, W_star, stages, beta=None, eta=None, V0=None, restart_every=0
+                       ) -> StagewiseResult:  # fmt: skip
     """Constant-momentum NAG on ``R(P)``: ``P_{k+1} = Y_k - eta grad R(Y_k)``, ``Y_{k+1} =
-    P_{k+1} + beta (P_{k+1} - P_k)``, ``Y_0 = P_0 = V0``; beta defaults to beta*."""
-    return _reference_run("nag", Sigma, W_star, stages, beta, eta, V0)
+    P_{k+1} + beta (P_{k+1} - P_k)``, ``Y_0 = P_0 = V0``; beta defaults to beta*. With
+    ``restart_every`` = m > 0 the momentum restarts every m steps (``Y_k = P_k`` when m divides
+    k): m = 1 is gradient descent."""
+    restart_every = check_int("restart_every", restart_every, low=0)
+    return _reference_run("nag", Sigma, W_star, stages, beta, eta, V0,
+                          restart_every=restart_every)  # fmt: skip
 
 
-def gd_reference(Sigma, W_star, stages, eta=None, V0=None) -> StagewiseResult:
-    """Gradient descent on ``R(P)`` from V0 with step eta (default ``1/lambda_max``)."""
-    return _reference_run("gd", Sigma, W_star, stages, None, eta, V0)
+def gd_reference(Sigma, W_star, stages, eta=None, V0=None, noise_scale=0.0, seed=None
+                 ) -> StagewiseResult:  # fmt: skip
+    """Gradient descent on ``R(P)`` from V0 with step eta (default ``1/lambda_max``). With
+    ``noise_scale`` > 0: stochastic functional GD on the smoothed risk ``E R(P + Xi)`` with the
+    noise kept in the model (the paper's reading of random initialisation, docs/theory.md),
+    ``P_{k+1} = P_k + Xi_k - eta grad R(P_k + Xi_k)``, ``Xi_k`` with i.i.d. N(0, noise_scale^2/d)
+    entries (random init's law). The error then follows ``E_{k+1} = (E_k + Xi_k)(I - eta
+    Sigma)``, linear in the noise: its stationary mean risk is
+    ``noise_scale^2 / 2 sum_i lam_i m_i^2 / (1 - m_i^2)``, ``m_i = 1 - eta lam_i``."""
+    return _reference_run("gd", Sigma, W_star, stages, None, eta, V0, noise_scale, seed)
 
 
 @dataclass(frozen=True)
