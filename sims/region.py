@@ -63,15 +63,16 @@ def _spectrum(sigma_mat, w_star):
     return lam, np.sum(((np.eye(len(lam)) - w_star) @ q) ** 2, axis=0)
 
 
-def reference_stages(sigma_mat, w_star, method: str, limit: int) -> float:
-    """Stages of NAG (beta*, step 1/L) or GD (step 1/L) on R(P) from P_0 = I to the distance target,
-    in closed form; ``NEVER`` if not within ``limit``. NAG's loss is not monotone: the first
-    stage at or below the target counts, as for every run."""
+def reference_stages(sigma_mat, w_star, method: str, limit: int, beta=None) -> float:
+    """Stages of NAG (momentum ``beta``, default beta*, step 1/L) or GD (step 1/L) on R(P) from
+    P_0 = I to the distance target, in closed form; ``NEVER`` if not within ``limit``. NAG's loss
+    is not monotone: the first stage at or below the target counts, as for every run."""
     lam, weights = _spectrum(sigma_mat, w_star)
     target = distance_target(sigma_mat, w_star)
     if method == "gd":  # monotone: bisection on the closed form
         return gd_steps_on_quadratic(lam, weights, target, 1 / lam[-1], limit)
-    beta, horizon = nesterov_beta(lam[-1] / lam[0]), 256
+    beta = nesterov_beta(lam[-1] / lam[0]) if beta is None else beta
+    horizon = 256
     while True:
         curve = momentum_loss_curve(lam, weights, 1 / lam[-1], beta, min(horizon, limit))
         hit = np.flatnonzero(curve <= target * curve[0])
@@ -239,6 +240,22 @@ def spectral_keeps(d: int, kappa: float, sigma: float, seed, factor: float = 1.3
         predicted_tail_rate(s, w, beta, eta)
         >= predicted_tail_rate(s, np.eye(d), beta, eta) / factor
     )
+
+
+def coefficient_keeps(d: int, kappa: float, sigma: float, seed, factor: float = 1.3) -> bool:
+    """Whether NAG with its momentum coefficient off by the relative error sigma, beta*(1 + sigma),
+    reaches the distance target on the problem of ``(sigma, seed)`` within ``factor`` times exact
+    NAG's stages: the ``nag-1.3`` criterion for a system whose frontier shrinks like
+    kappa^(-1/2) (docs/theory.md section 4). A coefficient of 1 or more does not: the slowest
+    mode's characteristic roots multiply to beta (1 - 1/kappa) >= 1 - 1/kappa, so it contracts
+    by at most about 1/(2 kappa) a stage, where NAG's rate is about kappa^(-1/2)."""
+    s, w = deep_linear_problem(d, kappa, check_sigma(sigma), seed=seed)
+    lam = np.linalg.eigvalsh(s)
+    beta = nesterov_beta(lam[-1] / lam[0]) * (1 + sigma)
+    if beta >= 1:
+        return False
+    nag = reference_stages(s, w, "nag", int(400 * math.sqrt(kappa) + 4000))
+    return reference_stages(s, w, "nag", int(factor * nag) + 1, beta=beta) <= factor * nag
 
 
 @dataclass(frozen=True)

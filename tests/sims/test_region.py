@@ -19,6 +19,7 @@ from sims.families.deep_linear import (
 from sims.problems import deep_linear_problem
 from sims.region import (
     bisect_rays,
+    coefficient_keeps,
     distance_target,
     frontier,
     holds,
@@ -47,6 +48,36 @@ def test_reference_stages_match_simulated_nag_and_gd(d, kappa, sigma, seed):
         curve = momentum_loss_curve(lam, weights, 1 / lam[-1], beta, 50)
         above = run.losses[:51] > 1e-10 * run.losses[0]  # the simulation's round-off floor
         np.testing.assert_allclose(curve[above], run.losses[:51][above], rtol=1e-7)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(2, 8), st.floats(10.0, 300.0), st.floats(0.01, 0.5), st.integers(0, 10**6),
+       st.floats(0.5, 1.0))  # fmt: skip
+def test_reference_stages_with_another_momentum_match_simulated_nag(d, kappa, sigma, seed, factor):
+    """The closed form at a momentum other than beta* (from half of it to just below 1) against
+    NAG simulated on the matrices with that momentum: the positive control of
+    stacking.frontier-decreases counts its stages this way."""
+    s, w = deep_linear_problem(d, kappa, sigma, seed=seed)
+    lam = np.linalg.eigvalsh(s)
+    beta = min(factor * (1 + sigma), 1 / nesterov_beta(lam[-1] / lam[0]) - 1e-3) * nesterov_beta(
+        lam[-1] / lam[0]
+    )
+    limit = int(15 * kappa + 100)
+    run = nesterov_reference(s, w, limit, beta=beta)
+    assert reference_stages(s, w, "nag", limit, beta=beta) == run.steps_to(distance_target(s, w))
+
+
+def test_nag_with_a_coefficient_error_keeps_up_to_a_level_that_shrinks_with_kappa():
+    """beta*(1 + sigma) stays within 1.3x NAG's stages for small sigma, not once the coefficient
+    reaches 1, and the largest such sigma falls as kappa grows: at kappa 10 above 0.2, at 1000
+    below 0.05 (raising the coefficient by delta costs the slowest mode about delta/2 of its rate
+    kappa^(-1/2), so 1.3x allows delta up to about 0.46 kappa^(-1/2))."""
+    assert coefficient_keeps(4, 100, 0.01, 1) and not coefficient_keeps(4, 100, 0.3, 1)
+    assert not coefficient_keeps(4, 10, 1.5, 1)  # beta* (1 + 1.5) > 1
+    level = {kappa: bisect_rays(lambda rays, k=kappa: [coefficient_keeps(4, k, s, seed)
+                                                       for s, seed in rays],
+                                [1, 2], 0.001, 4.0, 1.05).sigma for kappa in (10, 1000)}  # fmt: skip
+    assert min(level[10]) > 0.2 and max(level[1000]) < 0.05
 
 
 def test_window_rate_of_a_geometric_sequence():
