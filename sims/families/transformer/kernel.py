@@ -34,33 +34,35 @@ def _to_heads(rows, dest, batch, heads):
 
 
 @njit(cache=True)
-def _softmax_rows(s, causal):
-    """Row-wise softmax in place; with ``causal`` entries above the diagonal are 0. Each row's
-    peak is subtracted first (entries above the diagonal set to 0), then the exponentials run in
-    one loop over the whole C-contiguous matrix (in SIMD lanes: loops as short as a causal row
-    are not vectorised), then each row's sum adds its terms in order and divides."""
+def _softmax_rows(s, causal, packed):
+    """Row-wise softmax in place; with ``causal`` entries above the diagonal are 0. The rows'
+    entries minus their peaks are packed one after the other into ``packed`` (at least T^2
+    long), whose exponentials then run in one loop (in SIMD lanes: loops as short as a causal
+    row are not vectorised); each row's sum adds its terms in order."""
     T = s.shape[0]
+    n = 0
     for i in range(T):
         top = i + 1 if causal else T
         peak = s[i, 0]
         for j in range(1, top):
             peak = max(peak, s[i, j])
         for j in range(top):
-            s[i, j] -= peak
-        for j in range(top, T):
-            s[i, j] = 0.0
-    flat = s.reshape(T * T)
-    for j in range(T * T):
-        flat[j] = exp_nonpositive(flat[j])
+            packed[n + j] = s[i, j] - peak
+        n += top
+    for j in range(n):
+        packed[j] = exp_nonpositive(packed[j])
+    n = 0
     for i in range(T):
         top = i + 1 if causal else T
-        for j in range(top, T):
-            s[i, j] = 0.0
         total = 0.0
         for j in range(top):
+            s[i, j] = packed[n + j]
             total += s[i, j]
         for j in range(top):
             s[i, j] /= total
+        for j in range(top, T):
+            s[i, j] = 0.0
+        n += top
 
 
 @njit(cache=True)
@@ -105,6 +107,7 @@ def loss_and_grads(
     scale = 1.0 / math.sqrt(dh)
     (stream, xhat1, inv1, h1, xhat2, inv2, h2, q, k, v, att, o, mid, act, slope, proj, xhatf, invf,
      hf, logits, dx, dbranch, dq, dk, dv, du, dhead) = work  # fmt: skip
+    packed = np.empty(T * T, stream.dtype)  # the softmax's exponentials
     for b in range(B):
         for t in range(T):
             stream[0, b * T + t] = tok[tokens[b, t]] + pos[t]
@@ -127,7 +130,7 @@ def loss_and_grads(
                 s = att[layer, b, h]
                 np.dot(q[layer, b, h], k[layer, b, h].T, s)
                 s *= scale
-                _softmax_rows(s, causal)
+                _softmax_rows(s, causal, packed)
                 np.dot(s, v[layer, b, h], dhead)
                 o[layer, b * T : (b + 1) * T, h * dh : (h + 1) * dh] = dhead
         np.dot(o[layer], wo[layer], proj)
