@@ -270,7 +270,11 @@ RANDOM_SCALES = (1e-3, 3e-3, 1e-2, 3e-2)
         expectation="unsmoothed",
         plateaus="one scale",
     ),
-    why_planted="the plateau's s^2 law is what the claim tests; a system with an s^2 plateau by construction would be the claim's own noise model, so the plateau half keeps a planted positive (the update half is measured)",
+    why_planted="the plateau's s^2 law is what the claim tests, and with the squared loss and "
+    "linear learners random-init boosting is itself a recursion linear in the noise, "
+    "F_{t+1} = F_t + xi_t - eta grad R(F_t + xi_t), whose plateau is exactly proportional to "
+    "s^2: the reference a measured positive control would use is the claim arm's own system, so "
+    "the plateau half keeps a planted positive (the update half is measured)",
     revisions=(
         Revision(
             2,
